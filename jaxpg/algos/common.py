@@ -1,0 +1,140 @@
+"""What every algorithm shares: the train state, the context, optimizers, acting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxpg.config import HParams, TrainConfig
+from jaxpg.networks import Networks
+from jaxpg.normalization import RunningStats
+from jaxpg.rollout import Trajectory, rollout
+
+
+@struct.dataclass
+class TrainState:
+    """Everything a run carries between updates (checkpointed whole)."""
+
+    params: Any  # {"actor": ..., "critic": ...}
+    opt_state: Any  # algorithm-specific optimizer states
+    obs_stats: RunningStats
+    env_state: Any  # batched over envs
+    obs: jax.Array  # [num_envs, obs_size], raw
+    key: jax.Array
+    update: jax.Array  # updates done
+    env_steps: jax.Array  # environment steps done
+    algo_state: Any  # algorithm-specific extras (e.g. an adaptive KL coefficient)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Static things an update closes over."""
+
+    config: TrainConfig
+    env: Any
+    nets: Networks
+
+    @property
+    def progress_denominator(self) -> int:
+        return max(self.config.num_updates, 1)
+
+
+def adam_with_clip(learning_rate, max_grad_norm):
+    """``chain(clip_by_global_norm, adam)``; wrapped by inject_hyperparams so both are traced."""
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate, eps=1e-5))
+
+
+def make_optimizer(lr, max_grad_norm) -> optax.GradientTransformation:
+    return optax.inject_hyperparams(adam_with_clip)(learning_rate=lr, max_grad_norm=max_grad_norm)
+
+
+def set_learning_rate(opt_state, lr):
+    """Return ``opt_state`` (an inject_hyperparams state) with a new learning rate."""
+    hp = dict(opt_state.hyperparams)
+    hp["learning_rate"] = jnp.asarray(lr, jnp.asarray(hp["learning_rate"]).dtype)
+    return opt_state._replace(hyperparams=hp)
+
+
+def lr_factor(ctx: Context, state: TrainState):
+    """Linear decay to 0 over training when ``anneal_lr``, else 1."""
+    if not ctx.config.anneal_lr:
+        return 1.0
+    return 1.0 - state.update.astype(jnp.float32) / ctx.progress_denominator
+
+
+def progress(ctx: Context, state: TrainState):
+    return state.update.astype(jnp.float32) / ctx.progress_denominator
+
+
+def collect(ctx: Context, state: TrainState, key: jax.Array) -> tuple[Trajectory, TrainState]:
+    """One rollout of ``num_steps`` with the current policy; advances env state and counters."""
+    params = state.params
+
+    def act(k, obs):
+        dist = ctx.nets.policy(params, obs)
+        action = dist.sample(k)
+        return action, dist.log_prob(action)
+
+    normalize = state.obs_stats.normalize if ctx.config.normalize_obs else (lambda o: o)
+    traj, env_state, obs = rollout(
+        ctx.env, act, normalize, state.env_state, state.obs, key, ctx.config.num_steps
+    )
+    obs_stats = state.obs_stats.update(traj.raw_obs) if ctx.config.normalize_obs else state.obs_stats
+    state = state.replace(
+        env_state=env_state,
+        obs=obs,
+        obs_stats=obs_stats,
+        env_steps=state.env_steps + ctx.config.batch_size,
+    )
+    return traj, state
+
+
+def global_norm(tree) -> jax.Array:
+    return optax.tree.norm(tree)
+
+
+def policy_stats(ctx: Context, params, obs: jax.Array) -> dict[str, jax.Array]:
+    """Entropy and (Gaussian) log-std summaries of the policy on ``obs``."""
+    dist = ctx.nets.policy(params, obs)
+    out = {"entropy": dist.entropy().mean()}
+    if not ctx.env.action_space.is_discrete:
+        log_std = params["actor"]["params"]["log_std"]
+        out["log_std_mean"] = log_std.mean()
+        out["log_std_min"] = log_std.min()
+    return out
+
+
+def flatten_time_batch(tree):
+    """``[T, B, ...] -> [T * B, ...]`` for every leaf."""
+    return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tree)
+
+
+def init_state(ctx: Context, key: jax.Array, opt_state_fn, algo_state=None) -> TrainState:
+    """Initial state: networks, optimizers (``opt_state_fn(params)``), envs reset."""
+    k_net, k_env, k_run = jax.random.split(key, 3)
+    params = ctx.nets.init(k_net, ctx.env.obs_size)
+    obs, env_state = jax.vmap(ctx.env.reset)(jax.random.split(k_env, ctx.config.num_envs))
+    return TrainState(
+        params=params,
+        opt_state=opt_state_fn(params),
+        obs_stats=RunningStats.create(ctx.env.obs_size),
+        env_state=env_state,
+        obs=obs,
+        key=k_run,
+        update=jnp.zeros((), jnp.int32),
+        env_steps=jnp.zeros((), jnp.int32),
+        algo_state={} if algo_state is None else algo_state,
+    )
+
+
+def hparams_opt(hparams: HParams):
+    """The actor and critic optimizers for ``hparams``."""
+    return (
+        make_optimizer(hparams.lr, hparams.max_grad_norm),
+        make_optimizer(hparams.critic_lr, hparams.max_grad_norm),
+    )

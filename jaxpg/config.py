@@ -1,0 +1,194 @@
+"""Static configuration (``TrainConfig``) and traced hyperparameters (``HParams``).
+
+``TrainConfig`` holds the choices that change the compiled program (algorithm,
+env, shapes, loop counts); changing one recompiles. ``HParams`` holds floats only,
+so a batch of them can be ``vmap``-ed: ``jax.vmap(train)(keys, hparams_batch)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+import jax.numpy as jnp
+from flax import struct
+
+from jaxpg.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Static choices of a training run (changing one recompiles)."""
+
+    algo: str = "ppo"
+    """Algorithm: ppo (see `jaxpg.algos.ALGORITHMS` for all)."""
+    env: str = "CartPole-v1"
+    """Environment: a gymnax id (CartPole-v1, Pendulum-v1, ...), brax/<name>, or a probe."""
+    backend: str = "positional"
+    """Brax physics backend (generalized, positional, spring, mjx); Brax envs only."""
+    episode_length: int | None = None
+    """Time limit in steps (a cut is truncation, not termination); None: the env's own."""
+    total_timesteps: int = 400_000
+    """Environment steps to train for (across all envs)."""
+    num_envs: int = 8
+    """Parallel environments (vmapped)."""
+    num_steps: int = 128
+    """Rollout length per env per update."""
+    update_epochs: int = 4
+    """Passes over each batch (PPO)."""
+    num_minibatches: int = 4
+    """Minibatches per epoch; num_envs * num_steps must divide by it."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the actor MLP (and of the critic unless critic_hidden_sizes)."""
+    critic_hidden_sizes: tuple[int, ...] | None = None
+    """Hidden layer widths of the critic MLP; None: same as hidden_sizes."""
+    activation: str = "tanh"
+    """Hidden activation: tanh, relu, elu, gelu, swish."""
+    log_std_init: float = 0.0
+    """Initial log standard deviation of Gaussian policies."""
+    normalize_obs: bool = False
+    """Keep running observation mean/variance in the train state and whiten observations."""
+    normalize_advantages: bool = True
+    """Whiten advantages per minibatch."""
+    clip_value: bool = True
+    """PPO value clipping (value loss uses max of clipped and unclipped errors)."""
+    anneal_lr: bool = True
+    """Linearly decay learning rates to 0 over training."""
+    ent_schedule: Literal["constant", "linear", "cosine"] = "constant"
+    """Entropy coefficient schedule from ent_coef to ent_coef_final."""
+    updates_per_chunk: int | None = None
+    """Updates compiled into one chunk between host-side logs (None: about 25 logs a run)."""
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.batch_size
+
+    @property
+    def chunk(self) -> int:
+        if self.updates_per_chunk:
+            return max(1, min(self.updates_per_chunk, self.num_updates))
+        return max(1, self.num_updates // 25)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> "TrainConfig":
+        """Check every field before compiling; raise a one-line :class:`ConfigError`."""
+        from jaxpg.algos import ALGORITHMS
+        from jaxpg.envs import check_env_name
+        from jaxpg.networks import ACTIVATIONS
+
+        if self.algo not in ALGORITHMS:
+            raise ConfigError("algo", self.algo, f"choose one of {', '.join(sorted(ALGORITHMS))}")
+        check_env_name(self.env)
+        for name in ("num_envs", "num_steps", "update_epochs", "num_minibatches"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(name, value, "must be a positive integer")
+        if self.batch_size % self.num_minibatches:
+            raise ConfigError(
+                "num_minibatches",
+                self.num_minibatches,
+                f"num_envs * num_steps = {self.batch_size} must be divisible by it",
+            )
+        if self.total_timesteps < self.batch_size:
+            raise ConfigError(
+                "total_timesteps",
+                self.total_timesteps,
+                f"must be at least num_envs * num_steps = {self.batch_size} (one update)",
+            )
+        if self.episode_length is not None and self.episode_length < 1:
+            raise ConfigError("episode_length", self.episode_length, "must be >= 1 or None")
+        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
+            raise ConfigError("hidden_sizes", self.hidden_sizes, "give positive layer widths")
+        if self.critic_hidden_sizes is not None and (
+            not self.critic_hidden_sizes or any(h < 1 for h in self.critic_hidden_sizes)
+        ):
+            raise ConfigError(
+                "critic_hidden_sizes", self.critic_hidden_sizes, "give positive layer widths"
+            )
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError("activation", self.activation, f"use one of {', '.join(ACTIVATIONS)}")
+        if self.ent_schedule not in ("constant", "linear", "cosine"):
+            raise ConfigError("ent_schedule", self.ent_schedule, "use constant, linear or cosine")
+        if self.updates_per_chunk is not None and self.updates_per_chunk < 1:
+            raise ConfigError("updates_per_chunk", self.updates_per_chunk, "must be >= 1 or None")
+        return self
+
+
+@struct.dataclass
+class HParams:
+    """Float hyperparameters: traced, so a batch of them can be vmapped."""
+
+    lr: float = 2.5e-4
+    """Learning rate of the policy (actor) optimizer (Adam)."""
+    critic_lr: float = 2.5e-4
+    """Learning rate of the value (critic) optimizer (Adam)."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda (1: Monte Carlo-like, 0: one-step TD)."""
+    clip_eps: float = 0.2
+    """PPO ratio clip epsilon (also the value-clip range)."""
+    ent_coef: float = 0.01
+    """Entropy bonus coefficient (start of its schedule)."""
+    ent_coef_final: float = 0.01
+    """Entropy coefficient at the end of the schedule (non-constant schedules)."""
+    vf_coef: float = 0.5
+    """Value loss coefficient."""
+    max_grad_norm: float = 0.5
+    """Global gradient-norm clip (per network)."""
+    target_kl: float = 0.0
+    """Stop an update's epochs once approx-KL exceeds this (0 disables)."""
+    reward_scale: float = 1.0
+    """Multiply rewards by this before computing returns."""
+
+    def replace(self, **changes) -> "HParams":  # flax struct provides it; typed here
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def as_arrays(self) -> "HParams":
+        return jax_tree_float32(self)
+
+    def validate(self) -> "HParams":
+        d = self.to_dict()
+        for name in ("lr", "critic_lr", "max_grad_norm", "reward_scale"):
+            if not d[name] > 0:
+                raise ConfigError(name, d[name], "must be > 0")
+        for name in ("ent_coef", "ent_coef_final", "vf_coef", "target_kl", "clip_eps"):
+            if not d[name] >= 0:
+                raise ConfigError(name, d[name], "must be >= 0")
+        for name in ("gamma", "gae_lambda"):
+            if not 0 <= d[name] <= 1:
+                raise ConfigError(name, d[name], "must be in [0, 1]")
+        return self
+
+
+def jax_tree_float32(tree):
+    import jax
+
+    return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), tree)
+
+
+def entropy_coef(hparams: HParams, schedule: str, progress):
+    """Entropy coefficient at ``progress`` in [0, 1] (fraction of updates done)."""
+    start, end = hparams.ent_coef, hparams.ent_coef_final
+    if schedule == "linear":
+        return start + (end - start) * progress
+    if schedule == "cosine":
+        return end + 0.5 * (start - end) * (1.0 + jnp.cos(jnp.pi * progress))
+    return start + 0.0 * progress

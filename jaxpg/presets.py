@@ -30,7 +30,7 @@ BRAX_HPARAMS = dict(
 )  # fmt: skip
 
 ENV_PRESETS: dict[str, tuple[dict, dict]] = {
-    "CartPole-v1": (dict(total_timesteps=1_000_000), dict(ent_coef=0.0, ent_coef_final=0.0)),
+    "CartPole-v1": (dict(total_timesteps=1_000_000), {}),
     "Pendulum-v1": (
         dict(
             total_timesteps=1_000_000,

@@ -72,6 +72,10 @@ ALGO_PRESETS: dict[str, dict[str, tuple[dict, dict]]] = {
                    max_grad_norm=1.0)),
     },
     "a2c": {
+        "Pendulum-v1": (dict(num_envs=32, num_steps=8, total_timesteps=1_500_000,
+                             normalize_obs=True, log_std_init=-0.5),
+                        dict(lr=2e-3, critic_lr=6e-3, gae_lambda=0.95, ent_coef=0.0,
+                             ent_coef_final=0.0, max_grad_norm=0.5)),
         "*": (dict(num_envs=16, num_steps=16, total_timesteps=500_000),
               dict(lr=1e-3, critic_lr=3e-3, gae_lambda=1.0, ent_coef=0.01, ent_coef_final=0.01,
                    max_grad_norm=0.5)),
@@ -83,6 +87,10 @@ ALGO_PRESETS: dict[str, dict[str, tuple[dict, dict]]] = {
                    ent_coef_final=0.0, max_grad_norm=1.0)),
     },
     "trpo": {
+        "Pendulum-v1": (dict(num_envs=16, num_steps=256, update_epochs=10, num_minibatches=16,
+                             total_timesteps=1_000_000, normalize_obs=True, anneal_lr=False),
+                        dict(max_kl=0.02, critic_lr=1e-3, gae_lambda=0.95, ent_coef=0.0,
+                             ent_coef_final=0.0, max_grad_norm=1.0)),
         "*": (dict(num_envs=8, num_steps=512, update_epochs=5, num_minibatches=8,
                    total_timesteps=500_000, anneal_lr=False),
               dict(max_kl=0.01, critic_lr=1e-3, gae_lambda=0.97, ent_coef=0.0,

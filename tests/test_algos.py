@@ -64,9 +64,9 @@ def _mdp_context(baseline: str, num_envs: int = 16):
 
 def test_reinforce_is_unbiased_and_baseline_lowers_variance_on_tabular_mdp():
     hp = HParams(gamma=1.0).as_arrays()
-    n_batches = 1500
+    n_batches = 1000
     results = {}
-    for baseline in ("none", "linear", "value"):
+    for baseline in ("none", "linear"):
         ctx = _mdp_context(baseline)
         state = reinforce.init(ctx, jax.random.PRNGKey(0), hp)
         # A non-uniform policy, so the gradient is not symmetric.
@@ -85,7 +85,7 @@ def test_reinforce_is_unbiased_and_baseline_lowers_variance_on_tabular_mdp():
         assert np.linalg.norm(g.mean(0) - true) < 0.1 * np.linalg.norm(true)
         results[baseline] = g.var(0, ddof=1).sum()
     # The fitted linear baseline is the exact state value here (one-hot states,
-    # time features): total variance drops a lot. A random critic is no better.
+    # time features): total variance drops a lot.
     assert results["linear"] < 0.5 * results["none"], results
 
 
@@ -98,7 +98,7 @@ def test_linear_baseline_ridge_fit_recovers_linear_target():
     np.testing.assert_allclose(np.asarray(w), np.asarray(w_true), atol=1e-3)
 
 
-SMALL = dict(num_envs=4, num_steps=64, num_minibatches=2, update_epochs=2, hidden_sizes=(16,))
+SMALL = dict(num_envs=4, num_steps=64, num_minibatches=2, update_epochs=2, hidden_sizes=(8,))
 
 
 def test_trpo_step_respects_kl_radius_and_improves_surrogate():
@@ -126,13 +126,14 @@ def test_npg_vmaps_over_kl_radius():
 
 def test_ppo_kl_penalty_adapts_beta():
     cfg = TrainConfig(ppo_objective="kl_penalty", total_timesteps=4 * 4 * 64, **SMALL)
+    train = jax.jit(make_train(cfg))
     hp = HParams(kl_coef=1.0, kl_penalty_target=1e-6, lr=3e-3).as_arrays()
-    _, m = jax.jit(make_train(cfg))(jax.random.PRNGKey(0), hp)
+    _, m = train(jax.random.PRNGKey(0), hp)
     beta = np.asarray(m["kl_coef"])
     # Target far below the achieved KL: beta doubles after every update.
     np.testing.assert_allclose(beta, [1.0, 2.0, 4.0, 8.0])
     hp = HParams(kl_coef=1.0, kl_penalty_target=10.0).as_arrays()
-    _, m = jax.jit(make_train(cfg))(jax.random.PRNGKey(0), hp)
+    _, m = train(jax.random.PRNGKey(0), hp)
     np.testing.assert_allclose(np.asarray(m["kl_coef"]), [1.0, 0.5, 0.25, 0.125])
 
 

@@ -34,9 +34,10 @@ class TrainConfig:
     num_envs: int = 8
     """Parallel environments (vmapped)."""
     num_steps: int = 128
-    """Rollout length per env per update."""
+    """Rollout length per env per update (reinforce: the episode cap H, see its docstring)."""
     update_epochs: int = 4
-    """Passes over each batch (PPO)."""
+    """Passes over each batch: PPO's policy+value epochs; the critic's Adam epochs of
+    npg, trpo and reinforce (value baseline). A2C makes one step per rollout."""
     num_minibatches: int = 4
     """Minibatches per epoch; num_envs * num_steps must divide by it."""
     hidden_sizes: tuple[int, ...] = (64, 64)

@@ -82,7 +82,9 @@ def test_reinforce_is_unbiased_and_baseline_lowers_variance_on_tabular_mdp():
         z = np.abs(g.mean(0) - true) / (se + 1e-6)
         # ~50 coordinates: |z| < 4.5 everywhere unless the estimator is biased.
         assert z.max() < 4.5, (baseline, z.max())
-        assert np.linalg.norm(g.mean(0) - true) < 0.1 * np.linalg.norm(true)
+        # |mean - true|^2 has expectation trace(Cov) / n for an unbiased estimator.
+        err2 = np.sum((g.mean(0) - true) ** 2)
+        assert err2 < 3.0 * g.var(0, ddof=1).sum() / n_batches, (baseline, err2)
         results[baseline] = g.var(0, ddof=1).sum()
     # The fitted linear baseline is the exact state value here (one-hot states,
     # time features): total variance drops a lot.

@@ -78,6 +78,8 @@ def cmd_train(argv: list[str]) -> int:
         f"{s['wall_time_s']:.1f} s (compile {s['compile_time_s']:.1f} s, "
         f"{s['sps']:,.0f} steps/s) on {s['device']}"
     )
+    if s.get("stopped_reason"):
+        print(f"stopped early: {s['stopped_reason']}")
     return 0
 
 

@@ -22,7 +22,7 @@ class TrainConfig:
     """Static choices of a training run (changing one recompiles)."""
 
     algo: str = "ppo"
-    """Algorithm: ppo (see `jaxpg.algos.ALGORITHMS` for all)."""
+    """Algorithm: ppo, a2c, reinforce, npg, trpo (see `jaxpg.algos.ALGORITHMS`)."""
     env: str = "CartPole-v1"
     """Environment: a gymnax id (CartPole-v1, Pendulum-v1, ...), brax/<name>, or a probe."""
     backend: str = "positional"
@@ -34,9 +34,10 @@ class TrainConfig:
     num_envs: int = 8
     """Parallel environments (vmapped)."""
     num_steps: int = 128
-    """Rollout length per env per update."""
+    """Rollout length per env per update (reinforce: the episode cap H, see its docstring)."""
     update_epochs: int = 4
-    """Passes over each batch (PPO)."""
+    """Passes over each batch: PPO's policy+value epochs; the critic's Adam epochs of
+    npg, trpo and reinforce (value baseline). A2C makes one step per rollout."""
     num_minibatches: int = 4
     """Minibatches per epoch; num_envs * num_steps must divide by it."""
     hidden_sizes: tuple[int, ...] = (64, 64)
@@ -57,6 +58,14 @@ class TrainConfig:
     """Linearly decay learning rates to 0 over training."""
     ent_schedule: Literal["constant", "linear", "cosine"] = "constant"
     """Entropy coefficient schedule from ent_coef to ent_coef_final."""
+    baseline: Literal["none", "value", "linear"] = "value"
+    """REINFORCE baseline: none, value (learned critic), linear (ridge fit, Duan et al. 2016)."""
+    ppo_objective: Literal["clip", "kl_penalty"] = "clip"
+    """PPO surrogate: clip (L^CLIP) or kl_penalty (adaptive-beta KL penalty, PPO paper sec. 4)."""
+    cg_iters: int = 10
+    """Conjugate-gradient iterations for the natural-gradient direction (NPG, TRPO)."""
+    ls_steps: int = 10
+    """Backtracking line-search trials (TRPO); step sizes shrink by ls_backtrack each."""
     updates_per_chunk: int | None = None
     """Updates compiled into one chunk between host-side logs (None: about 25 logs a run)."""
 
@@ -123,6 +132,14 @@ class TrainConfig:
             raise ConfigError("activation", self.activation, f"use one of {', '.join(ACTIVATIONS)}")
         if self.ent_schedule not in ("constant", "linear", "cosine"):
             raise ConfigError("ent_schedule", self.ent_schedule, "use constant, linear or cosine")
+        if self.baseline not in ("none", "value", "linear"):
+            raise ConfigError("baseline", self.baseline, "use none, value or linear")
+        if self.ppo_objective not in ("clip", "kl_penalty"):
+            raise ConfigError("ppo_objective", self.ppo_objective, "use clip or kl_penalty")
+        for name in ("cg_iters", "ls_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(name, value, "must be a positive integer")
         if self.updates_per_chunk is not None and self.updates_per_chunk < 1:
             raise ConfigError("updates_per_chunk", self.updates_per_chunk, "must be >= 1 or None")
         return self
@@ -154,6 +171,18 @@ class HParams:
     """Stop an update's epochs once approx-KL exceeds this (0 disables)."""
     reward_scale: float = 1.0
     """Multiply rewards by this before computing returns."""
+    max_kl: float = 0.01
+    """KL trust-region radius delta of NPG/TRPO: mean KL(old || new) of a step <= delta."""
+    cg_damping: float = 0.1
+    """Damping lambda of the Fisher-vector product (F + lambda I) v used by CG (NPG/TRPO)."""
+    ls_backtrack: float = 0.8
+    """TRPO line search: each trial step is this fraction of the previous one."""
+    kl_coef: float = 1.0
+    """Initial KL-penalty coefficient beta (PPO kl_penalty; adapted each update)."""
+    kl_penalty_target: float = 0.01
+    """Target KL d_targ of the adaptive penalty: beta *= 2 if KL > 1.5 d, /= 2 if KL < d / 1.5."""
+    linear_baseline_reg: float = 1e-5
+    """Ridge coefficient of REINFORCE's linear baseline (relative to the mean feature scale)."""
 
     def replace(self, **changes) -> "HParams":  # flax struct provides it; typed here
         return dataclasses.replace(self, **changes)
@@ -166,12 +195,16 @@ class HParams:
 
     def validate(self) -> "HParams":
         d = self.to_dict()
-        for name in ("lr", "critic_lr", "max_grad_norm", "reward_scale"):
+        for name in ("lr", "critic_lr", "max_grad_norm", "reward_scale", "max_kl",
+                     "kl_coef", "kl_penalty_target"):
             if not d[name] > 0:
                 raise ConfigError(name, d[name], "must be > 0")
-        for name in ("ent_coef", "ent_coef_final", "vf_coef", "target_kl", "clip_eps"):
+        for name in ("ent_coef", "ent_coef_final", "vf_coef", "target_kl", "clip_eps",
+                     "cg_damping", "linear_baseline_reg"):
             if not d[name] >= 0:
                 raise ConfigError(name, d[name], "must be >= 0")
+        if not 0 < d["ls_backtrack"] < 1:
+            raise ConfigError("ls_backtrack", d["ls_backtrack"], "must be in (0, 1)")
         for name in ("gamma", "gae_lambda"):
             if not 0 <= d[name] <= 1:
                 raise ConfigError(name, d[name], "must be in [0, 1]")

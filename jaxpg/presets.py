@@ -58,6 +58,45 @@ ENV_PRESETS["brax/walker2d"][1]["gamma"] = 0.997
 ENV_PRESETS["brax/humanoid"][1]["gamma"] = 0.97
 
 ALGO_HPARAMS: dict[str, dict] = {}
+"""Per-algorithm hyperparameter overrides applied on top of the env preset (any env)."""
+
+# Per-algorithm (config, hparams) overrides: ALGO_PRESETS[algo][env], where env "*"
+# applies to every env without its own entry. Applied on top of ENV_PRESETS.
+# Budgets are those verified to learn (see tests/test_algos.py and the issue note).
+ALGO_PRESETS: dict[str, dict[str, tuple[dict, dict]]] = {
+    "reinforce": {
+        # One complete episode per env per update (num_steps = CartPole's time limit).
+        "*": (dict(num_envs=16, num_steps=500, update_epochs=5, num_minibatches=4,
+                   total_timesteps=16 * 500 * 150, baseline="value", anneal_lr=False),
+              dict(lr=5e-3, critic_lr=1e-3, gamma=0.99, ent_coef=0.0, ent_coef_final=0.0,
+                   max_grad_norm=1.0)),
+    },
+    "a2c": {
+        "Pendulum-v1": (dict(num_envs=32, num_steps=8, total_timesteps=1_500_000,
+                             normalize_obs=True, log_std_init=-0.5),
+                        dict(lr=2e-3, critic_lr=6e-3, gae_lambda=0.95, ent_coef=0.0,
+                             ent_coef_final=0.0, max_grad_norm=0.5)),
+        "*": (dict(num_envs=16, num_steps=16, total_timesteps=500_000),
+              dict(lr=1e-3, critic_lr=3e-3, gae_lambda=1.0, ent_coef=0.01, ent_coef_final=0.01,
+                   max_grad_norm=0.5)),
+    },
+    "npg": {
+        "*": (dict(num_envs=8, num_steps=512, update_epochs=5, num_minibatches=8,
+                   total_timesteps=500_000, anneal_lr=False),
+              dict(max_kl=0.05, critic_lr=1e-3, gae_lambda=0.97, ent_coef=0.0,
+                   ent_coef_final=0.0, max_grad_norm=1.0)),
+    },
+    "trpo": {
+        "Pendulum-v1": (dict(num_envs=16, num_steps=256, update_epochs=10, num_minibatches=16,
+                             total_timesteps=1_000_000, normalize_obs=True, anneal_lr=False),
+                        dict(max_kl=0.02, critic_lr=1e-3, gae_lambda=0.95, ent_coef=0.0,
+                             ent_coef_final=0.0, max_grad_norm=1.0)),
+        "*": (dict(num_envs=8, num_steps=512, update_epochs=5, num_minibatches=8,
+                   total_timesteps=500_000, anneal_lr=False),
+              dict(max_kl=0.01, critic_lr=1e-3, gae_lambda=0.97, ent_coef=0.0,
+                   ent_coef_final=0.0, max_grad_norm=1.0)),
+    },
+}  # fmt: skip
 
 
 def preset(algo: str = "ppo", env: str = "CartPole-v1") -> tuple[TrainConfig, HParams]:
@@ -67,6 +106,8 @@ def preset(algo: str = "ppo", env: str = "CartPole-v1") -> tuple[TrainConfig, HP
         cfg_kw, hp_kw = BRAX_PPO, BRAX_HPARAMS
     if env not in ENV_PRESETS and not env.startswith("brax/"):
         cfg_kw, hp_kw = {}, {}
-    config = TrainConfig(algo=algo, env=env, **cfg_kw)
-    hparams = HParams(**{**hp_kw, **ALGO_HPARAMS.get(algo, {})})
+    per_env = ALGO_PRESETS.get(algo, {})
+    algo_cfg, algo_hp = per_env.get(env, per_env.get("*", ({}, {})))
+    config = TrainConfig(algo=algo, env=env, **{**cfg_kw, **algo_cfg})
+    hparams = HParams(**{**hp_kw, **algo_hp, **ALGO_HPARAMS.get(algo, {})})
     return config, hparams

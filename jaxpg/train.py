@@ -118,6 +118,7 @@ def run(
     on_row: Callable[[dict], Any] | None = None,
 ) -> RunResult:
     """Train with the chunked driver, writing ``out_dir`` if given."""
+    from jaxpg.diagnostics import HealthMonitor
     from jaxpg.logging import RunLogger
     from jaxpg.progress import Progress
 
@@ -145,6 +146,7 @@ def run(
     history: list[dict] = []
     bar = Progress(config.total_timesteps, enabled=progress, title=f"{config.algo} on {config.env}")
     train_time = 0.0
+    monitor, stopped_reason = HealthMonitor(), None
     try:
         for i in range(n_chunks):
             n = chunk if i < n_chunks - 1 else last
@@ -172,6 +174,9 @@ def run(
             if on_row:
                 on_row(row)
             bar.update(row)
+            stopped_reason = monitor.check(row)  # warns once per kind; NaN/inf stops
+            if stopped_reason:
+                break
     finally:
         bar.close()
 
@@ -190,6 +195,8 @@ def run(
         "sps": int(state.env_steps) / max(train_time, 1e-9),
         "jax_version": jax.__version__,
         "device": device_description(),
+        "stopped_reason": stopped_reason,
+        "health_warnings": [kind for kind, _, _ in monitor.warnings],
     }
     if logger:
         logger.write_summary(summary)

@@ -138,3 +138,111 @@ def hparams_opt(hparams: HParams):
         make_optimizer(hparams.lr, hparams.max_grad_norm),
         make_optimizer(hparams.critic_lr, hparams.max_grad_norm),
     )
+
+
+def adam_step(opt, opt_state, params, grads):
+    """One optax step; returns ``(new_params, new_opt_state)``."""
+    updates, opt_state = opt.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+def fit_value(
+    ctx: Context,
+    params: dict,
+    opt_state,
+    obs: jax.Array,
+    target: jax.Array,
+    hparams: HParams,
+    key: jax.Array,
+    mask: jax.Array | None = None,
+):
+    """Fit the critic to ``target`` by ``update_epochs`` x ``num_minibatches`` Adam steps.
+
+    ``obs [N, obs]``, ``target [N]``, optional ``mask [N]`` (1 = use the sample).
+    ``opt_state`` is the critic's (inject_hyperparams) state with its learning rate
+    already set. Returns ``(params, opt_state, metrics)`` with the first step's
+    gradient norm (the gradient at the data-collecting parameters) and the mean loss.
+    """
+    cfg = ctx.config
+    n = obs.shape[0]
+    mask = jnp.ones((n,), jnp.float32) if mask is None else mask.astype(jnp.float32)
+    _, opt = hparams_opt(hparams)
+    mb = n // cfg.num_minibatches
+
+    def loss_fn(critic, o, t, m):
+        v = ctx.nets.value({"critic": critic}, o)
+        return 0.5 * jnp.sum(m * (v - t) ** 2) / jnp.maximum(m.sum(), 1.0)
+
+    def step(carry, data):
+        critic, st = carry
+        loss, g = jax.value_and_grad(loss_fn)(critic, *data)
+        critic, st = adam_step(opt, st, critic, g)
+        return (critic, st), (loss, global_norm(g))
+
+    def epoch(carry, k):
+        perm = jax.random.permutation(k, n)[: mb * cfg.num_minibatches]
+        split = lambda x: x[perm].reshape((cfg.num_minibatches, mb) + x.shape[1:])
+        return jax.lax.scan(step, carry, (split(obs), split(target), split(mask)))
+
+    (critic, opt_state), (losses, norms) = jax.lax.scan(
+        epoch, (params["critic"], opt_state), jax.random.split(key, cfg.update_epochs)
+    )
+    params = {**params, "critic": critic}
+    return params, opt_state, {"value_loss": losses.mean(), "critic_grad_norm": norms[0, 0]}
+
+
+def pg_objective(ctx: Context, actor_params, obs, action, log_prob_old, advantage, ent_coef=0.0):
+    """Importance-weighted policy-gradient surrogate (to maximise), averaged over samples.
+
+    ``L(theta) = mean[ pi_theta(a|s) / pi_old(a|s) * A ] + ent_coef * mean[H(pi_theta(.|s))]``.
+    At ``theta = old`` its gradient is the vanilla estimate ``mean[grad log pi(a|s) A]``
+    (Schulman et al. 2015, eq. 14). Inputs are flat ``[N, ...]``.
+    Returns ``(objective, entropy)``.
+    """
+    dist = ctx.nets.policy({"actor": actor_params}, obs)
+    ratio = jnp.exp(dist.log_prob(action) - log_prob_old)
+    entropy = dist.entropy().mean()
+    return jnp.mean(ratio * advantage) + ent_coef * entropy, entropy
+
+
+def gae_advantages(ctx: Context, batch, normalize: bool | None = None) -> jax.Array:
+    """The batch's GAE advantages, whitened when ``config.normalize_advantages``."""
+    normalize = ctx.config.normalize_advantages if normalize is None else normalize
+    from jaxpg.advantages import normalize as whiten
+
+    return whiten(batch.advantage) if normalize else batch.advantage
+
+
+def gae_policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: jax.Array):
+    """The GAE policy-gradient estimate ``mean[grad log pi(a|s) A^GAE(lambda)]`` on one
+    fresh batch collected from ``state`` (actor-parameter pytree), no entropy term.
+
+    The estimator shared by a2c, npg, trpo and ppo (their first step's gradient);
+    used by :func:`jaxpg.diagnostics.gradient_variance`.
+    """
+    from jaxpg.algos.ppo import make_batch
+
+    traj, _ = collect(ctx, state, key)
+    batch = flatten_time_batch(make_batch(ctx, state.params, traj, hparams))
+    adv = gae_advantages(ctx, batch)
+    return jax.grad(
+        lambda a: pg_objective(ctx, a, batch.obs, batch.action, batch.log_prob, adv)[0]
+    )(state.params["actor"])
+
+
+def reset_envs(ctx: Context, state: TrainState, key: jax.Array) -> TrainState:
+    """``state`` with every env reset to a fresh episode (new keys)."""
+    obs, env_state = jax.vmap(ctx.env.reset)(jax.random.split(key, ctx.config.num_envs))
+    return state.replace(env_state=env_state, obs=obs)
+
+
+def common_diagnostics(ctx: Context, params_old, params, obs, value, target) -> dict:
+    """Per-update diagnostics every algorithm logs: KL(old || new) on the batch,
+    explained variance of the (pre-update) critic, entropy and log-std stats."""
+    from jaxpg.advantages import explained_variance
+
+    old = ctx.nets.policy(params_old, obs)
+    new = ctx.nets.policy(params, obs)
+    out = {"kl": old.kl(new).mean(), "explained_variance": explained_variance(value, target)}
+    out.update(policy_stats(ctx, params, obs))
+    return out

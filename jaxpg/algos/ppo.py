@@ -1,12 +1,21 @@
-"""Proximal policy optimization with the clipped surrogate (Schulman et al. 2017).
+"""Proximal policy optimization (Schulman et al. 2017): clipped or KL-penalty surrogate.
 
 ``L^CLIP = E[min(r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t)]``,
 ``r_t = pi(a_t | s_t) / pi_old(a_t | s_t)``, maximised over ``update_epochs``
 passes of shuffled minibatches, with an entropy bonus, an (optionally clipped)
 value loss, per-network global-norm clipping and an optional target-KL stop.
+
+``ppo_objective="kl_penalty"`` instead maximises
+``L^KLPEN = E[r_t A_t - beta KL(pi_old(.|s_t) || pi(.|s_t))]`` (paper sec. 4) with the
+adaptive coefficient: after each update, with ``d`` the batch mean KL and
+``d_targ = kl_penalty_target``, ``beta *= 2`` if ``d > 1.5 d_targ`` and
+``beta /= 2`` if ``d < d_targ / 1.5``. ``beta`` (start: ``kl_coef``) lives in
+``TrainState.algo_state["kl_coef"]``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +27,7 @@ from jaxpg.algos.common import (
     TrainState,
     collect,
     flatten_time_batch,
+    gae_policy_gradient,
     global_norm,
     hparams_opt,
     init_state,
@@ -40,6 +50,7 @@ class Batch:
     advantage: jax.Array
     target: jax.Array
     value: jax.Array
+    old_dist: Any = None  # pi_old on obs (for the exact KL penalty)
 
 
 def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
@@ -48,10 +59,22 @@ def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
         ctx,
         key,
         lambda p: {"actor": opt_actor.init(p["actor"]), "critic": opt_critic.init(p["critic"])},
+        algo_state={"kl_coef": jnp.asarray(hparams.kl_coef, jnp.float32)},
     )
 
 
-def ppo_loss(ctx: Context, params, batch: Batch, hparams: HParams, ent_coef):
+def policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: jax.Array):
+    """PPO's first-minibatch gradient on a full batch: the GAE policy gradient."""
+    return gae_policy_gradient(ctx, state, hparams, key)
+
+
+def adapt_kl_coef(beta, kl, target):
+    """PPO paper's rule: double beta if KL > 1.5 target, halve it if KL < target / 1.5."""
+    beta = jnp.where(kl > 1.5 * target, beta * 2.0, beta)
+    return jnp.where(kl < target / 1.5, beta / 2.0, beta)
+
+
+def ppo_loss(ctx: Context, params, batch: Batch, hparams: HParams, ent_coef, kl_coef=0.0):
     """Clipped-surrogate loss; returns ``(loss, metrics)``."""
     eps = hparams.clip_eps
     dist = ctx.nets.policy(params, batch.obs)
@@ -61,7 +84,10 @@ def ppo_loss(ctx: Context, params, batch: Batch, hparams: HParams, ent_coef):
     advantage = batch.advantage
     if ctx.config.normalize_advantages:
         advantage = adv_lib.normalize(advantage)
-    surrogate = jnp.minimum(ratio * advantage, jnp.clip(ratio, 1.0 - eps, 1.0 + eps) * advantage)
+    if ctx.config.ppo_objective == "kl_penalty":
+        surrogate = ratio * advantage - kl_coef * batch.old_dist.kl(dist)
+    else:
+        surrogate = jnp.minimum(ratio * advantage, jnp.clip(ratio, 1.0 - eps, 1.0 + eps) * advantage)
     policy_loss = -surrogate.mean()
     entropy = dist.entropy().mean()
 
@@ -103,6 +129,7 @@ def make_batch(ctx: Context, params, traj, hparams: HParams) -> Batch:
         advantage=advantage,
         target=advantage + values,
         value=values,
+        old_dist=ctx.nets.policy(params, traj.obs),
     )
 
 
@@ -117,6 +144,7 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
 
     frac = lr_factor(ctx, state)
     ent_coef = entropy_coef(hparams, cfg.ent_schedule, progress(ctx, state))
+    kl_coef = state.algo_state["kl_coef"]
     opt_actor, opt_critic = hparams_opt(hparams)
     opt_state = {
         "actor": set_learning_rate(state.opt_state["actor"], hparams.lr * frac),
@@ -125,9 +153,8 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
 
     def minibatch_step(carry, mb: Batch):
         params, opt_state, stopped = carry
-        grads, m = jax.grad(lambda p: ppo_loss(ctx, p, mb, hparams, ent_coef), has_aux=True)(
-            params
-        )
+        loss_fn = lambda p: ppo_loss(ctx, p, mb, hparams, ent_coef, kl_coef)
+        grads, m = jax.grad(loss_fn, has_aux=True)(params)
         ua, sa = opt_actor.update(grads["actor"], opt_state["actor"], params["actor"])
         uc, sc = opt_critic.update(grads["critic"], opt_state["critic"], params["critic"])
         new_params = {
@@ -170,5 +197,11 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     metrics["ent_coef"] = ent_coef
     metrics["lr"] = hparams.lr * frac
     metrics.update(episode_metrics(traj))
-    state = state.replace(params=params, opt_state=opt_state, update=state.update + 1)
+    algo_state = dict(state.algo_state)
+    if cfg.ppo_objective == "kl_penalty":
+        algo_state["kl_coef"] = adapt_kl_coef(kl_coef, metrics["kl"], hparams.kl_penalty_target)
+    metrics["kl_coef"] = kl_coef
+    state = state.replace(
+        params=params, opt_state=opt_state, update=state.update + 1, algo_state=algo_state
+    )
     return state, metrics

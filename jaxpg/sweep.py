@@ -29,6 +29,7 @@ import itertools
 import math
 import os
 import time
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Annotated, Sequence
@@ -121,10 +122,11 @@ def parse_sample(items: Sequence[str]) -> dict[str, Sampler]:
 def _static_value(name: str, text: str, item: str):
     """Parse ``text`` as the type of ``TrainConfig.<name>`` (tuples of ints as ``64x64``)."""
     hint = typing.get_type_hints(TrainConfig)[name]
-    args = typing.get_args(hint)
-    if text.lower() == "none" and type(None) in args:
-        return None
-    base = next((a for a in args if a is not type(None)), hint) if args else hint
+    base = hint
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # X | None
+        if text.lower() == "none":
+            return None
+        base = next(a for a in typing.get_args(hint) if a is not type(None))
     try:
         if typing.get_origin(base) is tuple or base is tuple:
             return tuple(int(w) for w in text.split("x"))

@@ -36,27 +36,29 @@ def initialize_distributed(
     coordinator_address: str | None = None,
     num_processes: int | None = None,
     process_id: int | None = None,
-) -> None:
+) -> bool:
     """Join a multi-process run (one process per host, or per GPU) before any jax work.
 
-    With no arguments jax reads the cluster from the environment (SLURM, Open MPI,
-    Cloud TPU) or from ``JAXPG_COORDINATOR`` / ``JAXPG_NUM_PROCESSES`` /
-    ``JAXPG_PROCESS_ID``. A single-process run (nothing set) is left alone.
+    Arguments, else ``JAXPG_COORDINATOR`` (``host:port`` of process 0),
+    ``JAXPG_NUM_PROCESSES`` and ``JAXPG_PROCESS_ID``; ``JAXPG_DISTRIBUTED=1`` alone
+    lets jax detect the cluster (SLURM, Open MPI, Cloud TPU). With none of these
+    it does nothing (a single-process run), so it is safe to call always.
+    Returns whether it initialized.
     """
     env = os.environ
     coordinator_address = coordinator_address or env.get("JAXPG_COORDINATOR")
-    if num_processes is None and "JAXPG_NUM_PROCESSES" in env:
+    if num_processes is None and env.get("JAXPG_NUM_PROCESSES"):
         num_processes = int(env["JAXPG_NUM_PROCESSES"])
-    if process_id is None and "JAXPG_PROCESS_ID" in env:
+    if process_id is None and env.get("JAXPG_PROCESS_ID"):
         process_id = int(env["JAXPG_PROCESS_ID"])
-    if coordinator_address is None and num_processes is None:
-        cluster = any(k in env for k in ("SLURM_JOB_ID", "OMPI_COMM_WORLD_SIZE", "TPU_WORKER_ID"))
-        if not cluster:
-            return
-    if jax.devices()[0].platform == "cpu" and (num_processes or 1) > 1:
+    explicit = coordinator_address is not None or num_processes is not None
+    if not explicit and env.get("JAXPG_DISTRIBUTED") != "1":
+        return False
+    if (num_processes or 1) > 1 and env.get("JAX_PLATFORMS", "").startswith("cpu"):
         # CPU collectives across processes need an explicit implementation.
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address, num_processes, process_id)
+    return True
 
 
 def make_mesh(axis: str, devices: list | None = None) -> Mesh:

@@ -41,7 +41,14 @@ import tyro
 
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import ConfigError, JaxpgError
-from jaxpg.sharding import AGENTS, make_mesh, pad_to_multiple, shard_leading, to_host
+from jaxpg.sharding import (
+    AGENTS,
+    initialize_distributed,
+    make_mesh,
+    pad_to_multiple,
+    shard_leading,
+    to_host,
+)
 
 HPARAM_FIELDS = tuple(f.name for f in dataclasses.fields(HParams))
 DISTRIBUTIONS = ("uniform", "loguniform")
@@ -681,6 +688,7 @@ def cli_main(argv: list[str]) -> int:
     from jaxpg.presets import preset
     from jaxpg.train import device_description
 
+    initialize_distributed()  # multi-host when JAXPG_COORDINATOR etc. are set; else nothing
     algo, env = _preparse(argv)
     check_env_name(env)
     config, hparams = preset(algo, env)

@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import jax
+import pytest
 import numpy as np
 from jax.sharding import PartitionSpec
 
@@ -101,3 +102,66 @@ def _hp():
     from jaxpg.config import HParams
 
     return HParams().as_arrays()
+
+
+TWO_PROCESS = textwrap.dedent(
+    """
+    import json, sys
+    import jax
+    from jaxpg.sharding import initialize_distributed
+    initialize_distributed(f"localhost:{sys.argv[2]}", 2, int(sys.argv[1]))
+    import numpy as np
+    from jaxpg.config import HParams, TrainConfig
+    from jaxpg.sweep import run_agents, stack_hparams
+    cfg = TrainConfig(num_envs=4, num_steps=16, total_timesteps=2 * 64, update_epochs=1,
+                      num_minibatches=2, hidden_sizes=(8,))
+    hp = stack_hparams([HParams(lr=lr) for lr in (1e-3, 3e-3) for _ in range(2)])
+    keys = jax.numpy.stack([jax.random.PRNGKey(i % 2) for i in range(4)])
+    res = run_agents(cfg, keys, hp)
+    out = {k: np.asarray(v).tolist() for k, v in res.metrics.items()}
+    print("RESULT" + json.dumps({"processes": jax.process_count(), "devices": res.devices,
+                                 "metrics": out}))
+    """
+)
+
+
+@pytest.mark.slow
+def test_two_processes_on_localhost_equal_one(tmp_path):
+    """jax.distributed over loopback (gloo CPU collectives): 2 processes x 1 device."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(
+        os.environ,
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        JAX_PLATFORMS="cpu",
+    )
+    env.pop("XLA_FLAGS", None)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", TWO_PROCESS, str(i), str(port)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for i in range(2)
+    ]  # fmt: skip
+    outs = [p.communicate(timeout=900) for p in procs]
+    results = []
+    for p, (stdout, stderr) in zip(procs, outs):
+        assert p.returncode == 0, stderr[-3000:]
+        line = next(x for x in stdout.splitlines() if x.startswith("RESULT"))
+        results.append(json.loads(line[len("RESULT") :]))
+    assert [r["processes"] for r in results] == [2, 2]
+    assert [r["devices"] for r in results] == [2, 2]
+
+    from jaxpg.config import HParams, TrainConfig
+    from jaxpg.sweep import run_agents, stack_hparams
+
+    cfg = TrainConfig(num_envs=4, num_steps=16, total_timesteps=2 * 64, update_epochs=1,
+                      num_minibatches=2, hidden_sizes=(8,))  # fmt: skip
+    hp = stack_hparams([HParams(lr=lr) for lr in (1e-3, 3e-3) for _ in range(2)])
+    keys = jax.numpy.stack([jax.random.PRNGKey(i % 2) for i in range(4)])
+    ref = run_agents(cfg, keys, hp, devices=jax.devices()[:1])
+    for r in results:  # both processes gathered every agent's metrics
+        for k, v in ref.metrics.items():
+            np.testing.assert_allclose(np.asarray(r["metrics"][k]), v, rtol=1e-3, atol=1e-6,
+                                       err_msg=k)  # fmt: skip

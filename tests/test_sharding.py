@@ -7,8 +7,8 @@ import sys
 import textwrap
 
 import jax
-import pytest
 import numpy as np
+import pytest
 from jax.sharding import PartitionSpec
 
 from jaxpg.sharding import env_axis_sharding, make_mesh, pad_to_multiple, shard_env_axis

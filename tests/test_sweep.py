@@ -13,6 +13,7 @@ from jaxpg.sweep import (
     agent_curves,
     bootstrap_ci,
     build_settings,
+    compiled_bytes,
     estimate_agent_bytes,
     final_returns,
     hparam_settings,
@@ -125,6 +126,12 @@ def test_curves_forward_fill_and_final_window():
     # window 0.4 of 5 updates = last 2 updates
     np.testing.assert_allclose(final_returns(metrics, 0.4), [50, 45])
     assert np.isnan(final_returns(metrics, 0.2)[0])  # no episode in the last update
+
+
+def test_compiled_bytes_reports_xla_memory():
+    x = np.ones((256, 256), np.float32)
+    compiled = jax.jit(lambda a: (a @ a).sum(0)).lower(x).compile()
+    assert compiled_bytes(compiled) >= x.nbytes  # at least its argument
 
 
 def test_agent_bytes_estimate_grows_with_envs():

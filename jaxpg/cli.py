@@ -83,8 +83,15 @@ def cmd_train(argv: list[str]) -> int:
     return 0
 
 
+def cmd_sweep(argv: list[str]) -> int:
+    from jaxpg.sweep import cli_main
+
+    return cli_main(argv)
+
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "train": (cmd_train, "train one agent (default: PPO on CartPole-v1)"),
+    "sweep": (cmd_sweep, "train seeds x hyperparameter settings in one compiled program"),
 }
 
 

@@ -22,6 +22,7 @@ from jaxpg.algos import ALGORITHMS
 from jaxpg.algos.common import Context, TrainState
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.networks import make_networks
+from jaxpg.sharding import shard_env_axis
 
 
 def make_context(config: TrainConfig) -> Context:
@@ -137,6 +138,8 @@ def run(
     init = jax.jit(trainer.init)
     run_chunk = jax.jit(trainer.run_updates, static_argnums=2, donate_argnums=0)
     state = init(jax.random.PRNGKey(seed), hp)
+    # Split the envs over all local devices (a no-op on one device); params replicated.
+    state = shard_env_axis(state, config.num_envs)
     compile_t0 = time.perf_counter()
     compiled = run_chunk.lower(state, hp, chunk).compile()
     last = config.num_updates - chunk * (n_chunks - 1)

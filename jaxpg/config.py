@@ -262,7 +262,7 @@ def _as_real_array(value) -> np.ndarray | None:
         return None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         return None
-    if arr.dtype == np.bool_:
+    if arr.dtype == np.bool_ or arr.size == 0:
         return None
     return arr.astype(np.float64)
 

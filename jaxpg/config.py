@@ -8,10 +8,12 @@ so a batch of them can be ``vmap``-ed: ``jax.vmap(train)(keys, hparams_batch)``.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from jaxpg.errors import ConfigError
@@ -94,17 +96,25 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def validate(self) -> "TrainConfig":
-        """Check every field before compiling; raise a one-line :class:`ConfigError`."""
+        """Check every field before compiling; raise a one-line :class:`ConfigError`.
+
+        Types first (so no check below can crash on, say, a string width), then
+        ranges and the relations between fields. A field without a specific check
+        must at least have the type of its default.
+        """
         from jaxpg.algos import ALGORITHMS
-        from jaxpg.envs import check_env_name
+        from jaxpg.envs import BRAX_BACKENDS, check_env_name
         from jaxpg.networks import ACTIVATIONS
 
+        _check_types(self)
         if self.algo not in ALGORITHMS:
             raise ConfigError("algo", self.algo, f"choose one of {', '.join(sorted(ALGORITHMS))}")
         check_env_name(self.env)
-        for name in ("num_envs", "num_steps", "update_epochs", "num_minibatches"):
+        if self.backend not in BRAX_BACKENDS:
+            raise ConfigError("backend", self.backend, f"use one of {', '.join(BRAX_BACKENDS)}")
+        for name in ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if value < 1:
                 raise ConfigError(name, value, "must be a positive integer")
         if self.batch_size % self.num_minibatches:
             raise ConfigError(
@@ -118,6 +128,9 @@ class TrainConfig:
                 self.total_timesteps,
                 f"must be at least num_envs * num_steps = {self.batch_size} (one update)",
             )
+        if self.total_timesteps > MAX_STEPS:
+            # the step counter in the train state is int32
+            raise ConfigError("total_timesteps", self.total_timesteps, f"must be <= {MAX_STEPS:,}")
         if self.episode_length is not None and self.episode_length < 1:
             raise ConfigError("episode_length", self.episode_length, "must be >= 1 or None")
         if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
@@ -130,6 +143,8 @@ class TrainConfig:
             )
         if self.activation not in ACTIVATIONS:
             raise ConfigError("activation", self.activation, f"use one of {', '.join(ACTIVATIONS)}")
+        if not math.isfinite(self.log_std_init) or abs(self.log_std_init) > 20:
+            raise ConfigError("log_std_init", self.log_std_init, "use a finite value in [-20, 20]")
         if self.ent_schedule not in ("constant", "linear", "cosine"):
             raise ConfigError("ent_schedule", self.ent_schedule, "use constant, linear or cosine")
         if self.baseline not in ("none", "value", "linear"):
@@ -143,6 +158,54 @@ class TrainConfig:
         if self.updates_per_chunk is not None and self.updates_per_chunk < 1:
             raise ConfigError("updates_per_chunk", self.updates_per_chunk, "must be >= 1 or None")
         return self
+
+
+MAX_STEPS = 2**31 - 2**24
+
+# Fields whose default is None: (element type, is a tuple of them).
+_OPTIONAL = {
+    "episode_length": (int, False),
+    "updates_per_chunk": (int, False),
+    "critic_hidden_sizes": (int, True),
+}
+
+
+def _type_fix(kind: type, tuple_of: bool) -> str:
+    name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
+    return f"must be a tuple of integers, e.g. (64, 64)" if tuple_of else f"must be {name}"
+
+
+def _is(value, kind: type) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, kind)
+
+
+def _check_types(config: "TrainConfig") -> None:
+    """Each field has the type of its default (or, for None defaults, see ``_OPTIONAL``)."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.name in _OPTIONAL:
+            if value is None:
+                continue
+            kind, tuple_of = _OPTIONAL[f.name]
+        elif isinstance(f.default, tuple):
+            kind, tuple_of = int, True
+        elif f.default is None or f.default is dataclasses.MISSING:
+            continue
+        else:
+            kind, tuple_of = type(f.default), False
+        if tuple_of:
+            ok = isinstance(value, (tuple, list)) and all(_is(v, kind) for v in value)
+        else:
+            ok = _is(value, kind)
+        if not ok:
+            fix = _type_fix(kind, tuple_of)
+            raise ConfigError(f.name, value, fix + (" or None" if f.name in _OPTIONAL else ""))
 
 
 @struct.dataclass
@@ -194,21 +257,47 @@ class HParams:
         return jax_tree_float32(self)
 
     def validate(self) -> "HParams":
+        """Check types (real numbers or float arrays, finite) and ranges; one-line errors.
+
+        Works on a batch of hyperparameters too (every element is checked).
+        """
         d = self.to_dict()
+        for name, value in d.items():
+            arr = _as_real_array(value)
+            if arr is None:
+                raise ConfigError(name, value, "must be a real number")
+            if not np.all(np.isfinite(arr)):
+                raise ConfigError(name, value, "must be finite")
+            d[name] = arr
         for name in ("lr", "critic_lr", "max_grad_norm", "reward_scale", "max_kl",
                      "kl_coef", "kl_penalty_target"):
-            if not d[name] > 0:
-                raise ConfigError(name, d[name], "must be > 0")
+            if not np.all(d[name] > 0):
+                raise ConfigError(name, getattr(self, name), "must be > 0")
         for name in ("ent_coef", "ent_coef_final", "vf_coef", "target_kl", "clip_eps",
                      "cg_damping", "linear_baseline_reg"):
-            if not d[name] >= 0:
-                raise ConfigError(name, d[name], "must be >= 0")
-        if not 0 < d["ls_backtrack"] < 1:
-            raise ConfigError("ls_backtrack", d["ls_backtrack"], "must be in (0, 1)")
+            if name in d and not np.all(d[name] >= 0):
+                raise ConfigError(name, getattr(self, name), "must be >= 0")
+        if not np.all((d["ls_backtrack"] > 0) & (d["ls_backtrack"] < 1)):
+            raise ConfigError("ls_backtrack", self.ls_backtrack, "must be in (0, 1)")
         for name in ("gamma", "gae_lambda"):
-            if not 0 <= d[name] <= 1:
-                raise ConfigError(name, d[name], "must be in [0, 1]")
+            if not np.all((d[name] >= 0) & (d[name] <= 1)):
+                raise ConfigError(name, getattr(self, name), "must be in [0, 1]")
         return self
+
+
+def _as_real_array(value) -> np.ndarray | None:
+    """``value`` as a float array, or None if it is not real-valued (bool, str, complex...)."""
+    if isinstance(value, (bool, str, bytes)) or value is None:
+        return None
+    try:
+        arr = np.asarray(value)
+    except Exception:  # noqa: BLE001 - anything that is not array-like
+        return None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        return None
+    if arr.dtype == np.bool_ or arr.size == 0:
+        return None
+    return arr.astype(np.float64)
 
 
 def jax_tree_float32(tree):

@@ -5,7 +5,7 @@
   of trouble, naming the update where it was first seen: log-std collapse,
   vanishing or exploding gradients, entropy collapse. A NaN/inf in the metrics
   makes ``check`` return a stop reason; the driver then ends the run cleanly,
-  keeping its outputs, with ``stopped_reason`` in the summary.
+  keeping its outputs, with ``status`` and ``stop_reason`` in the summary.
 * :func:`gradient_variance` measures the variance of an algorithm's policy-gradient
   estimator across many independent batches at fixed parameters, in one vmapped
   compiled program.

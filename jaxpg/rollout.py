@@ -87,4 +87,7 @@ def episode_metrics(traj: Trajectory) -> dict[str, jax.Array]:
         "episode_return_sum": jnp.sum(traj.episode_return * done),
         "episode_length_sum": jnp.sum(traj.episode_length * done),
         "episode_count": jnp.sum(done),
+        # 1.0/0.0 flags read by the non-finite guard (jaxpg.guard): the raw data lives here.
+        "obs_finite": jnp.all(jnp.isfinite(traj.raw_obs)).astype(jnp.float32),
+        "reward_finite": jnp.all(jnp.isfinite(traj.reward)).astype(jnp.float32),
     }

@@ -28,6 +28,9 @@ import optax
 from jaxpg.rlhf import lm, task
 
 
+TIE_TOL = 1e-5  # gold rewards closer than this are a tie (float rounding of equal sums)
+
+
 class Pairs(NamedTuple):
     chosen: jax.Array  # [N, T] prompt + preferred response (by the label)
     rejected: jax.Array  # [N, T]
@@ -62,9 +65,9 @@ def raw_reward(cfg: lm.LMConfig, params, tokens: jax.Array, pool_from: int | Non
     return scalar[:, -1] if pool_from is None else scalar[:, pool_from:].mean(-1)
 
 
-def proxy_reward(cfg: lm.LMConfig, rm: RewardModel, tokens: jax.Array) -> jax.Array:
+def proxy_reward(cfg: lm.LMConfig, rm: RewardModel, tokens: jax.Array, pool_from=None):
     """Standardized reward-model score ``[B]`` (what RL optimizes)."""
-    return (raw_reward(cfg, rm.params, tokens) - rm.offset) / rm.scale
+    return (raw_reward(cfg, rm.params, tokens, pool_from) - rm.offset) / rm.scale
 
 
 def sample_prompts(lang: task.Language, key: jax.Array, batch: int, prompt_len: int):
@@ -93,17 +96,20 @@ def make_pairs(
         p_a = jax.nn.sigmoid((g_a - g_b) / label_temperature)
         a_wins = jax.random.uniform(k_label, (n_pairs,)) < p_a
     else:
-        a_wins = g_a >= g_b
+        # Exact ties (equal up to float rounding) get a fair coin.
+        coin = jax.random.bernoulli(k_label, 0.5, (n_pairs,))
+        a_wins = jnp.where(jnp.abs(g_a - g_b) <= TIE_TOL, coin, g_a > g_b)
     pick = lambda x, y: jnp.where(a_wins.reshape((-1,) + (1,) * (x.ndim - 1)), x, y)
     return Pairs(pick(a, b), pick(b, a), pick(g_a, g_b), pick(g_b, g_a))
 
 
-def gold_accuracy(cfg: lm.LMConfig, params, pairs: Pairs) -> jax.Array:
-    """Fraction of pairs with a strict gold preference that the model orders the same way."""
-    r_c = raw_reward(cfg, params, pairs.chosen)
-    r_r = raw_reward(cfg, params, pairs.rejected)
-    gold_sign = jnp.sign(pairs.gold_chosen - pairs.gold_rejected)
-    decided = gold_sign != 0
+def gold_accuracy(cfg: lm.LMConfig, params, pairs: Pairs, pool_from=None) -> jax.Array:
+    """Fraction of pairs with a strict gold preference (beyond ``TIE_TOL``) ordered the same way."""
+    r_c = raw_reward(cfg, params, pairs.chosen, pool_from)
+    r_r = raw_reward(cfg, params, pairs.rejected, pool_from)
+    gold_diff = pairs.gold_chosen - pairs.gold_rejected
+    gold_sign = jnp.sign(gold_diff)
+    decided = jnp.abs(gold_diff) > TIE_TOL
     agree = jnp.sign(r_c - r_r) == gold_sign
     return jnp.sum(agree & decided) / jnp.maximum(jnp.sum(decided), 1)
 
@@ -121,6 +127,7 @@ def train_reward_model(
     margin: float = 0.0,
     center_coef: float = 0.0,
     log_fn: Callable[[dict, int], None] | None = None,
+    pool_from: int | None = None,
 ) -> tuple[RewardModel, float]:
     """Initialize from the SFT weights, fit Bradley-Terry, standardize on ``norm_tokens``.
 
@@ -136,7 +143,7 @@ def train_reward_model(
     opt_state = opt.init(params)
 
     def loss_fn(p, chosen, rejected):
-        r = raw_reward(cfg, p, jnp.concatenate([chosen, rejected], axis=0))
+        r = raw_reward(cfg, p, jnp.concatenate([chosen, rejected], axis=0), pool_from)
         return bradley_terry_loss(r[: chosen.shape[0]], r[chosen.shape[0] :], margin, center_coef)
 
     def mb_step(carry, idx):
@@ -150,7 +157,7 @@ def train_reward_model(
     def run_epoch(params, opt_state, key):
         perm = jax.random.permutation(key, n)[: n_mb * minibatch].reshape(n_mb, minibatch)
         (params, opt_state), m = jax.lax.scan(mb_step, (params, opt_state), perm)
-        return params, opt_state, jax.tree.map(jnp.mean, m), gold_accuracy(cfg, params, eval_pairs)
+        return params, opt_state, jax.tree.map(jnp.mean, m), gold_accuracy(cfg, params, eval_pairs, pool_from)
 
     acc = float("nan")
     for epoch in range(epochs):
@@ -160,5 +167,5 @@ def train_reward_model(
         if log_fn is not None:
             log_fn({"rm/train_loss": float(m["loss"]), "rm/train_accuracy": float(m["accuracy"]),
                     "rm/eval_gold_accuracy": acc}, epoch + 1)
-    r = jax.jit(lambda p, t: raw_reward(cfg, p, t))(params, norm_tokens)
+    r = jax.jit(lambda p, t: raw_reward(cfg, p, t, pool_from))(params, norm_tokens)
     return RewardModel(params, float(r.mean()), float(r.std() + 1e-6)), acc

@@ -138,8 +138,10 @@ class RLHFConfig:
     """Global gradient-norm clip."""
 
     # --- reporting ---
-    best_of_n_max: int = 32
+    best_of_n_max: int = 16
     """Best-of-n baseline for n = 1, 2, 4, ... up to this (0 disables it)."""
+    best_of_n_prompts: int = 256
+    """Prompts for the best-of-n baseline (each gets best_of_n_max SFT samples)."""
     eval_batch_size: int = 512
     """Sequences for before/after evaluations and per-n best-of-n prompts."""
     log_every: int = 5
@@ -159,6 +161,7 @@ def validate(cfg: RLHFConfig) -> None:
     positive_ints = ["vocab_size", "branching", "prompt_len", "response_len", "n_layers",
                      "d_model", "n_heads", "context_len", "sft_steps", "sft_batch_size",
                      "n_pairs", "n_eval_pairs", "rm_epochs", "rm_batch_size", "ppo_updates",
+                     "best_of_n_prompts",
                      "ppo_batch_size", "ppo_epochs", "ppo_minibatches", "eval_batch_size",
                      "log_every"]
     for f in positive_ints:
@@ -255,8 +258,8 @@ def run_rlhf(cfg: RLHFConfig, out_dir: str) -> dict:
     p, r = cfg.prompt_len, cfg.response_len
     pool_from = p if cfg.rm_pool == "mean" else None
     try:
-        keys = dict(zip(["lang", "sft", "pairs", "eval_pairs", "norm", "rm", "ppo", "eval",
-                         "bon"], jax.random.split(jax.random.key(cfg.seed), 9)))
+        keys = dict(zip(["lang", "sft", "pairs", "eval_pairs", "rm", "ppo", "eval", "bon"],
+                        jax.random.split(jax.random.key(cfg.seed), 8)))
 
         # 1. Language and gold reward.
         lang = task.make_language(keys["lang"], cfg.vocab_size, cfg.branching, cfg.smoothing,
@@ -295,8 +298,8 @@ def run_rlhf(cfg: RLHFConfig, out_dir: str) -> dict:
 
         # 4. Reward model.
         t0 = time.time()
-        norm_tokens = jax.jit(lm.generate, static_argnums=(0, 4))(
-            lm_cfg, sft_params, keys["norm"], task.sample(lang, keys["norm"], 1024, p), r)[0]
+        # Standardize the reward on SFT samples (the held-out pairs' responses).
+        norm_tokens = jnp.concatenate([eval_pairs.chosen, eval_pairs.rejected], axis=0)
 
         def log_rm(m, step):
             logger.log(m, step)
@@ -353,13 +356,13 @@ def run_rlhf(cfg: RLHFConfig, out_dir: str) -> dict:
         # 6. Best-of-n baseline and report.
         t0 = time.time()
         bon_rows = []
-        n = 1
-        bon = jax.jit(ppo_lm.best_of_n, static_argnums=(0, 5, 6, 7, 8, 9))
-        while cfg.best_of_n_max and n <= cfg.best_of_n_max:
-            keys["bon"], sub = jax.random.split(keys["bon"])
-            bon_rows.append(_floats(bon(lm_cfg, sft_params, rm, lang, sub, cfg.eval_batch_size,
-                                        n, p, r, pool_from)))
-            n *= 2
+        if cfg.best_of_n_max:
+            bon = jax.jit(ppo_lm.best_of_n, static_argnums=(0, 5, 6, 7, 8, 9))
+            res = jax.device_get(bon(lm_cfg, sft_params, rm, lang, keys["bon"],
+                                     cfg.best_of_n_prompts, cfg.best_of_n_max, p, r, pool_from))
+            bon_rows = [{k: float(v[i]) for k, v in res.items()} for i in range(len(res["n"]))]
+            for row in bon_rows:
+                logger.log({f"best_of_n/{k}": v for k, v in row.items()}, int(row["n"]))
         timings["best_of_n_s"] = time.time() - t0
 
         half = ppo_rows[len(ppo_rows) // 2 :]

@@ -281,20 +281,26 @@ def make_chunk(lm_cfg, cfg: PPOConfig, lang, n_updates: int, rm_pool_from=None):
     return chunk
 
 
-def best_of_n(lm_cfg, sft_params, rm, lang, key, n_prompts: int, n: int,
+def best_of_n(lm_cfg, sft_params, rm, lang, key, n_prompts: int, n_max: int,
               prompt_len: int, response_len: int, rm_pool_from=None) -> dict:
-    """Best-of-n sampling from the SFT policy, picked by the proxy.
+    """Best-of-n sampling from the SFT policy, picked by the proxy, for n = 1, 2, 4, ..., n_max.
 
-    Its KL to the SFT policy is ``log n - (n - 1) / n`` (Stiennon et al. 2020,
-    appendix; exact when the n samples are distinct).
+    One draw of ``n_max`` responses per prompt; best-of-n uses its first ``n``. The KL
+    of the best-of-n policy to the SFT policy is ``log n - (n - 1) / n`` (Stiennon et
+    al. 2020, appendix; exact for distinct samples). Returns arrays over the ns.
     """
     k_prompt, k_gen = jax.random.split(key)
-    prompts = jnp.repeat(task.sample(lang, k_prompt, n_prompts, prompt_len), n, axis=0)
+    prompts = jnp.repeat(task.sample(lang, k_prompt, n_prompts, prompt_len), n_max, axis=0)
     tokens, _ = lm.generate(lm_cfg, sft_params, k_gen, prompts, response_len)
     raw = reward_model.raw_reward(lm_cfg, rm.params, tokens, rm_pool_from)
-    proxy = ((raw - rm.offset) / rm.scale).reshape(n_prompts, n)
-    gold = task.gold_reward(lang, prompts, tokens[:, prompt_len:]).reshape(n_prompts, n)
-    best = jnp.argmax(proxy, axis=-1)
-    pick = lambda x: jnp.take_along_axis(x, best[:, None], axis=-1)[:, 0].mean()
-    return {"n": n, "proxy": pick(proxy), "gold": pick(gold),
-            "kl": jnp.log(n) - (n - 1) / n}
+    proxy = ((raw - rm.offset) / rm.scale).reshape(n_prompts, n_max)
+    gold = task.gold_reward(lang, prompts, tokens[:, prompt_len:]).reshape(n_prompts, n_max)
+    ns = [2**i for i in range(n_max.bit_length()) if 2**i <= n_max]
+    out = {"n": [], "proxy": [], "gold": [], "kl": []}
+    for n in ns:
+        best = jnp.argmax(proxy[:, :n], axis=-1)[:, None]
+        out["n"].append(n)
+        out["proxy"].append(jnp.take_along_axis(proxy, best, axis=-1).mean())
+        out["gold"].append(jnp.take_along_axis(gold, best, axis=-1).mean())
+        out["kl"].append(jnp.log(n) - (n - 1) / n)
+    return {k: jnp.asarray(v) for k, v in out.items()}

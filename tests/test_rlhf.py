@@ -21,7 +21,7 @@ from jaxpg.rlhf.reward_model import bradley_terry_loss
 # Small enough to compile quickly on a shared 2-core CPU.
 TINY = RLHFConfig(
     vocab_size=8, branching=2, n_liked=2, prompt_len=2, response_len=4, context_len=6,
-    n_layers=1, d_model=16, n_heads=2, sft_steps=40, sft_batch_size=32, n_pairs=128,
+    n_layers=1, d_model=16, n_heads=2, sft_steps=40, sft_batch_size=32, n_pairs=64,
     n_eval_pairs=64, rm_epochs=2, rm_batch_size=32, ppo_updates=4, ppo_batch_size=32,
     ppo_epochs=2, ppo_minibatches=2, log_every=2, best_of_n_max=4, best_of_n_prompts=8,
     eval_batch_size=32,
@@ -91,8 +91,9 @@ def test_kv_cache_sampling_matches_full_recomputation():
     cfg = lm.LMConfig(vocab_size=11, d_model=16, n_layers=2, n_heads=2, max_len=9)
     params = lm.init_params(cfg, jax.random.key(0))
     prompt = jax.random.randint(jax.random.key(1), (3, 3), 0, cfg.vocab_size)
+    generate = jax.jit(lm.generate, static_argnums=(0, 4))
     for temperature in (1.0, 0.7):
-        tok_c, logit_c = lm.generate(cfg, params, jax.random.key(2), prompt, 6, temperature)
+        tok_c, logit_c = generate(cfg, params, jax.random.key(2), prompt, 6, temperature)
         tok_n, logit_n = lm.generate_naive(cfg, params, jax.random.key(2), prompt, 6, temperature)
         np.testing.assert_array_equal(tok_c, tok_n)
         np.testing.assert_allclose(logit_c, logit_n, atol=1e-5)
@@ -105,19 +106,18 @@ def test_kv_cache_sampling_matches_full_recomputation():
 def test_gold_optimum_matches_brute_force():
     lang = task.make_language(jax.random.key(3), vocab_size=4, branching=2, n_liked=1,
                               sentiment_weight=2.0)
-    responses = jnp.array(list(itertools.product(range(4), repeat=3)))
-    for last in range(4):
-        prompt = jnp.full((responses.shape[0], 1), last)
-        brute = float(task.gold_reward(lang, prompt, responses).max())
-        np.testing.assert_allclose(task.gold_optimum(lang, jnp.array([last]), 3)[0], brute,
-                                   rtol=1e-5)
+    responses = jnp.array(list(itertools.product(range(4), repeat=3)))  # all 64
+    prompts = jnp.repeat(jnp.arange(4), responses.shape[0])[:, None]
+    gold = task.gold_reward(lang, prompts, jnp.tile(responses, (4, 1))).reshape(4, -1)
+    np.testing.assert_allclose(task.gold_optimum(lang, jnp.arange(4), 3), gold.max(-1),
+                               rtol=1e-5)
 
 
 def test_language_is_normalized_and_entropy_rate_matches_samples():
     lang = task.make_language(jax.random.key(4), vocab_size=8, branching=3)
     np.testing.assert_allclose(jnp.exp(lang.log_trans).sum(-1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(jnp.exp(lang.log_init).sum(), 1.0, rtol=1e-5)
-    x = task.sample(lang, jax.random.key(5), 4000, 20)
+    x = jax.jit(task.sample, static_argnums=(2, 3))(lang, jax.random.key(5), 2000, 20)
     nll = -float(task.token_log_likelihood(lang, x).mean())
     np.testing.assert_allclose(nll, float(task.entropy_rate(lang)), rtol=0.03)
 

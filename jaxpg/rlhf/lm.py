@@ -187,17 +187,19 @@ def generate(
 
 
 def generate_naive(cfg, params, key, prompt, response_len, temperature=1.0):
-    """Reference for :func:`generate`: a full forward pass over the prefix at every step.
+    """Reference for :func:`generate`: a full causal pass over the whole buffer at every step.
 
-    Uses the same per-step keys, so with equal logits it draws the same tokens.
+    Positions after ``t`` hold placeholders that causal attention never sees. Uses the
+    same per-step keys, so with equal logits it draws the same tokens.
     """
     b, p = prompt.shape
     total = p + response_len
     tokens = jnp.zeros((b, total), jnp.int32).at[:, :p].set(prompt)
     keys = jax.random.split(key, total - 1)
+    full = jax.jit(lambda toks: apply(cfg, params, toks)[0])
     all_logits = []
     for t in range(total - 1):
-        logits = apply(cfg, params, tokens[:, : t + 1])[0][:, t]
+        logits = full(tokens)[:, t]
         sampled = jax.random.categorical(keys[t], logits / temperature, axis=-1)
         tokens = _fill_next(tokens, t, sampled, p)
         all_logits.append(logits)

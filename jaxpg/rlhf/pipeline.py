@@ -16,7 +16,7 @@ import math
 import os
 import platform
 import time
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -42,8 +42,8 @@ class RLHFConfig:
     """Number of tokens V in the synthetic language."""
     branching: int = 4
     """Likely successors per token (the chain's sparsity)."""
-    concentration: float = 1000.0
-    """Dirichlet concentration of successor weights; large values make them near uniform."""
+    concentration: float = 0.0
+    """Dirichlet concentration of successor weights; 0 makes them exactly uniform."""
     smoothing: float = 0.05
     """Probability mass spread uniformly over all V tokens (keeps log-likelihoods finite)."""
     n_liked: int = 8
@@ -176,8 +176,6 @@ def validate(cfg: RLHFConfig) -> None:
               "ent_coef_end", "clip_eps", "vf_clip", "concentration", "best_of_n_max"]:
         if getattr(cfg, f) < 0:
             _fail(f, getattr(cfg, f), "it must be >= 0")
-    if cfg.concentration == 0:
-        _fail("concentration", 0.0, "use a positive value (1 = Dirichlet(1), 1000 = near uniform)")
     if not 0 < cfg.smoothing < 1:
         _fail("smoothing", cfg.smoothing, "pick a value in (0, 1), e.g. 0.05")
     if cfg.branching > cfg.vocab_size:
@@ -219,31 +217,222 @@ def _floats(d: dict) -> dict:
     return {k: float(v) for k, v in d.items()}
 
 
-def plot_gold_proxy(path: str, ppo_rows: list[dict], bon_rows: list[dict], title: str) -> None:
-    """Gold and proxy reward against sqrt(KL to the SFT policy), RL trajectory and best-of-n."""
+def plot_gold_proxy(path: str, runs: dict[str, list[dict]], bon_rows: list[dict], title: str):
+    """Gold (left axis) and proxy (right axis) against sqrt(KL to the SFT policy).
+
+    ``runs`` maps a label to per-update rows with ``kl_exact_seq``, ``gold``, ``proxy``;
+    best-of-n points use the analytic KL.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    if ppo_rows:
-        x = [math.sqrt(max(r["kl_exact_seq"], 0.0)) for r in ppo_rows]
-        ax.plot(x, [r["proxy"] for r in ppo_rows], "-", color="tab:orange", label="RL proxy")
-        ax.plot(x, [r["gold"] for r in ppo_rows], "-", color="tab:blue", label="RL gold")
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax2 = ax.twinx()
+    colors = ["tab:blue", "tab:green", "tab:purple", "tab:brown"]
+    for (label, rows), c in zip(runs.items(), colors):
+        x = [math.sqrt(max(r["kl_exact_seq"], 0.0)) for r in rows]
+        ax.plot(x, [r["gold"] for r in rows], "-", color=c, label=f"{label} gold")
+        ax2.plot(x, [r["proxy"] for r in rows], ":", color=c, label=f"{label} proxy")
     if bon_rows:
         x = [math.sqrt(r["kl"]) for r in bon_rows]
-        ax.plot(x, [r["proxy"] for r in bon_rows], "o--", color="tab:orange", alpha=0.6,
-                label="best-of-n proxy")
-        ax.plot(x, [r["gold"] for r in bon_rows], "o--", color="tab:blue", alpha=0.6,
+        ax.plot(x, [r["gold"] for r in bon_rows], "o-", color="black", ms=4,
                 label="best-of-n gold")
-    ax.set_xlabel("sqrt(KL to SFT policy)  [sqrt(nats / sequence)]")
-    ax.set_ylabel("reward (proxy: standardized RM score)")
+        ax2.plot(x, [r["proxy"] for r in bon_rows], "o:", color="gray", ms=4,
+                 label="best-of-n proxy")
+    ax.set_xlabel("sqrt(KL to SFT policy)   [sqrt(nats / sequence)]")
+    ax.set_ylabel("gold reward (solid)")
+    ax2.set_ylabel("proxy reward, standardized RM score (dotted)")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="upper left")
     ax.set_title(title)
-    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+class Prepared(NamedTuple):
+    """Everything RL needs, built once and shareable across RL runs."""
+
+    lang: task.Language
+    lm_cfg: lm.LMConfig
+    sft: sft.SFTResult
+    rm: reward_model.RewardModel
+    rm_accuracy: float
+    train_pairs: reward_model.Pairs
+    eval_pairs: reward_model.Pairs
+    info: dict  # scalars for the summary
+
+
+def _keys(seed: int) -> dict:
+    names = ["lang", "sft", "pairs", "eval_pairs", "rm", "ppo", "eval", "bon"]
+    return dict(zip(names, jax.random.split(jax.random.key(seed), len(names))))
+
+
+def prepare(cfg: RLHFConfig, logger=None, say=print) -> Prepared:
+    """Language -> SFT -> preference pairs -> reward model."""
+    log = logger.log if logger is not None else (lambda m, s: None)
+    keys = _keys(cfg.seed)
+    p, r = cfg.prompt_len, cfg.response_len
+    timings = {}
+
+    lang = task.make_language(keys["lang"], cfg.vocab_size, cfg.branching, cfg.smoothing,
+                              cfg.n_liked, cfg.sentiment_weight, cfg.concentration)
+    h_rate = float(task.entropy_rate(lang))
+    say(f"[rlhf] language: V={cfg.vocab_size}, entropy rate {h_rate:.4f} nats/token")
+
+    t0 = time.time()
+    lm_cfg = lm.LMConfig(cfg.vocab_size, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.context_len)
+
+    def log_sft(m, step):
+        log(m, step)
+        say(f"[sft] step {step}/{cfg.sft_steps}  train nll {m['sft/train_nll']:.4f}  "
+            f"eval nll {m['sft/eval_nll']:.4f}  (true {m['sft/true_nll']:.4f})")
+
+    sft_res = sft.train_sft(lm_cfg, lang, keys["sft"], cfg.sft_steps, cfg.sft_batch_size,
+                            p + r, cfg.sft_lr, chunk=min(100, cfg.sft_steps), log_fn=log_sft)
+    timings["sft_s"] = time.time() - t0
+
+    t0 = time.time()
+    make_pairs = jax.jit(reward_model.make_pairs, static_argnums=(0, 4, 5, 6, 7))
+    train_pairs = make_pairs(lm_cfg, sft_res.params, lang, keys["pairs"], cfg.n_pairs, p, r,
+                             cfg.label_temperature)
+    eval_pairs = make_pairs(lm_cfg, sft_res.params, lang, keys["eval_pairs"], cfg.n_eval_pairs,
+                            p, r, 0.0)
+    label_agree = float(jnp.mean(train_pairs.gold_chosen >= train_pairs.gold_rejected))
+    gold_sft = float(jnp.concatenate([train_pairs.gold_chosen, train_pairs.gold_rejected]).mean())
+    timings["pairs_s"] = time.time() - t0
+    say(f"[prefs] {cfg.n_pairs} pairs in {timings['pairs_s']:.1f}s; labels agreeing with "
+        f"gold {label_agree:.3f}; SFT gold {gold_sft:.3f}")
+
+    t0 = time.time()
+    rm, rm_acc = fit_reward_model(cfg, lm_cfg, sft_res.params, train_pairs, eval_pairs,
+                                  logger, say)
+    timings["rm_s"] = time.time() - t0
+    # The gold's best response, averaged over held-out prompts: the ceiling for RL.
+    gold_opt = float(task.gold_optimum(lang, eval_pairs.chosen[:, p - 1], r).mean())
+    info = {
+        "language": {"entropy_rate": h_rate, "gold_optimum": gold_opt, "gold_sft": gold_sft},
+        "sft": {"eval_nll": sft_res.nll, "true_nll": sft_res.true_nll,
+                "excess_kl_per_token": sft_res.excess_kl},
+        "reward_model": {"gold_accuracy": rm_acc, "label_agreement": label_agree,
+                         "n_pairs": cfg.n_pairs},
+        "wall_s": timings,
+    }
+    return Prepared(lang, lm_cfg, sft_res, rm, rm_acc, train_pairs, eval_pairs, info)
+
+
+def fit_reward_model(cfg: RLHFConfig, lm_cfg, sft_params, train_pairs, eval_pairs,
+                     logger=None, say=print):
+    """Bradley-Terry fit from the SFT weights; returns ``(RewardModel, held-out gold accuracy)``."""
+    log = logger.log if logger is not None else (lambda m, s: None)
+
+    def log_rm(m, step):
+        log(m, step)
+        say(f"[rm] epoch {step}/{cfg.rm_epochs}  loss {m['rm/train_loss']:.4f}  "
+            f"train acc {m['rm/train_accuracy']:.3f}  held-out gold acc "
+            f"{m['rm/eval_gold_accuracy']:.3f}")
+
+    # Standardize the reward on SFT samples (the held-out pairs' responses).
+    norm_tokens = jnp.concatenate([eval_pairs.chosen, eval_pairs.rejected], axis=0)
+    return reward_model.train_reward_model(
+        lm_cfg, sft_params, train_pairs, eval_pairs, norm_tokens, _keys(cfg.seed)["rm"],
+        cfg.rm_epochs, min(cfg.rm_batch_size, train_pairs.chosen.shape[0]), cfg.rm_lr,
+        cfg.rm_margin, cfg.rm_center_coef, log_fn=log_rm, pool_from=_pool_from(cfg))
+
+
+def _pool_from(cfg: RLHFConfig):
+    return cfg.prompt_len if cfg.rm_pool == "mean" else None
+
+
+def run_rl(cfg: RLHFConfig, prep: Prepared, logger=None, say=print) -> dict:
+    """RL fine-tuning from the SFT policy against the prepared reward model.
+
+    Returns ``{"rows": per-update metrics, "before": ..., "after": ..., "final_beta",
+    "policy_params", "wall_s"}``.
+    """
+    t0 = time.time()
+    keys = _keys(cfg.seed)
+    p, r = cfg.prompt_len, cfg.response_len
+    pool_from = _pool_from(cfg)
+    sft_params = prep.sft.params
+    pcfg = ppo_lm.PPOConfig(
+        prompt_len=p, response_len=r, batch_size=cfg.ppo_batch_size,
+        n_epochs=cfg.ppo_epochs, n_minibatches=cfg.ppo_minibatches,
+        n_updates=cfg.ppo_updates, algo=cfg.algo, group_size=cfg.group_size,
+        kl_estimator=cfg.kl_estimator, adaptive_kl=cfg.kl_control == "adaptive",
+        kl_horizon=cfg.kl_horizon, max_grad_norm=cfg.max_grad_norm)
+    hp = ppo_lm.PPOHParams(
+        lr=cfg.ppo_lr, clip_eps=cfg.clip_eps, vf_clip=cfg.vf_clip, vf_coef=cfg.vf_coef,
+        ent_coef_start=cfg.ent_coef_start, ent_coef_end=cfg.ent_coef_end, gamma=cfg.gamma,
+        lam=cfg.gae_lambda, kl_target=cfg.kl_target, temperature=cfg.temperature)
+    # The critic starts from the reward model (Ouyang et al. 2022): its scalar head
+    # already speaks the reward's scale.
+    state = ppo_lm.init_state(pcfg, sft_params, prep.rm.params, cfg.beta)
+    evaluate = ppo_lm.make_evaluate(prep.lm_cfg, pcfg._replace(batch_size=cfg.eval_batch_size),
+                                    prep.lang, pool_from)
+    before = _floats(evaluate(sft_params, sft_params, prep.rm, keys["eval"]))
+    chunks: dict = {}
+    rows: list[dict] = []
+    key, done = keys["ppo"], 0
+    for k in _chunk_sizes(cfg.ppo_updates, cfg.log_every):
+        if k not in chunks:
+            chunks[k] = ppo_lm.make_chunk(prep.lm_cfg, pcfg, prep.lang, k, pool_from)
+        key, sub = jax.random.split(key)
+        state, metrics = chunks[k](state, sft_params, prep.rm, sub, hp)
+        metrics = jax.device_get(metrics)
+        for i in range(k):
+            row = {name: float(v[i]) for name, v in metrics.items()}
+            rows.append(row)
+            if logger is not None:
+                logger.log({f"ppo/{n}": v for n, v in row.items()}, done + i + 1)
+        done += k
+        last = rows[-1]
+        say(f"[{cfg.algo}] update {done}/{cfg.ppo_updates}  proxy {last['proxy']:+.3f}  "
+            f"gold {last['gold']:+.3f}  KL/seq {last['kl_seq']:.3f}  beta {last['beta']:.4f}  "
+            f"clip {last['clip_frac']:.3f}  ({time.time() - t0:.0f}s)")
+    after = _floats(evaluate(state.params["policy"], sft_params, prep.rm, keys["eval"]))
+    return {"rows": rows, "before": before, "after": after, "final_beta": float(state.beta),
+            "policy_params": state.params["policy"], "wall_s": time.time() - t0}
+
+
+def run_best_of_n(cfg: RLHFConfig, prep: Prepared, logger=None) -> list[dict]:
+    """Best-of-n rows ``{n, proxy, gold, kl}`` for n = 1, 2, 4, ..., best_of_n_max."""
+    if not cfg.best_of_n_max:
+        return []
+    bon = jax.jit(ppo_lm.best_of_n, static_argnums=(0, 5, 6, 7, 8, 9))
+    res = jax.device_get(bon(prep.lm_cfg, prep.sft.params, prep.rm, prep.lang,
+                             _keys(cfg.seed)["bon"], cfg.best_of_n_prompts, cfg.best_of_n_max,
+                             cfg.prompt_len, cfg.response_len, _pool_from(cfg)))
+    rows = [{k: float(v[i]) for k, v in res.items()} for i in range(len(res["n"]))]
+    for row in rows:
+        row["n"] = int(row["n"])
+        if logger is not None:
+            logger.log({f"best_of_n/{k}": v for k, v in row.items()}, row["n"])
+    return rows
+
+
+def rl_summary(cfg: RLHFConfig, rl: dict) -> dict:
+    rows = rl["rows"]
+    half = rows[len(rows) // 2 :]
+    kl_half = [row["kl_penalty_seq"] for row in half]
+    peak = max(range(len(rows)), key=lambda i: rows[i]["gold"])
+    return {
+        "before": rl["before"], "after": rl["after"], "final_beta": rl["final_beta"],
+        "kl_target": cfg.kl_target, "kl_control": cfg.kl_control,
+        "kl_last_half_mean": sum(kl_half) / len(kl_half),
+        "kl_last_half_min": min(kl_half), "kl_last_half_max": max(kl_half),
+        "gold_peak": rows[peak]["gold"], "gold_peak_update": peak + 1,
+        "gold_peak_kl_seq": rows[peak]["kl_exact_seq"],
+        "proxy_final": rows[-1]["proxy"], "gold_final": rows[-1]["gold"],
+    }
+
+
+def hardware() -> dict:
+    return {"device": str(jax.devices()[0]), "platform": platform.platform(),
+            "processor": platform.processor(), "cpu_count": os.cpu_count()}
 
 
 def run_rlhf(cfg: RLHFConfig, out_dir: str) -> dict:
@@ -253,150 +442,29 @@ def run_rlhf(cfg: RLHFConfig, out_dir: str) -> dict:
     say = print if cfg.progress else (lambda *a, **k: None)
     os.makedirs(out_dir, exist_ok=True)
     logger = RunLogger(out_dir)
-    logger.write_config({**dataclasses.asdict(cfg), "command": "rlhf"})
-    timings: dict[str, float] = {}
-    p, r = cfg.prompt_len, cfg.response_len
-    pool_from = p if cfg.rm_pool == "mean" else None
     try:
-        keys = dict(zip(["lang", "sft", "pairs", "eval_pairs", "rm", "ppo", "eval", "bon"],
-                        jax.random.split(jax.random.key(cfg.seed), 8)))
-
-        # 1. Language and gold reward.
-        lang = task.make_language(keys["lang"], cfg.vocab_size, cfg.branching, cfg.smoothing,
-                                  cfg.n_liked, cfg.sentiment_weight, cfg.concentration)
-        h_rate = float(task.entropy_rate(lang))
-        say(f"[rlhf] language: V={cfg.vocab_size}, entropy rate {h_rate:.4f} nats/token")
-
-        # 2. SFT.
+        logger.write_config({**dataclasses.asdict(cfg), "command": "rlhf"})
+        prep = prepare(cfg, logger, say)
+        rl = run_rl(cfg, prep, logger, say)
         t0 = time.time()
-        lm_cfg = lm.LMConfig(cfg.vocab_size, cfg.d_model, cfg.n_layers, cfg.n_heads,
-                             cfg.context_len)
-
-        def log_sft(m, step):
-            logger.log(m, step)
-            say(f"[sft] step {step}/{cfg.sft_steps}  train nll {m['sft/train_nll']:.4f}  "
-                f"eval nll {m['sft/eval_nll']:.4f}  (true {m['sft/true_nll']:.4f})")
-
-        sft_res = sft.train_sft(lm_cfg, lang, keys["sft"], cfg.sft_steps, cfg.sft_batch_size,
-                                p + r, cfg.sft_lr, chunk=min(100, cfg.sft_steps), log_fn=log_sft)
-        sft_params = sft_res.params
-        timings["sft_s"] = time.time() - t0
-
-        # 3. Preferences from the SFT policy, labelled by the gold.
-        t0 = time.time()
-        make_pairs = jax.jit(reward_model.make_pairs, static_argnums=(0, 4, 5, 6, 7))
-        train_pairs = make_pairs(lm_cfg, sft_params, lang, keys["pairs"], cfg.n_pairs, p, r,
-                                 cfg.label_temperature)
-        eval_pairs = make_pairs(lm_cfg, sft_params, lang, keys["eval_pairs"], cfg.n_eval_pairs,
-                                p, r, 0.0)
-        label_agree = float(jnp.mean(train_pairs.gold_chosen >= train_pairs.gold_rejected))
-        gold_sft = float(jnp.concatenate([train_pairs.gold_chosen,
-                                          train_pairs.gold_rejected]).mean())
-        timings["pairs_s"] = time.time() - t0
-        say(f"[prefs] {cfg.n_pairs} pairs in {timings['pairs_s']:.1f}s; labels agreeing with "
-            f"gold {label_agree:.3f}; SFT gold {gold_sft:.3f}")
-
-        # 4. Reward model.
-        t0 = time.time()
-        # Standardize the reward on SFT samples (the held-out pairs' responses).
-        norm_tokens = jnp.concatenate([eval_pairs.chosen, eval_pairs.rejected], axis=0)
-
-        def log_rm(m, step):
-            logger.log(m, step)
-            say(f"[rm] epoch {step}/{cfg.rm_epochs}  loss {m['rm/train_loss']:.4f}  "
-                f"train acc {m['rm/train_accuracy']:.3f}  held-out gold acc "
-                f"{m['rm/eval_gold_accuracy']:.3f}")
-
-        rm, rm_acc = reward_model.train_reward_model(
-            lm_cfg, sft_params, train_pairs, eval_pairs, norm_tokens, keys["rm"], cfg.rm_epochs,
-            cfg.rm_batch_size, cfg.rm_lr, cfg.rm_margin, cfg.rm_center_coef, log_fn=log_rm,
-            pool_from=pool_from)
-        timings["rm_s"] = time.time() - t0
-
-        # 5. RL fine-tuning.
-        t0 = time.time()
-        pcfg = ppo_lm.PPOConfig(
-            prompt_len=p, response_len=r, batch_size=cfg.ppo_batch_size,
-            n_epochs=cfg.ppo_epochs, n_minibatches=cfg.ppo_minibatches,
-            n_updates=cfg.ppo_updates, algo=cfg.algo, group_size=cfg.group_size,
-            kl_estimator=cfg.kl_estimator, adaptive_kl=cfg.kl_control == "adaptive",
-            kl_horizon=cfg.kl_horizon, max_grad_norm=cfg.max_grad_norm)
-        hp = ppo_lm.PPOHParams(
-            lr=cfg.ppo_lr, clip_eps=cfg.clip_eps, vf_clip=cfg.vf_clip, vf_coef=cfg.vf_coef,
-            ent_coef_start=cfg.ent_coef_start, ent_coef_end=cfg.ent_coef_end, gamma=cfg.gamma,
-            lam=cfg.gae_lambda, kl_target=cfg.kl_target, temperature=cfg.temperature)
-        # The critic starts from the reward model (Ouyang et al. 2022): its scalar head
-        # already speaks the reward's scale.
-        state = ppo_lm.init_state(pcfg, sft_params, rm.params, cfg.beta)
-        ecfg = pcfg._replace(batch_size=cfg.eval_batch_size)
-        evaluate = ppo_lm.make_evaluate(lm_cfg, ecfg, lang, pool_from)
-        before = _floats(evaluate(sft_params, sft_params, rm, keys["eval"]))
-        chunks: dict[int, callable] = {}
-        ppo_rows: list[dict] = []
-        key = keys["ppo"]
-        done = 0
-        for k in _chunk_sizes(cfg.ppo_updates, cfg.log_every):
-            if k not in chunks:
-                chunks[k] = ppo_lm.make_chunk(lm_cfg, pcfg, lang, k, pool_from)
-            key, sub = jax.random.split(key)
-            state, metrics = chunks[k](state, sft_params, rm, sub, hp)
-            metrics = jax.device_get(metrics)
-            for i in range(k):
-                row = {name: float(v[i]) for name, v in metrics.items()}
-                ppo_rows.append(row)
-                logger.log({f"ppo/{n}": v for n, v in row.items()}, done + i + 1)
-            done += k
-            last = ppo_rows[-1]
-            say(f"[{cfg.algo}] update {done}/{cfg.ppo_updates}  proxy {last['proxy']:+.3f}  "
-                f"gold {last['gold']:+.3f}  KL/seq {last['kl_seq']:.3f}  beta {last['beta']:.4f}"
-                f"  clip {last['clip_frac']:.3f}  ({time.time() - t0:.0f}s)")
-        after = _floats(evaluate(state.params["policy"], sft_params, rm, keys["eval"]))
-        timings["rl_s"] = time.time() - t0
-
-        # 6. Best-of-n baseline and report.
-        t0 = time.time()
-        bon_rows = []
-        if cfg.best_of_n_max:
-            bon = jax.jit(ppo_lm.best_of_n, static_argnums=(0, 5, 6, 7, 8, 9))
-            res = jax.device_get(bon(lm_cfg, sft_params, rm, lang, keys["bon"],
-                                     cfg.best_of_n_prompts, cfg.best_of_n_max, p, r, pool_from))
-            bon_rows = [{k: float(v[i]) for k, v in res.items()} for i in range(len(res["n"]))]
-            for row in bon_rows:
-                logger.log({f"best_of_n/{k}": v for k, v in row.items()}, int(row["n"]))
-        timings["best_of_n_s"] = time.time() - t0
-
-        half = ppo_rows[len(ppo_rows) // 2 :]
-        kl_half = [row["kl_penalty_seq"] for row in half]
-        gold_opt = float(task.gold_optimum(lang, norm_tokens[:, p - 1], r).mean())
+        bon_rows = run_best_of_n(cfg, prep, logger)
         summary = {
-            "language": {"entropy_rate": h_rate, "gold_optimum": gold_opt, "gold_sft": gold_sft},
-            "sft": {"eval_nll": sft_res.nll, "true_nll": sft_res.true_nll,
-                    "excess_kl_per_token": sft_res.excess_kl},
-            "reward_model": {"gold_accuracy": rm_acc, "label_agreement": label_agree,
-                             "n_pairs": cfg.n_pairs},
-            "rl": {
-                "before": before, "after": after,
-                "final_beta": float(state.beta),
-                "kl_target": cfg.kl_target,
-                "kl_last_half_mean": sum(kl_half) / len(kl_half),
-                "kl_last_half_min": min(kl_half),
-                "kl_last_half_max": max(kl_half),
-                "gold_peak": max(row["gold"] for row in ppo_rows),
-                "gold_peak_update": 1 + max(range(len(ppo_rows)),
-                                            key=lambda i: ppo_rows[i]["gold"]),
-            },
+            **prep.info,
+            "rl": rl_summary(cfg, rl),
             "best_of_n": bon_rows,
-            "wall_s": {**timings, "total_s": time.time() - t_start},
-            "device": str(jax.devices()[0]),
-            "platform": platform.platform(),
+            "wall_s": {**prep.info["wall_s"], "rl_s": rl["wall_s"],
+                       "best_of_n_s": time.time() - t0, "total_s": time.time() - t_start},
+            **hardware(),
         }
         if cfg.plot:
-            plot_gold_proxy(os.path.join(out_dir, "gold_proxy_vs_sqrt_kl.png"), ppo_rows,
-                            bon_rows, f"{cfg.algo}, {cfg.kl_control} KL (beta0={cfg.beta})")
+            plot_gold_proxy(os.path.join(out_dir, "gold_proxy_vs_sqrt_kl.png"),
+                            {cfg.algo: rl["rows"]}, bon_rows,
+                            f"{cfg.algo}, {cfg.kl_control} KL (beta0={cfg.beta})")
         logger.write_summary(summary)
-        say(f"[rlhf] SFT nll {sft_res.nll:.4f} vs true {sft_res.true_nll:.4f}; RM gold acc "
-            f"{rm_acc:.3f}; gold {before['gold']:+.3f} -> {after['gold']:+.3f}, proxy "
-            f"{before['proxy']:+.3f} -> {after['proxy']:+.3f}, KL/seq {after['kl_seq']:.3f} "
+        b, a = rl["before"], rl["after"]
+        say(f"[rlhf] SFT nll {prep.sft.nll:.4f} vs true {prep.sft.true_nll:.4f}; RM gold acc "
+            f"{prep.rm_accuracy:.3f}; gold {b['gold']:+.3f} -> {a['gold']:+.3f}, proxy "
+            f"{b['proxy']:+.3f} -> {a['proxy']:+.3f}, KL/seq {a['kl_seq']:.3f} "
             f"(target {cfg.kl_target}); {summary['wall_s']['total_s']:.0f}s total")
         return summary
     finally:

@@ -7,7 +7,8 @@ log-likelihood:
 
     P(x_{t+1} = j | x_t = i) = (1 - smoothing) * S[i, j] + smoothing / V,
 
-with ``S[i]`` a Dirichlet draw restricted to ``i``'s successors. ``x_0`` comes from
+with ``S[i]`` a Dirichlet(``concentration``) draw restricted to ``i``'s successors
+(uniform over them when ``concentration`` is 0). ``x_0`` comes from
 the chain's stationary distribution.
 
 A prompt is the first ``P`` tokens of a sample; a response is the next ``R``. The
@@ -69,7 +70,10 @@ def make_language(
     scores = jax.random.uniform(k_succ, (v, v))
     ranks = jnp.argsort(jnp.argsort(scores, axis=-1), axis=-1)
     support = ranks < branching
-    gam = jax.random.gamma(k_dir, concentration, (v, v))
+    if concentration > 0:
+        gam = jax.random.gamma(k_dir, concentration, (v, v))
+    else:  # exactly uniform over the successors
+        gam = jnp.ones((v, v))
     sparse = jnp.where(support, gam, 0.0)
     sparse = sparse / sparse.sum(-1, keepdims=True)
     trans = (1.0 - smoothing) * sparse + smoothing / v

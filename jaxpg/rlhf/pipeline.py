@@ -44,7 +44,7 @@ class RLHFConfig:
     """Likely successors per token (the chain's sparsity)."""
     concentration: float = 0.0
     """Dirichlet concentration of successor weights; 0 makes them exactly uniform."""
-    smoothing: float = 0.05
+    smoothing: float = 0.01
     """Probability mass spread uniformly over all V tokens (keeps log-likelihoods finite)."""
     n_liked: int = 8
     """How many of the rarest tokens the gold reward likes (its 'sentiment')."""
@@ -104,7 +104,7 @@ class RLHFConfig:
     """Passes over each batch."""
     ppo_minibatches: int = 4
     """Minibatches per epoch; must divide ppo_batch_size."""
-    ppo_lr: float = 1e-4
+    ppo_lr: float = 5e-5
     """Adam learning rate for policy and critic (1e-6 and below work)."""
     clip_eps: float = 0.2
     """PPO ratio clip epsilon."""
@@ -124,11 +124,11 @@ class RLHFConfig:
     """Per-token KL estimator in the reward: k1 = log(pi/ref), k3 = (rho - 1) - log rho >= 0."""
     kl_control: Literal["adaptive", "fixed"] = "adaptive"
     """Adaptive controller of Ziegler et al. (2019) or a fixed beta."""
-    beta: float = 0.1
+    beta: float = 0.5
     """KL coefficient (initial value when adaptive; 0 with 'fixed' turns the penalty off)."""
-    kl_target: float = 2.0
+    kl_target: float = 3.0
     """Target KL to the SFT policy, nats per sequence (adaptive control)."""
-    kl_horizon: float = 2048.0
+    kl_horizon: float = 512.0
     """Controller horizon H: beta changes by at most 20% * batch / H per update."""
     group_size: int = 8
     """Responses per prompt for 'grpo'; must divide ppo_batch_size."""

@@ -1,0 +1,185 @@
+"""RLHF: hand-computed losses and controller steps, KL estimators, KV-cache sampling,
+the gold reward's dynamic program, and a tiny end-to-end pipeline run."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxpg.errors import JaxpgError
+from jaxpg.rlhf import lm, ppo_lm, task
+from jaxpg.rlhf.pipeline import RLHFConfig, run_rlhf, validate
+from jaxpg.rlhf.reward_model import bradley_terry_loss
+
+# Small enough to compile quickly on a shared 2-core CPU.
+TINY = RLHFConfig(
+    vocab_size=8, branching=2, n_liked=2, prompt_len=2, response_len=4, context_len=6,
+    n_layers=1, d_model=16, n_heads=2, sft_steps=40, sft_batch_size=32, n_pairs=64,
+    n_eval_pairs=64, rm_epochs=2, rm_batch_size=32, ppo_updates=4, ppo_batch_size=32,
+    ppo_epochs=2, ppo_minibatches=2, log_every=2, best_of_n_max=4, best_of_n_prompts=8,
+    eval_batch_size=32,
+    progress=False,
+)
+
+
+def test_bradley_terry_loss_hand_values():
+    r_pos = jnp.array([1.0, 0.0])
+    r_neg = jnp.array([0.0, 0.0])
+    # -log sigmoid(1) = log(1 + e^-1) = 0.31326169; -log sigmoid(0) = log 2 = 0.69314718.
+    loss, m = bradley_terry_loss(r_pos, r_neg)
+    np.testing.assert_allclose(loss, (0.31326169 + 0.69314718) / 2, rtol=1e-6)
+    np.testing.assert_allclose(m["accuracy"], 0.5)
+    # margin 0.5: -log sigmoid(0.5) = 0.47407698, -log sigmoid(-0.5) = 0.97407698.
+    loss, _ = bradley_terry_loss(r_pos, r_neg, margin=0.5)
+    np.testing.assert_allclose(loss, (0.47407698 + 0.97407698) / 2, rtol=1e-6)
+    # centering: mean((r+ + r-)^2) = (1 + 0) / 2 = 0.5, times 0.1.
+    loss, m = bradley_terry_loss(r_pos, r_neg, center_coef=0.1)
+    np.testing.assert_allclose(m["center"], 0.5)
+    np.testing.assert_allclose(loss, (0.31326169 + 0.69314718) / 2 + 0.05, rtol=1e-6)
+
+
+def test_adaptive_kl_update_hand_values():
+    # KL 3 vs target 2: error 0.5 clipped to 0.2; n/H = 256/2048 = 1/8 -> beta * 1.025.
+    np.testing.assert_allclose(ppo_lm.adaptive_kl_update(0.1, 3.0, 2.0, 256, 2048.0), 0.1025)
+    # KL 1.8 vs 2: error -0.1 (inside the clip) -> beta * (1 - 0.1 / 8) = 0.09875.
+    np.testing.assert_allclose(ppo_lm.adaptive_kl_update(0.1, 1.8, 2.0, 256, 2048.0), 0.09875)
+    # Far below target: error clipped at -0.2 -> beta * (1 - 0.2 * 0.5) with n/H = 0.5.
+    np.testing.assert_allclose(ppo_lm.adaptive_kl_update(0.4, 0.0, 2.0, 1, 2.0), 0.36)
+
+
+def test_k3_nonnegative_and_both_estimators_unbiased():
+    key = jax.random.key(0)
+    logits_p, logits_q = jax.random.normal(key, (2, 6)) * 2.0
+    p, q = jax.nn.log_softmax(logits_p), jax.nn.log_softmax(logits_q)
+    a = jax.random.categorical(jax.random.key(1), logits_p, shape=(200_000,))
+    k1 = ppo_lm.kl_penalty(p[a], q[a], "k1")
+    k3 = ppo_lm.kl_penalty(p[a], q[a], "k3")
+    assert float(k3.min()) >= 0.0
+    assert float(k1.min()) < 0.0  # k1 is not pointwise non-negative; k3 is
+    true_kl = float(jnp.sum(jnp.exp(p) * (p - q)))
+    np.testing.assert_allclose(float(k1.mean()), true_kl, rtol=0.05)
+    np.testing.assert_allclose(float(k3.mean()), true_kl, rtol=0.05)
+    # k3 >= 0 for arbitrary log-probabilities, not just sampled ones.
+    x, y = jax.random.normal(jax.random.key(2), (2, 1000)) * 5.0
+    assert float(ppo_lm.kl_penalty(x, y, "k3").min()) >= 0.0
+
+
+def test_token_rewards_and_gae_reward_to_go():
+    score = jnp.array([2.0])
+    kl = jnp.array([[0.1, 0.2, 0.3]])
+    r = ppo_lm.token_rewards(score, kl, 0.5)
+    np.testing.assert_allclose(r, [[-0.05, -0.1, -0.15 + 2.0]], rtol=1e-6)
+    # gamma = lam = 1 and zero values: the advantage is the reward-to-go.
+    adv = ppo_lm.gae_advantages(r, jnp.zeros_like(r), 1.0, 1.0)
+    np.testing.assert_allclose(adv, [[1.7, 1.75, 1.85]], rtol=1e-6)
+
+
+def test_group_advantages():
+    ret = jnp.array([1.0, 3.0, 0.0, 0.0])
+    adv = ppo_lm.group_advantages(ret, 2)
+    np.testing.assert_allclose(adv, [-1.0, 1.0, 0.0, 0.0], atol=1e-5)
+
+
+def test_kv_cache_sampling_matches_full_recomputation():
+    cfg = lm.LMConfig(vocab_size=11, d_model=16, n_layers=2, n_heads=2, max_len=9)
+    params = lm.init_params(cfg, jax.random.key(0))
+    prompt = jax.random.randint(jax.random.key(1), (3, 3), 0, cfg.vocab_size)
+    generate = jax.jit(lm.generate, static_argnums=(0, 4))
+    for temperature in (1.0, 0.7):
+        tok_c, logit_c = generate(cfg, params, jax.random.key(2), prompt, 6, temperature)
+        tok_n, logit_n = lm.generate_naive(cfg, params, jax.random.key(2), prompt, 6, temperature)
+        np.testing.assert_array_equal(tok_c, tok_n)
+        np.testing.assert_allclose(logit_c, logit_n, atol=1e-5)
+        np.testing.assert_array_equal(tok_c[:, :3], prompt)
+    # The cached step logits are also those of one full pass over the final tokens.
+    full = lm.apply(cfg, params, tok_c)[0][:, :-1]
+    np.testing.assert_allclose(logit_c, full, atol=1e-5)
+
+
+def test_gold_optimum_matches_brute_force():
+    lang = task.make_language(jax.random.key(3), vocab_size=4, branching=2, n_liked=1,
+                              sentiment_weight=2.0)
+    responses = jnp.array(list(itertools.product(range(4), repeat=3)))  # all 64
+    prompts = jnp.repeat(jnp.arange(4), responses.shape[0])[:, None]
+    gold = task.gold_reward(lang, prompts, jnp.tile(responses, (4, 1))).reshape(4, -1)
+    np.testing.assert_allclose(task.gold_optimum(lang, jnp.arange(4), 3), gold.max(-1),
+                               rtol=1e-5)
+
+
+def test_language_is_normalized_and_entropy_rate_matches_samples():
+    lang = task.make_language(jax.random.key(4), vocab_size=8, branching=3)
+    np.testing.assert_allclose(jnp.exp(lang.log_trans).sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(jnp.exp(lang.log_init).sum(), 1.0, rtol=1e-5)
+    x = jax.jit(task.sample, static_argnums=(2, 3))(lang, jax.random.key(5), 2000, 20)
+    nll = -float(task.token_log_likelihood(lang, x).mean())
+    np.testing.assert_allclose(nll, float(task.entropy_rate(lang)), rtol=0.03)
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("n_heads", 3), ("context_len", 4), ("ppo_minibatches", 5), ("temperature", 0.0),
+     ("smoothing", 1.5)],
+)
+def test_config_validation_names_the_field(field, value):
+    import dataclasses
+
+    with pytest.raises(JaxpgError, match=field):
+        validate(dataclasses.replace(TINY, **{field: value}))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("rlhf"))
+    return out, run_rlhf(TINY, out)
+
+
+def test_pipeline_writes_run_directory(tiny_run):
+    out, summary = tiny_run
+    for name in ["config.json", "metrics.jsonl", "summary.json", "gold_proxy_vs_sqrt_kl.png"]:
+        assert os.path.exists(os.path.join(out, name)), name
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(out))
+    with open(os.path.join(out, "config.json")) as f:
+        assert json.load(f)["ppo_updates"] == TINY.ppo_updates
+    rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+    ppo = [r for r in rows if "ppo/gold" in r]
+    assert [r["step"] for r in ppo] == list(range(1, TINY.ppo_updates + 1))
+    for k in ["proxy", "gold", "kl_seq", "kl_per_token", "beta", "entropy", "clip_frac",
+              "approx_kl", "value_loss", "explained_variance"]:
+        assert all(math.isfinite(r[f"ppo/{k}"]) for r in ppo), k
+    assert any("sft/eval_nll" in r for r in rows) and any("rm/eval_gold_accuracy" in r for r in rows)
+    with open(os.path.join(out, "summary.json")) as f:
+        on_disk = json.load(f)
+    assert on_disk["reward_model"]["gold_accuracy"] == summary["reward_model"]["gold_accuracy"]
+    assert [r["n"] for r in summary["best_of_n"]] == [1, 2, 4]
+    np.testing.assert_allclose(summary["best_of_n"][2]["kl"], math.log(4) - 3 / 4, rtol=1e-6)
+
+
+def test_first_ppo_minibatch_has_unit_ratio(tiny_run):
+    """Before any gradient step the policy is the sampler: ratio 1, nothing clipped."""
+    out, _ = tiny_run
+    rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+    ppo = [r for r in rows if "ppo/gold" in r]
+    for r in ppo:
+        assert r["ppo/first_mb_ratio_max_dev"] < 1e-5
+        assert r["ppo/first_mb_clip_frac"] == 0.0
+    # ... while later minibatches do move the policy.
+    assert max(r["ppo/approx_kl"] for r in ppo) > 0.0
+
+
+@pytest.mark.slow
+def test_default_config_hits_targets(tmp_path):
+    cfg = RLHFConfig(progress=False)
+    summary = run_rlhf(cfg, str(tmp_path))
+    assert summary["reward_model"]["gold_accuracy"] >= 0.75
+    rl = summary["rl"]
+    assert 0.5 * cfg.kl_target <= rl["kl_last_half_mean"] <= 1.5 * cfg.kl_target
+    assert rl["after"]["gold"] > rl["before"]["gold"]
+    assert summary["sft"]["excess_kl_per_token"] < 0.05
+    assert summary["wall_s"]["total_s"] < 600

@@ -81,8 +81,13 @@ def cmd_train(argv: list[str]) -> int:
     return 0
 
 
+from jaxpg.cli_tools import cmd_eval, cmd_plot, cmd_render  # noqa: E402
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "train": (cmd_train, "train one agent (default: PPO on CartPole-v1)"),
+    "eval": (cmd_eval, "evaluate a run's final policy (deterministic and stochastic)"),
+    "render": (cmd_render, "render an episode of a run's policy (GIF or Brax HTML)"),
+    "plot": (cmd_plot, "plot learning curves of runs, bands over seeds (PNG)"),
 }
 
 

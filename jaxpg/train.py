@@ -194,4 +194,7 @@ def run(
     if logger:
         logger.write_summary(summary)
         logger.close()
+        from jaxpg.evaluate import save_params  # final policy for jaxpg eval/render
+
+        save_params(out_dir, state)
     return RunResult(state, summary, history)

@@ -201,3 +201,42 @@ def pending(args, name: str, claim: str, needs: str, source: str) -> None:
             "measured_text": f"pending: needs {needs}, not in jaxpg.algos.ALGORITHMS yet",
         },
     )
+
+
+def timed_train(cfg: TrainConfig, hp: HParams, seeds: Sequence[int], repeats: int = 1):
+    """Like :func:`train_many` for one setting, with compile time and run time apart.
+
+    Returns ``(metrics [S, U], compile_s, run_s)``; ``run_s`` is the best of
+    ``repeats`` executions of the compiled program (less noise on a shared machine).
+    """
+    from jaxpg.train import make_train
+
+    cfg = cfg.validate()
+    S = len(seeds)
+    hp_b = jax.tree.map(lambda x: jnp.repeat(x, S, axis=0), stack_hparams([hp]))
+    keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds))
+    t0 = time.perf_counter()
+    compiled = jax.jit(jax.vmap(make_train(cfg))).lower(keys, hp_b).compile()
+    compile_s = time.perf_counter() - t0
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        _, metrics = compiled(keys, hp_b)
+        metrics = jax.device_get(metrics)
+        best = min(best, time.perf_counter() - t0)
+    return {k: np.asarray(v) for k, v in metrics.items()}, compile_s, best
+
+
+def steps_to_threshold(metrics: dict, cfg: TrainConfig, threshold: float, window: int = 5) -> np.ndarray:
+    """Env steps until the moving mean return over ``window`` updates first reaches ``threshold``
+    (``[...]``; NaN where never)."""
+    s, c = metrics["episode_return_sum"], metrics["episode_count"]
+    k = np.ones(window)
+    ss = np.apply_along_axis(lambda v: np.convolve(v, k, "full")[: v.size], -1, s)
+    cc = np.apply_along_axis(lambda v: np.convolve(v, k, "full")[: v.size], -1, c)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(cc > 0, ss / np.maximum(cc, 1), -np.inf)
+    hit = r >= threshold
+    first = np.argmax(hit, axis=-1).astype(float)
+    first[~hit.any(-1)] = np.nan
+    return (first + 1) * cfg.batch_size

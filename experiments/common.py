@@ -170,6 +170,8 @@ def bar_chart(path: str, labels, means, lows, highs, title: str, ylabel: str, lo
 
     means, lows, highs = map(np.asarray, (means, lows, highs))
     fig, ax = plt.subplots(figsize=(max(4.5, 0.9 * len(labels) + 2), 4))
+    if log:  # a t interval can reach below 0; on a log axis draw it down to a tenth of the mean
+        lows = np.maximum(lows, means / 10)
     err = np.stack([means - lows, highs - means])
     ax.bar(range(len(labels)), means, yerr=np.nan_to_num(err), capsize=4, color="tab:blue", alpha=0.8)
     ax.set_xticks(range(len(labels)), labels, fontsize=8)

@@ -46,7 +46,7 @@ ENV_PRESETS: dict[str, tuple[dict, dict]] = {
     ),  # fmt: skip
     "brax/inverted_pendulum": (
         dict(BRAX_PPO, num_envs=256, num_steps=32, num_minibatches=8, update_epochs=4,
-             total_timesteps=500_000, episode_length=1000),
+             total_timesteps=300_000, episode_length=1000),
         dict(BRAX_HPARAMS, gamma=0.99),
     ),  # fmt: skip
 }

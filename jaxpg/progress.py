@@ -11,14 +11,14 @@ class Progress:
         self._progress = None
         if not enabled:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress
+        from rich.progress import BarColumn, Progress as RichProgress
         from rich.progress import TextColumn, TimeElapsedColumn
 
         self._progress = RichProgress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("steps  {task.fields[sps]} steps/s  return {task.fields[ret]}"),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
+            TextColumn("{task.fields[sps]} steps/s  return {task.fields[ret]}"),
             TimeElapsedColumn(),
             transient=False,
         )

@@ -64,7 +64,7 @@ class BraxEnv:
         inner = state.inner.replace(done=jnp.zeros_like(state.inner.done))
         nxt = self._env.step(inner, action)
         time = state.time + 1
-        terminated = nxt.done > 0.5
+        terminated = jnp.asarray(nxt.done) > 0.5
         truncated = jnp.logical_and(time >= self.max_episode_steps, jnp.logical_not(terminated))
         done = jnp.logical_or(terminated, truncated)
         final_obs = nxt.obs
@@ -73,7 +73,7 @@ class BraxEnv:
         return (
             new_inner.obs,
             new_state,
-            nxt.reward.astype(jnp.float32),
+            jnp.asarray(nxt.reward, jnp.float32),
             terminated,
             truncated,
             {"final_obs": final_obs},

@@ -81,7 +81,7 @@ def render_run(
         from brax.io import html
 
         pipeline = _unstack(inner.inner.pipeline_state, n)  # BraxState -> brax State
-        page = html.render(env.brax_env.sys, pipeline)
+        page = html.render(env.brax_env.sys, pipeline, colab=False)  # standalone page (viewer JS from a CDN)
         with open(out, "w") as f:
             f.write(page)
     else:

@@ -22,6 +22,7 @@ import tyro
 
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import JaxpgError
+from jaxpg.rlhf.pipeline import RLHFConfig
 
 
 @dataclass
@@ -44,6 +45,17 @@ class TrainArgs:
     """Checkpoint every this many updates (at chunk boundaries); None: about every tenth of the run."""
     keep_checkpoints: int = 3
     """How many of the latest checkpoints to keep."""
+
+
+@dataclass
+class RLHFArgs:
+    """RLHF end to end: language -> SFT -> preferences -> reward model -> PPO -> report."""
+
+    cfg: Annotated[RLHFConfig, tyro.conf.OmitArgPrefixes]
+    out: str | None = None
+    """Run directory; default runs/rlhf-s<seed>-<time>."""
+    overwrite: bool = False
+    """Replace a run already in --out."""
 
 
 def _preparse(argv: list[str]) -> tuple[str, str]:
@@ -155,6 +167,20 @@ def cmd_sweep(argv: list[str]) -> int:
     return cli_main(argv)
 
 
+def cmd_rlhf(argv: list[str]) -> int:
+    from jaxpg.rlhf.pipeline import run_rlhf
+    from jaxpg.train import prepare_run_dir
+
+    args = _parse(RLHFArgs, argv, "jaxpg rlhf", RLHFArgs(cfg=RLHFConfig()))
+    out = args.out or os.path.join("runs", f"rlhf-s{args.cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+    prepare_run_dir(out, resume=False, overwrite=args.overwrite)
+    print(f"jaxpg rlhf: writing {out}")
+    summary = run_rlhf(args.cfg, out)
+    keys = [k for k in ("rm_accuracy", "gold_reward_sft", "gold_reward_final", "kl_final") if k in summary]
+    print("done: " + ", ".join(f"{k} {summary[k]:.3f}" for k in keys if isinstance(summary[k], float)))
+    return 0
+
+
 def cmd_train(argv: list[str]) -> int:
     from jaxpg.presets import preset
 
@@ -181,9 +207,15 @@ def cmd_train(argv: list[str]) -> int:
     return _report(result.summary, out)
 
 
+from jaxpg.cli_tools import cmd_eval, cmd_plot, cmd_render  # noqa: E402
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "train": (cmd_train, "train one agent (default: PPO on CartPole-v1)"),
     "sweep": (cmd_sweep, "train seeds x hyperparameter settings in one compiled program"),
+    "rlhf": (cmd_rlhf, "the RLHF pipeline: language, SFT, reward model, KL-constrained PPO"),
+    "eval": (cmd_eval, "evaluate a run's final policy (deterministic and stochastic)"),
+    "render": (cmd_render, "render an episode of a run's policy (GIF or Brax HTML)"),
+    "plot": (cmd_plot, "plot learning curves of runs, bands over seeds (PNG)"),
 }
 
 

@@ -465,6 +465,10 @@ def run(
     if logger:
         logger.write_summary(summary)
         logger.close()
+        if status != "nonfinite":
+            from jaxpg.evaluate import save_params  # final policy for jaxpg eval/render
+
+            save_params(out_dir, state)
     if ckpt:
         ckpt.close()
     return RunResult(state, summary, history)

@@ -176,8 +176,7 @@ def cmd_rlhf(argv: list[str]) -> int:
     prepare_run_dir(out, resume=False, overwrite=args.overwrite)
     print(f"jaxpg rlhf: writing {out}")
     summary = run_rlhf(args.cfg, out)
-    keys = [k for k in ("rm_accuracy", "gold_reward_sft", "gold_reward_final", "kl_final") if k in summary]
-    print("done: " + ", ".join(f"{k} {summary[k]:.3f}" for k in keys if isinstance(summary[k], float)))
+    print(f"done in {summary['wall_s']['total_s']:.0f} s: {out}/summary.json")
     return 0
 
 

@@ -154,7 +154,8 @@ def _corrupt(where: str, e: Exception) -> str:
 def _check_shapes(manager, step: int, abstract_state, where: str) -> None:
     """Compare the saved tree's leaf shapes with ``abstract_state`` before reading arrays."""
     try:
-        meta = manager.item_metadata(step)
+        with _quiet_absl():  # orbax warns about items it has no handler for yet
+            meta = manager.item_metadata(step)
         saved = meta["state"] if meta is not None else None
     except Exception:  # noqa: BLE001 - unreadable metadata: the restore will report it
         return

@@ -170,7 +170,7 @@ def _check_shapes(manager, step: int, abstract_state, where: str) -> None:
     if len(shapes) != len(want) or any(s != tuple(w.shape) for s, w in zip(shapes, want)):
         raise JaxpgError(
             f"checkpoint {where} does not match this run's env/network (state shapes differ); "
-            "resume it with its own config (jaxpg train --resume RUN_DIR) or start a new run"
+            "resume with the config it was written with (its run's config.json) or start a new run"
         )
 
 
@@ -182,7 +182,7 @@ def _check_leaves(state, abstract_state, where: str) -> None:
     if bad:
         raise JaxpgError(
             f"checkpoint {where} does not match this run's env/network (state shapes differ); "
-            "resume it with its own config (jaxpg train --resume RUN_DIR) or start a new run"
+            "resume with the config it was written with (its run's config.json) or start a new run"
         )
 
 
@@ -197,5 +197,5 @@ def check_compatible(saved_config: dict, config: dict, where: str) -> None:
         if a != b:
             raise JaxpgError(
                 f"checkpoint {where} was written for {name}={a!r} but this run has {name}={b!r}; "
-                "resume it with its own config (jaxpg train --resume RUN_DIR) or start a new run"
+                "resume with the config it was written with (its run's config.json) or start a new run"
             )

@@ -124,6 +124,20 @@ def summarize_chunk(metrics: dict[str, np.ndarray]) -> dict[str, float]:
     return row
 
 
+def chunk_row(metrics: dict[str, np.ndarray], state: TrainState, sps: float, wall: float) -> dict:
+    """The log row of one chunk: :func:`summarize_chunk` plus counters and timing.
+
+    ``nonfinite`` is the largest code of the chunk (0: every update was finite).
+    """
+    row = summarize_chunk(metrics)
+    row[guard.METRIC] = int(np.max(metrics[guard.METRIC]))
+    row["env_steps"] = int(state.env_steps)
+    row["update"] = int(state.update)
+    row["sps"] = sps
+    row["wall_time_s"] = wall
+    return row
+
+
 def device_description() -> str:
     d = jax.devices()[0]
     kind = getattr(d, "device_kind", d.platform)
@@ -361,9 +375,9 @@ def run(
         ckpt = Checkpointer(out_dir, keep=keep_checkpoints, create=not resume)
     if resume:
         step = ckpt.latest()
-        where = os.path.join(ckpt.directory, str(step))
         if step is None:
             raise JaxpgError(f"no complete checkpoint in {ckpt.directory}: nothing to resume; start a new run")
+        where = os.path.join(ckpt.directory, str(step))
         check_compatible(ckpt.read_meta(step).get("config", {}), config.to_dict(), where)
         abstract = jax.eval_shape(trainer.init, jax.random.PRNGKey(seed), hp)
         state, _ = ckpt.restore(abstract, step)
@@ -417,12 +431,7 @@ def run(
                 dt = time.perf_counter() - t0
                 train_time += dt
                 bad = guard.first_nonfinite(metrics[guard.METRIC])
-                row = summarize_chunk(metrics)
-                row[guard.METRIC] = int(np.max(metrics[guard.METRIC]))
-                row["env_steps"] = int(state.env_steps)
-                row["update"] = int(state.update)
-                row["sps"] = n * config.batch_size / dt
-                row["wall_time_s"] = time.perf_counter() - t_start
+                row = chunk_row(metrics, state, n * config.batch_size / dt, time.perf_counter() - t_start)
                 if logger:
                     logger.log(row, row["env_steps"])
                 if bad is not None:

@@ -154,7 +154,8 @@ def _corrupt(where: str, e: Exception) -> str:
 def _check_shapes(manager, step: int, abstract_state, where: str) -> None:
     """Compare the saved tree's leaf shapes with ``abstract_state`` before reading arrays."""
     try:
-        meta = manager.item_metadata(step)
+        with _quiet_absl():  # orbax warns about items it has no handler for yet
+            meta = manager.item_metadata(step)
         saved = meta["state"] if meta is not None else None
     except Exception:  # noqa: BLE001 - unreadable metadata: the restore will report it
         return
@@ -169,7 +170,7 @@ def _check_shapes(manager, step: int, abstract_state, where: str) -> None:
     if len(shapes) != len(want) or any(s != tuple(w.shape) for s, w in zip(shapes, want)):
         raise JaxpgError(
             f"checkpoint {where} does not match this run's env/network (state shapes differ); "
-            "resume it with its own config (jaxpg train --resume RUN_DIR) or start a new run"
+            "resume with the config it was written with (its run's config.json) or start a new run"
         )
 
 
@@ -181,7 +182,7 @@ def _check_leaves(state, abstract_state, where: str) -> None:
     if bad:
         raise JaxpgError(
             f"checkpoint {where} does not match this run's env/network (state shapes differ); "
-            "resume it with its own config (jaxpg train --resume RUN_DIR) or start a new run"
+            "resume with the config it was written with (its run's config.json) or start a new run"
         )
 
 
@@ -196,5 +197,5 @@ def check_compatible(saved_config: dict, config: dict, where: str) -> None:
         if a != b:
             raise JaxpgError(
                 f"checkpoint {where} was written for {name}={a!r} but this run has {name}={b!r}; "
-                "resume it with its own config (jaxpg train --resume RUN_DIR) or start a new run"
+                "resume with the config it was written with (its run's config.json) or start a new run"
             )

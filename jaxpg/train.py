@@ -14,6 +14,7 @@ import shutil
 import signal
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -124,6 +125,20 @@ def summarize_chunk(metrics: dict[str, np.ndarray]) -> dict[str, float]:
     return row
 
 
+def chunk_row(metrics: dict[str, np.ndarray], state: TrainState, sps: float, wall: float) -> dict:
+    """The log row of one chunk: :func:`summarize_chunk` plus counters and timing.
+
+    ``nonfinite`` is the largest code of the chunk (0: every update was finite).
+    """
+    row = summarize_chunk(metrics)
+    row[guard.METRIC] = int(np.max(metrics[guard.METRIC]))
+    row["env_steps"] = int(state.env_steps)
+    row["update"] = int(state.update)
+    row["sps"] = sps
+    row["wall_time_s"] = wall
+    return row
+
+
 def device_description() -> str:
     d = jax.devices()[0]
     kind = getattr(d, "device_kind", d.platform)
@@ -142,7 +157,25 @@ def _cores() -> int:
 class RunResult:
     state: TrainState
     summary: dict
-    history: list[dict]
+    history: list[dict]  # the last HISTORY_ROWS logged rows (all of them in metrics.jsonl)
+
+
+# Rows kept in memory: enough for any plot, bounded so that a run with tiny chunks
+# left overnight does not grow the host's memory (metrics.jsonl has every row).
+HISTORY_ROWS = 10_000
+
+
+class _Returns:
+    """Running last and best finite ``episode_return`` over a run's rows."""
+
+    def __init__(self):
+        self.last, self.best = float("nan"), float("nan")
+
+    def add(self, row: dict) -> None:
+        value = row.get("episode_return")
+        if value is not None and np.isfinite(value):
+            self.last = float(value)
+            self.best = self.last if not self.best >= self.last else self.best
 
 
 RUN_FILES = ("config.json", "metrics.jsonl", "summary.json")
@@ -337,19 +370,22 @@ def run(
     meta = {"config": config.to_dict(), "hparams": hparams.to_dict(), "seed": seed}
     t_start = time.perf_counter()
 
-    ckpt, history, state = None, [], None
+    ckpt, history, state = None, deque(maxlen=HISTORY_ROWS), None
+    returns = _Returns()
     if out_dir:
         prepare_run_dir(out_dir, resume, overwrite)
         ckpt = Checkpointer(out_dir, keep=keep_checkpoints, create=not resume)
     if resume:
         step = ckpt.latest()
-        where = os.path.join(ckpt.directory, str(step))
         if step is None:
             raise JaxpgError(f"no complete checkpoint in {ckpt.directory}: nothing to resume; start a new run")
+        where = os.path.join(ckpt.directory, str(step))
         check_compatible(ckpt.read_meta(step).get("config", {}), config.to_dict(), where)
         abstract = jax.eval_shape(trainer.init, jax.random.PRNGKey(seed), hp)
         state, _ = ckpt.restore(abstract, step)
-        history = _truncate_metrics(out_dir, int(state.update))
+        for row in _truncate_metrics(out_dir, int(state.update)):
+            history.append(row)
+            returns.add(row)
 
     logger = RunLogger(out_dir, append=resume) if out_dir else None
     if logger and not resume:
@@ -400,12 +436,7 @@ def run(
                 dt = time.perf_counter() - t0
                 train_time += dt
                 bad = guard.first_nonfinite(metrics[guard.METRIC])
-                row = summarize_chunk(metrics)
-                row[guard.METRIC] = int(np.max(metrics[guard.METRIC]))
-                row["env_steps"] = int(state.env_steps)
-                row["update"] = int(state.update)
-                row["sps"] = n * config.batch_size / dt
-                row["wall_time_s"] = time.perf_counter() - t_start
+                row = chunk_row(metrics, state, n * config.batch_size / dt, time.perf_counter() - t_start)
                 if logger:
                     logger.log(row, row["env_steps"])
                 if bad is not None:
@@ -419,6 +450,7 @@ def run(
                     status, reason = "nonfinite", health_stop
                     break  # the bad state is never saved
                 history.append(row)
+                returns.add(row)
                 done = good["update"] = row["update"]
                 good["env_steps"] = row["env_steps"]
                 if on_row:
@@ -434,10 +466,6 @@ def run(
         if status != "nonfinite":
             save()
 
-    finished = [
-        r["episode_return"] for r in history
-        if r.get("episode_return") is not None and np.isfinite(r["episode_return"])
-    ]  # fmt: skip
     summary = {
         "algo": config.algo,
         "env": config.env,
@@ -447,8 +475,8 @@ def run(
         "nonfinite": nonfinite,
         "signal": signal.Signals(signum).name if signum else None,
         "checkpoint": os.path.join(ckpt.directory, str(last_saved)) if ckpt and last_saved is not None else None,
-        "episode_return": finished[-1] if finished else float("nan"),
-        "best_episode_return": max(finished) if finished else float("nan"),
+        "episode_return": returns.last,
+        "best_episode_return": returns.best,
         "env_steps": good["env_steps"],
         "updates": good["update"],
         "updates_planned": num_updates,
@@ -471,4 +499,4 @@ def run(
             save_params(out_dir, state)
     if ckpt:
         ckpt.close()
-    return RunResult(state, summary, history)
+    return RunResult(state, summary, list(history))

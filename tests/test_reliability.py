@@ -22,6 +22,7 @@ from jaxpg.algos import ALGORITHMS, ppo
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import JaxpgError
 from jaxpg import guard
+from jaxpg.checkpoint import Checkpointer
 from jaxpg.train import load_run_config, make_train, make_trainer, prepare_run_dir, run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -96,7 +97,11 @@ def test_resume_refuses_mismatched_or_corrupt_checkpoint(finished_run, tmp_path)
     before = {n: open(os.path.join(out, n), "rb").read() for n in ("metrics.jsonl", "summary.json")}
 
     other_net = CFG.replace(hidden_sizes=(16,))
-    with pytest.raises(JaxpgError, match=r"was written for hidden_sizes=\(8,\).*--resume"):
+    # An interrupted write leaves only a temporary directory: never taken as the latest.
+    os.makedirs(os.path.join(out, "checkpoints", "10.orbax-checkpoint-tmp-1234", "state"))
+    assert Checkpointer(out, create=False).latest() == 8
+
+    with pytest.raises(JaxpgError, match=r"was written for hidden_sizes=\(8,\).*config.json"):
         run(other_net, HP, seed=3, out_dir=out, progress=False, resume=True)
     with pytest.raises(JaxpgError, match="was written for env='CartPole-v1'"):
         run(CFG.replace(env="Acrobot-v1"), HP, seed=3, out_dir=out, progress=False, resume=True)

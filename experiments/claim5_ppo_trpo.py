@@ -35,7 +35,7 @@ def part_a(args, seeds):
     out = {}
     for algo in ("ppo", "trpo"):
         cfg, hp = preset(algo, "CartPole-v1")
-        cfg = cfg.replace(total_timesteps=common.pick(args, 150_000, 1_000_000))
+        cfg = cfg.replace(total_timesteps=common.pick(args, 100_000, 1_000_000))
         metrics, compile_s, run_s = common.timed_train(cfg, hp, seeds, repeats=2)
         steps = common.steps_to_threshold(metrics, cfg, THRESHOLD)
         out[algo] = {

@@ -109,7 +109,7 @@ def main():
     if a is not None:
         for algo in ("ppo", "trpo"):
             xa, ca = a[algo].pop("_curves")
-            mean, lo, hi = common.band(ca[0])
+            mean, lo, hi = common.band(ca)
             ln = axes[1].plot(xa, mean, label=f"{algo} ({1e3 * a[algo]['seconds_per_update']:.1f} ms/update)")[0]
             axes[1].fill_between(xa, lo, hi, color=ln.get_color(), alpha=0.15)
         axes[1].axhline(THRESHOLD, color="gray", ls="--", lw=0.8)

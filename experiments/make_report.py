@@ -35,6 +35,17 @@ def load_results(results_dir: str) -> tuple[list[dict], dict | None]:
     return claims, theory
 
 
+def _first_clause(text: str) -> str:
+    """The measured text up to its first top-level "; " (never inside parentheses)."""
+    parts, out = text.split("; "), []
+    for p in parts:
+        out.append(p)
+        joined = "; ".join(out)
+        if joined.count("(") == joined.count(")") and joined.count("[") == joined.count("]"):
+            return joined
+    return text
+
+
 def _settings_text(d: dict) -> str:
     s = d.get("settings")
     if not s:
@@ -59,7 +70,7 @@ def render(claims: list[dict], theory: dict | None, results_dir: str = "results"
         "|---|---|---|---|",
     ]
     for d in claims:
-        short = d["measured_text"].split("; ")[0]
+        short = _first_clause(d["measured_text"])
         lines.append(f"| {d['claim_id']} | {d['claim']} | {short} | **{BADGE.get(d['verdict'], d['verdict'])}** |")
     lines.append("")
     for d in claims:

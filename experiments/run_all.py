@@ -1,6 +1,6 @@
 """Run every claim script, then write REPORT.md.
 
-    python experiments/run_all.py              # CPU size (about 15-20 min on 2 uncontended cores)
+    python experiments/run_all.py              # CPU size (about 10-15 min of CPU time on 2 uncontended cores, by the per-script timings)
     python experiments/run_all.py --scale      # GPU size: more seeds, longer budgets
     python experiments/run_all.py --only claim2_gae claim8_defaults
 

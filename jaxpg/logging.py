@@ -59,12 +59,13 @@ class RunLogger:
         write_json(os.path.join(self.out_dir, "config.json"), config)
 
     def log(self, metrics: dict[str, Any], step: int) -> None:
-        row = _jsonable(metrics)
+        """Append ``{"step": step, **metrics}`` to metrics.jsonl and to TensorBoard."""
+        row = _jsonable({"step": step, **metrics})
         self._jsonl.write(json.dumps(row) + "\n")
         self._jsonl.flush()
         if self._tb is not None:
             for name, value in row.items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if name != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
                     self._tb.add_scalar(name, value, step)
 
     def write_summary(self, summary: dict) -> None:

@@ -178,7 +178,8 @@ class _Returns:
             self.best = self.last if not self.best >= self.last else self.best
 
 
-RUN_FILES = ("config.json", "metrics.jsonl", "summary.json")
+RUN_FILES = ("config.json", "metrics.jsonl", "summary.json", "params.msgpack", "eval.json",
+             "episode.gif", "episode.html")
 
 
 def _holds_run(out_dir: str) -> bool:

@@ -22,6 +22,7 @@ ROOT = os.path.dirname(HERE)
 SCRIPTS = (
     "fig_theory",
     "claim1_baseline",
+    "claim1b_reinforce_baselines",
     "claim2_gae",
     "claim3_horizon",
     "claim4_natural",

@@ -183,3 +183,24 @@ def test_default_config_hits_targets(tmp_path):
     assert rl["after"]["gold"] > rl["before"]["gold"]
     assert summary["sft"]["excess_kl_per_token"] < 0.05
     assert summary["wall_s"]["total_s"] < 600
+
+
+def test_grpo_update_uses_group_baseline_and_no_critic():
+    from jaxpg.rlhf import reward_model
+
+    lang = task.make_language(jax.random.key(0), vocab_size=8, branching=2, n_liked=2)
+    cfg = lm.LMConfig(vocab_size=8, d_model=16, n_layers=1, n_heads=2, max_len=6)
+    params = lm.init_params(cfg, jax.random.key(1))
+    rm = reward_model.RewardModel(params, 0.0, 1.0)
+    pcfg = ppo_lm.PPOConfig(prompt_len=2, response_len=4, batch_size=16, n_epochs=2,
+                            n_minibatches=2, algo="grpo", group_size=4)
+    state = ppo_lm.init_state(pcfg, params, params, 0.1)
+    update = jax.jit(ppo_lm.make_update(cfg, pcfg, lang))
+    new, m = update(state, params, rm, jax.random.key(2), ppo_lm.PPOHParams(lr=1e-3))
+    assert float(m["first_mb_ratio_max_dev"]) < 1e-5 and float(m["first_mb_clip_frac"]) == 0.0
+    assert "value_loss" not in m
+    same = jax.tree.map(lambda a, b: bool(jnp.all(a == b)), new.params["value"], params)
+    assert all(jax.tree.leaves(same))  # no critic gradient in GRPO
+    moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), new.params["policy"], params)
+    assert any(jax.tree.leaves(moved))
+    assert int(new.update) == 1 and float(new.beta) != 0.1  # adaptive controller stepped

@@ -79,7 +79,7 @@ class RLHFConfig:
     n_eval_pairs: int = 1024
     """Held-out hard-labelled pairs for the reward model's gold accuracy."""
     label_temperature: float = 0.0
-    """0: hard gold labels; > 0: Bradley-Terry noisy labels, P(a wins) = sigmoid((g_a - g_b) / T)."""
+    """0: hard gold labels; T > 0: noisy labels with P(a wins) = sigmoid((g_a - g_b) / T)."""
     rm_epochs: int = 4
     """Passes over the preference pairs."""
     rm_batch_size: int = 64

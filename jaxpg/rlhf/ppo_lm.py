@@ -173,9 +173,12 @@ def _make_sampler(lm_cfg: lm.LMConfig, cfg: PPOConfig, lang: task.Language, rm_p
         k_prompt, k_gen = jax.random.split(key)
         prompts = task.sample(lang, k_prompt, b // group, p)
         prompts = jnp.repeat(prompts, group, axis=0)  # groups are consecutive rows
-        tokens, _ = lm.generate(lm_cfg, policy_params, k_gen, prompts, cfg.response_len, temperature)
-        logp, logp_all = lm.response_log_probs(lm.apply(lm_cfg, policy_params, tokens)[0], tokens, p)
-        ref_logp, ref_all = lm.response_log_probs(lm.apply(lm_cfg, ref_params, tokens)[0], tokens, p)
+        tokens, _ = lm.generate(lm_cfg, policy_params, k_gen, prompts, cfg.response_len,
+                                temperature)
+        logits = lm.apply(lm_cfg, policy_params, tokens)[0]
+        logp, logp_all = lm.response_log_probs(logits, tokens, p)
+        ref_logits = lm.apply(lm_cfg, ref_params, tokens)[0]
+        ref_logp, ref_all = lm.response_log_probs(ref_logits, tokens, p)
         raw = reward_model.raw_reward(lm_cfg, rm.params, tokens, rm_pool_from)
         score = (raw - rm.offset) / rm.scale
         resp = tokens[:, p:]
@@ -259,7 +262,8 @@ def make_update(lm_cfg: lm.LMConfig, cfg: PPOConfig, lang: task.Language, rm_poo
         metrics["first_mb_clip_frac"] = m["clip_frac"][0, 0]
         beta = state.beta
         if cfg.adaptive_kl:
-            beta = adaptive_kl_update(beta, stats["kl_penalty_seq"], hp.kl_target, b, cfg.kl_horizon)
+            beta = adaptive_kl_update(beta, stats["kl_penalty_seq"], hp.kl_target, b,
+                                      cfg.kl_horizon)
         metrics.update(stats, beta=state.beta, ent_coef=ent_coef)
         new_state = PPOState(params, opt_state, beta, state.update + 1)
         return new_state, metrics

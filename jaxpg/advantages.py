@@ -102,8 +102,9 @@ def nstep_returns(
     ``G_t = r_t + gamma (1 - term_t) [ trunc_t V(s_{t+1}) + (1 - trunc_t) G_{t+1} ]``
     with ``G_T = V(s_T)`` supplied by ``next_values[T-1]``.
     """
-    not_term = 1.0 - terminated.astype(rewards.dtype)
-    trunc = truncated.astype(rewards.dtype)
+    rewards = jnp.asarray(rewards)
+    not_term = 1.0 - jnp.asarray(terminated).astype(rewards.dtype)
+    trunc = jnp.asarray(truncated).astype(rewards.dtype)
     # The final step of the segment bootstraps from V(s_T): treat it as a cut.
     cut = trunc.at[-1].set(1.0)
 

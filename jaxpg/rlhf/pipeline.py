@@ -24,10 +24,7 @@ import jax.numpy as jnp
 from jaxpg.errors import JaxpgError
 from jaxpg.rlhf import lm, ppo_lm, reward_model, sft, task
 
-try:  # The lead's shared logger; the stand-in has the same interface.
-    from jaxpg.logging import RunLogger
-except ImportError:  # pragma: no cover - until jaxpg/logging.py is merged
-    from jaxpg.rlhf._runlog import RunLogger
+from jaxpg.logging import RunLogger
 
 
 @dataclasses.dataclass(frozen=True)

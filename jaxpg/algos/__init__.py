@@ -1,0 +1,9 @@
+"""One module per algorithm, each with ``init(ctx, key, hparams) -> TrainState``,
+``update(ctx, state, hparams) -> (TrainState, metrics)`` and
+``policy_gradient(ctx, state, hparams, key) -> actor-gradient pytree`` (the
+algorithm's own policy-gradient estimator on one fresh batch, for
+:func:`jaxpg.diagnostics.gradient_variance`)."""
+
+from jaxpg.algos import a2c, npg, ppo, reinforce, trpo
+
+ALGORITHMS = {"ppo": ppo, "a2c": a2c, "reinforce": reinforce, "npg": npg, "trpo": trpo}

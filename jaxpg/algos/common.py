@@ -1,0 +1,248 @@
+"""What every algorithm shares: the train state, the context, optimizers, acting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxpg.config import HParams, TrainConfig
+from jaxpg.networks import Networks
+from jaxpg.normalization import RunningStats
+from jaxpg.rollout import Trajectory, rollout
+
+
+@struct.dataclass
+class TrainState:
+    """Everything a run carries between updates (checkpointed whole)."""
+
+    params: Any  # {"actor": ..., "critic": ...}
+    opt_state: Any  # algorithm-specific optimizer states
+    obs_stats: RunningStats
+    env_state: Any  # batched over envs
+    obs: jax.Array  # [num_envs, obs_size], raw
+    key: jax.Array
+    update: jax.Array  # updates done
+    env_steps: jax.Array  # environment steps done
+    algo_state: Any  # algorithm-specific extras (e.g. an adaptive KL coefficient)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Static things an update closes over."""
+
+    config: TrainConfig
+    env: Any
+    nets: Networks
+
+    @property
+    def progress_denominator(self) -> int:
+        return max(self.config.num_updates, 1)
+
+
+def adam_with_clip(learning_rate, max_grad_norm):
+    """``chain(clip_by_global_norm, adam)``; wrapped by inject_hyperparams so both are traced."""
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate, eps=1e-5))
+
+
+def make_optimizer(lr, max_grad_norm) -> optax.GradientTransformation:
+    return optax.inject_hyperparams(adam_with_clip)(learning_rate=lr, max_grad_norm=max_grad_norm)
+
+
+def set_learning_rate(opt_state, lr):
+    """Return ``opt_state`` (an inject_hyperparams state) with a new learning rate."""
+    hp = dict(opt_state.hyperparams)
+    hp["learning_rate"] = jnp.asarray(lr, jnp.asarray(hp["learning_rate"]).dtype)
+    return opt_state._replace(hyperparams=hp)
+
+
+def lr_factor(ctx: Context, state: TrainState):
+    """Linear decay to 0 over training when ``anneal_lr``, else 1."""
+    if not ctx.config.anneal_lr:
+        return 1.0
+    return 1.0 - state.update.astype(jnp.float32) / ctx.progress_denominator
+
+
+def progress(ctx: Context, state: TrainState):
+    return state.update.astype(jnp.float32) / ctx.progress_denominator
+
+
+def collect(ctx: Context, state: TrainState, key: jax.Array) -> tuple[Trajectory, TrainState]:
+    """One rollout of ``num_steps`` with the current policy; advances env state and counters."""
+    params = state.params
+
+    def act(k, obs):
+        dist = ctx.nets.policy(params, obs)
+        action = dist.sample(k)
+        return action, dist.log_prob(action)
+
+    normalize = state.obs_stats.normalize if ctx.config.normalize_obs else (lambda o: o)
+    traj, env_state, obs = rollout(
+        ctx.env, act, normalize, state.env_state, state.obs, key, ctx.config.num_steps
+    )
+    obs_stats = state.obs_stats.update(traj.raw_obs) if ctx.config.normalize_obs else state.obs_stats
+    state = state.replace(
+        env_state=env_state,
+        obs=obs,
+        obs_stats=obs_stats,
+        env_steps=state.env_steps + ctx.config.batch_size,
+    )
+    return traj, state
+
+
+def global_norm(tree) -> jax.Array:
+    return optax.tree.norm(tree)
+
+
+def policy_stats(ctx: Context, params, obs: jax.Array) -> dict[str, jax.Array]:
+    """Entropy and (Gaussian) log-std summaries of the policy on ``obs``."""
+    dist = ctx.nets.policy(params, obs)
+    out = {"entropy": dist.entropy().mean()}
+    if not ctx.env.action_space.is_discrete:
+        log_std = params["actor"]["params"]["log_std"]
+        out["log_std_mean"] = log_std.mean()
+        out["log_std_min"] = log_std.min()
+    return out
+
+
+def flatten_time_batch(tree):
+    """``[T, B, ...] -> [T * B, ...]`` for every leaf."""
+    return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tree)
+
+
+def init_state(ctx: Context, key: jax.Array, opt_state_fn, algo_state=None) -> TrainState:
+    """Initial state: networks, optimizers (``opt_state_fn(params)``), envs reset."""
+    k_net, k_env, k_run = jax.random.split(key, 3)
+    params = ctx.nets.init(k_net, ctx.env.obs_size)
+    obs, env_state = jax.vmap(ctx.env.reset)(jax.random.split(k_env, ctx.config.num_envs))
+    return TrainState(
+        params=params,
+        opt_state=opt_state_fn(params),
+        obs_stats=RunningStats.create(ctx.env.obs_size),
+        env_state=env_state,
+        obs=obs,
+        key=k_run,
+        update=jnp.zeros((), jnp.int32),
+        env_steps=jnp.zeros((), jnp.int32),
+        algo_state={} if algo_state is None else algo_state,
+    )
+
+
+def hparams_opt(hparams: HParams):
+    """The actor and critic optimizers for ``hparams``."""
+    return (
+        make_optimizer(hparams.lr, hparams.max_grad_norm),
+        make_optimizer(hparams.critic_lr, hparams.max_grad_norm),
+    )
+
+
+def adam_step(opt, opt_state, params, grads):
+    """One optax step; returns ``(new_params, new_opt_state)``."""
+    updates, opt_state = opt.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+def fit_value(
+    ctx: Context,
+    params: dict,
+    opt_state,
+    obs: jax.Array,
+    target: jax.Array,
+    hparams: HParams,
+    key: jax.Array,
+    mask: jax.Array | None = None,
+):
+    """Fit the critic to ``target`` by ``update_epochs`` x ``num_minibatches`` Adam steps.
+
+    ``obs [N, obs]``, ``target [N]``, optional ``mask [N]`` (1 = use the sample).
+    ``opt_state`` is the critic's (inject_hyperparams) state with its learning rate
+    already set. Returns ``(params, opt_state, metrics)`` with the first step's
+    gradient norm (the gradient at the data-collecting parameters) and the mean loss.
+    """
+    cfg = ctx.config
+    n = obs.shape[0]
+    mask = jnp.ones((n,), jnp.float32) if mask is None else mask.astype(jnp.float32)
+    _, opt = hparams_opt(hparams)
+    mb = n // cfg.num_minibatches
+
+    def loss_fn(critic, o, t, m):
+        v = ctx.nets.value({"critic": critic}, o)
+        return 0.5 * jnp.sum(m * (v - t) ** 2) / jnp.maximum(m.sum(), 1.0)
+
+    def step(carry, data):
+        critic, st = carry
+        loss, g = jax.value_and_grad(loss_fn)(critic, *data)
+        critic, st = adam_step(opt, st, critic, g)
+        return (critic, st), (loss, global_norm(g))
+
+    def epoch(carry, k):
+        perm = jax.random.permutation(k, n)[: mb * cfg.num_minibatches]
+        split = lambda x: x[perm].reshape((cfg.num_minibatches, mb) + x.shape[1:])
+        return jax.lax.scan(step, carry, (split(obs), split(target), split(mask)))
+
+    (critic, opt_state), (losses, norms) = jax.lax.scan(
+        epoch, (params["critic"], opt_state), jax.random.split(key, cfg.update_epochs)
+    )
+    params = {**params, "critic": critic}
+    return params, opt_state, {"value_loss": losses.mean(), "critic_grad_norm": norms[0, 0]}
+
+
+def pg_objective(ctx: Context, actor_params, obs, action, log_prob_old, advantage, ent_coef=0.0):
+    """Importance-weighted policy-gradient surrogate (to maximise), averaged over samples.
+
+    ``L(theta) = mean[ pi_theta(a|s) / pi_old(a|s) * A ] + ent_coef * mean[H(pi_theta(.|s))]``.
+    At ``theta = old`` its gradient is the vanilla estimate ``mean[grad log pi(a|s) A]``
+    (Schulman et al. 2015, eq. 14). Inputs are flat ``[N, ...]``.
+    Returns ``(objective, entropy)``.
+    """
+    dist = ctx.nets.policy({"actor": actor_params}, obs)
+    ratio = jnp.exp(dist.log_prob(action) - log_prob_old)
+    entropy = dist.entropy().mean()
+    return jnp.mean(ratio * advantage) + ent_coef * entropy, entropy
+
+
+def gae_advantages(ctx: Context, batch, normalize: bool | None = None) -> jax.Array:
+    """The batch's GAE advantages, whitened when ``config.normalize_advantages``."""
+    normalize = ctx.config.normalize_advantages if normalize is None else normalize
+    from jaxpg.advantages import normalize as whiten
+
+    return whiten(batch.advantage) if normalize else batch.advantage
+
+
+def gae_policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: jax.Array):
+    """The GAE policy-gradient estimate ``mean[grad log pi(a|s) A^GAE(lambda)]`` on one
+    fresh batch collected from ``state`` (actor-parameter pytree), no entropy term.
+
+    The estimator shared by a2c, npg, trpo and ppo (their first step's gradient);
+    used by :func:`jaxpg.diagnostics.gradient_variance`.
+    """
+    from jaxpg.algos.ppo import make_batch
+
+    traj, _ = collect(ctx, state, key)
+    batch = flatten_time_batch(make_batch(ctx, state.params, traj, hparams))
+    adv = gae_advantages(ctx, batch)
+    return jax.grad(
+        lambda a: pg_objective(ctx, a, batch.obs, batch.action, batch.log_prob, adv)[0]
+    )(state.params["actor"])
+
+
+def reset_envs(ctx: Context, state: TrainState, key: jax.Array) -> TrainState:
+    """``state`` with every env reset to a fresh episode (new keys)."""
+    obs, env_state = jax.vmap(ctx.env.reset)(jax.random.split(key, ctx.config.num_envs))
+    return state.replace(env_state=env_state, obs=obs)
+
+
+def common_diagnostics(ctx: Context, params_old, params, obs, value, target) -> dict:
+    """Per-update diagnostics every algorithm logs: KL(old || new) on the batch,
+    explained variance of the (pre-update) critic, entropy and log-std stats."""
+    from jaxpg.advantages import explained_variance
+
+    old = ctx.nets.policy(params_old, obs)
+    new = ctx.nets.policy(params, obs)
+    out = {"kl": old.kl(new).mean(), "explained_variance": explained_variance(value, target)}
+    out.update(policy_stats(ctx, params, obs))
+    return out

@@ -1,0 +1,116 @@
+"""Natural policy gradient (Kakade 2001; the batch form of Rajeswaran et al. 2017).
+
+Each update: roll out, GAE advantages, the vanilla gradient ``g`` of the
+surrogate ``L(theta) = mean[pi_theta / pi_old * A] (+ c_H H)``, the natural
+direction ``x ~ (F + lambda I)^-1 g`` by ``cg_iters`` steps of conjugate gradient
+on Fisher-vector products (Hessian-vector products of the mean KL, see
+:mod:`jaxpg.natural`), and the step ``theta += sqrt(2 delta / x^T F x) x`` that
+puts the quadratic KL model at the radius ``delta = max_kl``. The critic is fitted
+by ``update_epochs`` x ``num_minibatches`` Adam steps on the GAE targets.
+
+TRPO (:mod:`jaxpg.algos.trpo`) is this update plus a KL/improvement line search;
+both share :func:`natural_update`. With ``anneal_lr`` the radius ``delta`` and
+the critic's learning rate decay linearly to 0.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
+
+from jaxpg import natural
+from jaxpg.algos.common import (
+    Context,
+    TrainState,
+    collect,
+    common_diagnostics,
+    fit_value,
+    flatten_time_batch,
+    gae_advantages,
+    gae_policy_gradient,
+    hparams_opt,
+    init_state,
+    lr_factor,
+    pg_objective,
+    progress,
+    set_learning_rate,
+)
+from jaxpg.algos.ppo import make_batch
+from jaxpg.config import HParams, entropy_coef
+from jaxpg.rollout import episode_metrics
+
+policy_gradient = gae_policy_gradient
+
+
+def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
+    _, opt_critic = hparams_opt(hparams)
+    return init_state(ctx, key, lambda p: {"critic": opt_critic.init(p["critic"])})
+
+
+def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_search: bool):
+    """One NPG (``line_search=False``) or TRPO (``True``) iteration."""
+    cfg = ctx.config
+    key, k_roll, k_value = jax.random.split(state.key, 3)
+    state = state.replace(key=key)
+    params_old = state.params
+    traj, state = collect(ctx, state, k_roll)
+    batch = flatten_time_batch(make_batch(ctx, params_old, traj, hparams))
+    adv = gae_advantages(ctx, batch)
+
+    frac = lr_factor(ctx, state)
+    ent_coef = entropy_coef(hparams, cfg.ent_schedule, progress(ctx, state))
+    delta = hparams.max_kl * frac
+
+    x0, unravel = ravel_pytree(params_old["actor"])
+    old_dist = jax.lax.stop_gradient(ctx.nets.policy(params_old, batch.obs))
+
+    def objective(x):
+        return pg_objective(
+            ctx, unravel(x), batch.obs, batch.action, batch.log_prob, adv, ent_coef
+        )[0]
+
+    def mean_kl(x):
+        return old_dist.kl(ctx.nets.policy({"actor": unravel(x)}, batch.obs)).mean()
+
+    g = jax.grad(objective)(x0)
+    fvp = natural.fisher_vector_product(mean_kl, x0, hparams.cg_damping)
+    direction, residual = natural.conjugate_gradient(fvp, g, cfg.cg_iters)
+    full_step, expected = natural.natural_step(direction, fvp, g, delta)
+    if line_search:
+        x_new, step_fraction, _ = natural.backtracking_line_search(
+            objective, mean_kl, x0, full_step, delta, hparams.ls_backtrack, cfg.ls_steps
+        )
+    else:
+        x_new, step_fraction = x0 + full_step, jnp.ones(())
+
+    st_critic = set_learning_rate(state.opt_state["critic"], hparams.critic_lr * frac)
+    params, st_critic, vm = fit_value(
+        ctx, params_old, st_critic, batch.obs, batch.target, hparams, k_value
+    )
+    params = {**params, "actor": unravel(x_new)}
+
+    metrics = {
+        "actor_grad_norm": jnp.linalg.norm(g),
+        "critic_grad_norm": vm["critic_grad_norm"],
+        "value_loss": vm["value_loss"],
+        "cg_residual": residual,
+        "cg_relative_residual": residual / jnp.maximum(jnp.linalg.norm(g), 1e-12),
+        "step_fraction": step_fraction,
+        "expected_improvement": expected,
+        "surrogate_improvement": objective(x_new) - objective(x0),
+        "max_kl": delta,
+        "ent_coef": ent_coef,
+        "lr": hparams.critic_lr * frac,
+    }
+    metrics.update(common_diagnostics(ctx, params_old, params, batch.obs, batch.value, batch.target))
+    metrics.update(episode_metrics(traj))
+    state = state.replace(
+        params=params, opt_state={"critic": st_critic}, update=state.update + 1
+    )
+    return state, metrics
+
+
+def update(ctx: Context, state: TrainState, hparams: HParams):
+    """One natural-policy-gradient iteration (full step to the KL radius)."""
+    return natural_update(ctx, state, hparams, line_search=False)

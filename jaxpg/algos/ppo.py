@@ -1,0 +1,207 @@
+"""Proximal policy optimization (Schulman et al. 2017): clipped or KL-penalty surrogate.
+
+``L^CLIP = E[min(r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t)]``,
+``r_t = pi(a_t | s_t) / pi_old(a_t | s_t)``, maximised over ``update_epochs``
+passes of shuffled minibatches, with an entropy bonus, an (optionally clipped)
+value loss, per-network global-norm clipping and an optional target-KL stop.
+
+``ppo_objective="kl_penalty"`` instead maximises
+``L^KLPEN = E[r_t A_t - beta KL(pi_old(.|s_t) || pi(.|s_t))]`` (paper sec. 4) with the
+adaptive coefficient: after each update, with ``d`` the batch mean KL and
+``d_targ = kl_penalty_target``, ``beta *= 2`` if ``d > 1.5 d_targ`` and
+``beta /= 2`` if ``d < d_targ / 1.5``. ``beta`` (start: ``kl_coef``) lives in
+``TrainState.algo_state["kl_coef"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxpg import advantages as adv_lib
+from jaxpg.algos.common import (
+    Context,
+    TrainState,
+    collect,
+    flatten_time_batch,
+    gae_policy_gradient,
+    global_norm,
+    hparams_opt,
+    init_state,
+    lr_factor,
+    policy_stats,
+    progress,
+    set_learning_rate,
+)
+from jaxpg.config import HParams, entropy_coef
+from jaxpg.rollout import episode_metrics
+
+
+@struct.dataclass
+class Batch:
+    """One flat batch ``[N, ...]`` of what the PPO loss needs."""
+
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    advantage: jax.Array
+    target: jax.Array
+    value: jax.Array
+    old_dist: Any = None  # pi_old on obs (for the exact KL penalty)
+
+
+def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
+    opt_actor, opt_critic = hparams_opt(hparams)
+    return init_state(
+        ctx,
+        key,
+        lambda p: {"actor": opt_actor.init(p["actor"]), "critic": opt_critic.init(p["critic"])},
+        algo_state={"kl_coef": jnp.asarray(hparams.kl_coef, jnp.float32)},
+    )
+
+
+def policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: jax.Array):
+    """PPO's first-minibatch gradient on a full batch: the GAE policy gradient."""
+    return gae_policy_gradient(ctx, state, hparams, key)
+
+
+def adapt_kl_coef(beta, kl, target):
+    """PPO paper's rule: double beta if KL > 1.5 target, halve it if KL < target / 1.5."""
+    beta = jnp.where(kl > 1.5 * target, beta * 2.0, beta)
+    return jnp.where(kl < target / 1.5, beta / 2.0, beta)
+
+
+def ppo_loss(ctx: Context, params, batch: Batch, hparams: HParams, ent_coef, kl_coef=0.0):
+    """Clipped-surrogate loss; returns ``(loss, metrics)``."""
+    eps = hparams.clip_eps
+    dist = ctx.nets.policy(params, batch.obs)
+    log_prob = dist.log_prob(batch.action)
+    log_ratio = log_prob - batch.log_prob
+    ratio = jnp.exp(log_ratio)
+    advantage = batch.advantage
+    if ctx.config.normalize_advantages:
+        advantage = adv_lib.normalize(advantage)
+    if ctx.config.ppo_objective == "kl_penalty":
+        surrogate = ratio * advantage - kl_coef * batch.old_dist.kl(dist)
+    else:
+        surrogate = jnp.minimum(ratio * advantage, jnp.clip(ratio, 1.0 - eps, 1.0 + eps) * advantage)
+    policy_loss = -surrogate.mean()
+    entropy = dist.entropy().mean()
+
+    value = ctx.nets.value(params, batch.obs)
+    value_err = (value - batch.target) ** 2
+    if ctx.config.clip_value:
+        clipped = batch.value + jnp.clip(value - batch.value, -eps, eps)
+        value_err = jnp.maximum(value_err, (clipped - batch.target) ** 2)
+    value_loss = 0.5 * value_err.mean()
+
+    loss = policy_loss - ent_coef * entropy + hparams.vf_coef * value_loss
+    metrics = {
+        "policy_loss": policy_loss,
+        "value_loss": value_loss,
+        "entropy": entropy,
+        # k3 estimator of KL(old || new): unbiased and >= 0 (Schulman's blog)
+        "approx_kl": jnp.mean(ratio - 1.0 - log_ratio),
+        "clip_fraction": jnp.mean((jnp.abs(ratio - 1.0) > eps).astype(jnp.float32)),
+    }
+    return loss, metrics
+
+
+def make_batch(ctx: Context, params, traj, hparams: HParams) -> Batch:
+    values = ctx.nets.value(params, traj.obs)
+    next_values = ctx.nets.value(params, traj.next_obs)
+    advantage = adv_lib.gae(
+        traj.reward * hparams.reward_scale,
+        values,
+        next_values,
+        traj.terminated,
+        traj.truncated,
+        hparams.gamma,
+        hparams.gae_lambda,
+    )
+    return Batch(
+        obs=traj.obs,
+        action=traj.action,
+        log_prob=traj.log_prob,
+        advantage=advantage,
+        target=advantage + values,
+        value=values,
+        old_dist=ctx.nets.policy(params, traj.obs),
+    )
+
+
+def update(ctx: Context, state: TrainState, hparams: HParams):
+    """One PPO iteration: rollout, GAE, epochs x minibatches of clipped updates."""
+    cfg = ctx.config
+    key, k_roll, k_shuffle = jax.random.split(state.key, 3)
+    state = state.replace(key=key)
+    params_old = state.params
+    traj, state = collect(ctx, state, k_roll)
+    batch = flatten_time_batch(make_batch(ctx, params_old, traj, hparams))
+
+    frac = lr_factor(ctx, state)
+    ent_coef = entropy_coef(hparams, cfg.ent_schedule, progress(ctx, state))
+    kl_coef = state.algo_state["kl_coef"]
+    opt_actor, opt_critic = hparams_opt(hparams)
+    opt_state = {
+        "actor": set_learning_rate(state.opt_state["actor"], hparams.lr * frac),
+        "critic": set_learning_rate(state.opt_state["critic"], hparams.critic_lr * frac),
+    }
+
+    def minibatch_step(carry, mb: Batch):
+        params, opt_state, stopped = carry
+        loss_fn = lambda p: ppo_loss(ctx, p, mb, hparams, ent_coef, kl_coef)
+        grads, m = jax.grad(loss_fn, has_aux=True)(params)
+        ua, sa = opt_actor.update(grads["actor"], opt_state["actor"], params["actor"])
+        uc, sc = opt_critic.update(grads["critic"], opt_state["critic"], params["critic"])
+        new_params = {
+            "actor": jax.tree.map(jnp.add, params["actor"], ua),
+            "critic": jax.tree.map(jnp.add, params["critic"], uc),
+        }
+        new_opt = {"actor": sa, "critic": sc}
+        # A stopped update keeps its parameters (target-KL early stop).
+        keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(stopped, o, n), new, old)
+        params, opt_state = keep(new_params, params), keep(new_opt, opt_state)
+        m["actor_grad_norm"] = global_norm(grads["actor"])
+        m["critic_grad_norm"] = global_norm(grads["critic"])
+        m["active"] = 1.0 - stopped.astype(jnp.float32)
+        over = jnp.logical_and(hparams.target_kl > 0, m["approx_kl"] > hparams.target_kl)
+        return (params, opt_state, jnp.logical_or(stopped, over)), m
+
+    def epoch(carry, key_e):
+        perm = jax.random.permutation(key_e, cfg.batch_size)
+        shuffled = jax.tree.map(
+            lambda x: x[perm].reshape((cfg.num_minibatches, cfg.minibatch_size) + x.shape[1:]),
+            batch,
+        )
+        return jax.lax.scan(minibatch_step, carry, shuffled)
+
+    init = (state.params, opt_state, jnp.zeros((), bool))
+    (params, opt_state, _), m = jax.lax.scan(
+        epoch, init, jax.random.split(k_shuffle, cfg.update_epochs)
+    )
+    active = m.pop("active")
+    n_active = jnp.maximum(active.sum(), 1.0)
+    metrics = {k: jnp.sum(v * active) / n_active for k, v in m.items()}
+    metrics["minibatches_done"] = active.sum()
+
+    # Diagnostics on the whole batch, after the update.
+    old = ctx.nets.policy(params_old, batch.obs)
+    new = ctx.nets.policy(params, batch.obs)
+    metrics["kl"] = old.kl(new).mean()
+    metrics["explained_variance"] = adv_lib.explained_variance(batch.value, batch.target)
+    metrics.update(policy_stats(ctx, params, batch.obs))
+    metrics["ent_coef"] = ent_coef
+    metrics["lr"] = hparams.lr * frac
+    metrics.update(episode_metrics(traj))
+    algo_state = dict(state.algo_state)
+    if cfg.ppo_objective == "kl_penalty":
+        algo_state["kl_coef"] = adapt_kl_coef(kl_coef, metrics["kl"], hparams.kl_penalty_target)
+    metrics["kl_coef"] = kl_coef
+    state = state.replace(
+        params=params, opt_state=opt_state, update=state.update + 1, algo_state=algo_state
+    )
+    return state, metrics

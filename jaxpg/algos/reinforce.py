@@ -1,0 +1,306 @@
+"""REINFORCE (Williams 1992): Monte Carlo policy gradient with optional baselines.
+
+Collection scheme (unbiased, no bootstrapping). Every update resets all
+``num_envs`` envs and steps them until *each* has finished its first episode or
+``H = num_steps`` steps have passed (a ``lax.while_loop`` that stops early when
+all are done). Steps after an env's first episode end are masked out. So each
+env contributes exactly one complete episode, and the estimate
+
+    g = (1/B) sum_b sum_{t < T_b} grad log pi(a_t|s_t) (G_t - b(s_t, t)),
+    G_t = sum_{k=t}^{T_b - 1} gamma^(k-t) r_k      (returns-to-go)
+
+is unbiased for the gradient of the expected return of an episode capped at
+``H`` steps (gamma = 1; with gamma < 1 it is the usual discounted reward-to-go
+estimator, Sutton & Barto sec. 13.3 without the gamma^t factor). Set
+``num_steps`` to the env's time limit (presets do: 500 for CartPole-v1) so the
+cap is the env's own. ``env_steps`` counts only the unmasked steps.
+``total_timesteps // (num_envs * num_steps)`` fixes the number of updates.
+
+Baselines (``config.baseline``), none of which bias the estimate:
+
+* ``none``: ``b = 0``.
+* ``value``: a learned critic ``V(s_t)``, fitted to ``G_t`` by Adam after the
+  policy step (``update_epochs`` x ``num_minibatches``, ``critic_lr``).
+* ``linear``: ``b = phi(s_t, t)^T w`` with ``phi = [s, s^2, t', t'^2, t'^3, 1]``,
+  ``t' = t / H``, ``s`` clipped to [-10, 10] (Duan et al. 2016, rllab's
+  LinearFeatureBaseline); ``w`` is the ridge least-squares fit of ``G_t`` on the
+  *previous* batch (kept in ``algo_state``), so it is independent of the actions
+  it baselines -- fitting on the same batch would bias the estimate slightly.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxpg import advantages as adv_lib
+from jaxpg.algos.common import (
+    Context,
+    TrainState,
+    adam_step,
+    fit_value,
+    global_norm,
+    hparams_opt,
+    init_state,
+    lr_factor,
+    policy_stats,
+    progress,
+    set_learning_rate,
+)
+from jaxpg.config import HParams, entropy_coef
+from jaxpg.normalization import RunningStats
+
+
+@struct.dataclass
+class Episodes:
+    """One episode per env, time-major ``[H, B, ...]``; ``valid`` masks what follows its end."""
+
+    obs: jax.Array  # policy input (normalized where normalization is on)
+    raw_obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    reward: jax.Array
+    valid: jax.Array  # float32, 1 up to and including the step that ends the episode
+    time: jax.Array  # [H, B] step index within the episode
+
+    @property
+    def lengths(self) -> jax.Array:
+        return self.valid.sum(0)
+
+
+def num_features(obs_size: int) -> int:
+    return 2 * obs_size + 4
+
+
+def linear_features(raw_obs: jax.Array, time: jax.Array, horizon: int) -> jax.Array:
+    """``phi(s, t) = [s, s^2, t', t'^2, t'^3, 1]`` with ``t' = t / horizon``; ``[..., 2 d + 4]``."""
+    o = jnp.clip(raw_obs, -10.0, 10.0)
+    t = (time.astype(jnp.float32) / horizon)[..., None]
+    return jnp.concatenate([o, o**2, t, t**2, t**3, jnp.ones_like(t)], axis=-1)
+
+
+def ridge_fit(x: jax.Array, y: jax.Array, mask: jax.Array, reg: float | jax.Array) -> jax.Array:
+    """Masked ridge regression ``w = (X^T M X + reg * s I)^-1 X^T M y``.
+
+    ``x [N, F]``, ``y [N]``, ``mask [N]``; ``s`` is the mean diagonal of ``X^T M X``
+    (so ``reg`` is scale free) plus a tiny floor. Non-finite solutions become 0.
+    """
+    xm = x * mask[:, None]
+    gram = xm.T @ x
+    scale = jnp.trace(gram) / gram.shape[0] + 1e-8
+    w = jnp.linalg.solve(gram + (reg * scale + 1e-8) * jnp.eye(gram.shape[0]), xm.T @ y)
+    return jnp.where(jnp.all(jnp.isfinite(w)), w, jnp.zeros_like(w))
+
+
+def _masked_stats_update(stats: RunningStats, raw: jax.Array, mask: jax.Array) -> RunningStats:
+    """Merge only the valid rows of ``raw [N, d]`` into the running statistics."""
+    m = mask[:, None]
+    n = jnp.maximum(mask.sum(), 1.0)
+    b_mean = (raw * m).sum(0) / n
+    b_var = (((raw - b_mean) ** 2) * m).sum(0) / n
+    delta = b_mean - stats.mean
+    total = stats.count + n
+    mean = stats.mean + delta * n / total
+    m2 = stats.var * stats.count + b_var * n + delta**2 * stats.count * n / total
+    return RunningStats(mean, m2 / total, total)
+
+
+def collect_episodes(ctx: Context, params, obs_stats: RunningStats, key: jax.Array) -> Episodes:
+    """Reset every env, step until each has ended its first episode (or ``H`` steps)."""
+    cfg = ctx.config
+    horizon, n_envs = cfg.num_steps, cfg.num_envs
+    normalize = obs_stats.normalize if cfg.normalize_obs else (lambda o: o)
+    k_reset, k_loop = jax.random.split(key)
+    obs, env_state = jax.vmap(ctx.env.reset)(jax.random.split(k_reset, n_envs))
+    step_env = jax.vmap(ctx.env.step)
+
+    def act(k, raw):
+        seen = normalize(raw)
+        dist = ctx.nets.policy(params, seen)
+        action = dist.sample(k)
+        return seen, action, dist.log_prob(action)
+
+    shapes = jax.eval_shape(act, k_loop, obs)
+    buf = Episodes(
+        obs=jnp.zeros((horizon,) + shapes[0].shape, shapes[0].dtype),
+        raw_obs=jnp.zeros((horizon,) + obs.shape, obs.dtype),
+        action=jnp.zeros((horizon,) + shapes[1].shape, shapes[1].dtype),
+        log_prob=jnp.zeros((horizon, n_envs), jnp.float32),
+        reward=jnp.zeros((horizon, n_envs), jnp.float32),
+        valid=jnp.zeros((horizon, n_envs), jnp.float32),
+        time=jnp.broadcast_to(jnp.arange(horizon)[:, None], (horizon, n_envs)),
+    )
+
+    def cond(carry):
+        t, _, _, alive, _, _ = carry
+        return jnp.logical_and(t < horizon, jnp.any(alive))
+
+    def body(carry):
+        t, env_state, raw, alive, buf, key = carry
+        key, k_act, k_env = jax.random.split(key, 3)
+        seen, action, log_prob = act(k_act, raw)
+        next_raw, env_state, reward, term, trunc, _ = step_env(
+            jax.random.split(k_env, n_envs), env_state, action
+        )
+        put = lambda b, x: b.at[t].set(x)
+        buf = buf.replace(
+            obs=put(buf.obs, seen),
+            raw_obs=put(buf.raw_obs, raw),
+            action=put(buf.action, action),
+            log_prob=put(buf.log_prob, log_prob),
+            reward=put(buf.reward, reward),
+            valid=put(buf.valid, alive.astype(jnp.float32)),
+        )
+        alive = jnp.logical_and(alive, jnp.logical_not(jnp.logical_or(term, trunc)))
+        return t + 1, env_state, next_raw, alive, buf, key
+
+    init = (jnp.zeros((), jnp.int32), env_state, obs, jnp.ones((n_envs,), bool), buf, k_loop)
+    return jax.lax.while_loop(cond, body, init)[4]
+
+
+def returns_to_go(ep: Episodes, gamma) -> jax.Array:
+    """``G_t = sum_{k >= t} gamma^(k-t) r_k valid_k``; ``[H, B]`` (0 where masked)."""
+    rewards = ep.reward * ep.valid
+    return adv_lib.reward_to_go(rewards, jnp.zeros_like(rewards), gamma) * ep.valid
+
+
+def baseline_values(ctx: Context, params, algo_state, ep: Episodes) -> jax.Array:
+    """``b(s_t, t)`` of the configured baseline, ``[H, B]``."""
+    kind = ctx.config.baseline
+    if kind == "value":
+        return ctx.nets.value(params, ep.obs)
+    if kind == "linear":
+        feats = linear_features(ep.raw_obs, ep.time, ctx.config.num_steps)
+        return feats @ algo_state["linear_w"]
+    return jnp.zeros_like(ep.reward)
+
+
+def advantages(ctx: Context, ep: Episodes, returns: jax.Array, baseline: jax.Array) -> jax.Array:
+    adv = (returns - baseline) * ep.valid
+    if ctx.config.normalize_advantages:
+        adv = adv_lib.normalize(adv, ep.valid)
+    return adv
+
+
+def surrogate(ctx: Context, actor, ep: Episodes, adv: jax.Array, ent_coef=0.0):
+    """``(1/B) sum_{t,b} valid * log pi(a|s) * A + ent_coef * masked-mean entropy`` (maximise).
+
+    Its gradient is the REINFORCE estimate ``g`` (sum over each episode's steps,
+    mean over episodes). Returns ``(objective, entropy)``.
+    """
+    dist = ctx.nets.policy({"actor": actor}, ep.obs)
+    n_valid = jnp.maximum(ep.valid.sum(), 1.0)
+    entropy = jnp.sum(dist.entropy() * ep.valid) / n_valid
+    pg = jnp.sum(dist.log_prob(ep.action) * jax.lax.stop_gradient(adv) * ep.valid)
+    return pg / ep.valid.shape[1] + ent_coef * entropy, entropy
+
+
+def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
+    opt_actor, opt_critic = hparams_opt(hparams)
+    w = jnp.zeros((num_features(ctx.env.obs_size),), jnp.float32)
+    return init_state(
+        ctx,
+        key,
+        lambda p: {"actor": opt_actor.init(p["actor"]), "critic": opt_critic.init(p["critic"])},
+        algo_state={"linear_w": w},
+    )
+
+
+def policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: jax.Array):
+    """The REINFORCE estimate on one fresh batch (actor pytree), no entropy term.
+
+    For the linear baseline, ``w`` is first fitted on an independent batch (as in
+    training, where it comes from the previous batch); used by
+    :func:`jaxpg.diagnostics.gradient_variance`.
+    """
+    k_fit, k_batch = jax.random.split(key)
+    algo_state = state.algo_state
+    if ctx.config.baseline == "linear":
+        fit = collect_episodes(ctx, state.params, state.obs_stats, k_fit)
+        algo_state = {**algo_state, "linear_w": _fit_linear(ctx, fit, hparams)}
+    ep = collect_episodes(ctx, state.params, state.obs_stats, k_batch)
+    adv = advantages(ctx, ep, returns_to_go(ep, hparams.gamma),
+                     baseline_values(ctx, state.params, algo_state, ep))  # fmt: skip
+    return jax.grad(lambda a: surrogate(ctx, a, ep, adv)[0])(state.params["actor"])
+
+
+def _fit_linear(ctx: Context, ep: Episodes, hparams: HParams) -> jax.Array:
+    feats = linear_features(ep.raw_obs, ep.time, ctx.config.num_steps)
+    feats = feats.reshape(-1, feats.shape[-1])
+    target = returns_to_go(ep, hparams.gamma).reshape(-1)
+    return ridge_fit(feats, target, ep.valid.reshape(-1), hparams.linear_baseline_reg)
+
+
+def update(ctx: Context, state: TrainState, hparams: HParams):
+    """One REINFORCE iteration: B complete episodes, one policy step, baseline refit."""
+    cfg = ctx.config
+    key, k_roll, k_value = jax.random.split(state.key, 3)
+    params_old = state.params
+    ep = collect_episodes(ctx, params_old, state.obs_stats, k_roll)
+    returns = returns_to_go(ep, hparams.gamma) * hparams.reward_scale
+    baseline = baseline_values(ctx, params_old, state.algo_state, ep)
+    adv = advantages(ctx, ep, returns, baseline)
+
+    frac = lr_factor(ctx, state)
+    ent_coef = entropy_coef(hparams, cfg.ent_schedule, progress(ctx, state))
+    opt_actor, _ = hparams_opt(hparams)
+    st_actor = set_learning_rate(state.opt_state["actor"], hparams.lr * frac)
+    (obj, _), g = jax.value_and_grad(
+        lambda a: surrogate(ctx, a, ep, adv, ent_coef), has_aux=True
+    )(params_old["actor"])
+    actor, st_actor = adam_step(opt_actor, st_actor, params_old["actor"], jax.tree.map(jnp.negative, g))
+    params = {**params_old, "actor": actor}
+    opt_state = {**state.opt_state, "actor": st_actor}
+
+    flat = lambda x: x.reshape((-1,) + x.shape[2:])
+    valid = flat(ep.valid)
+    metrics = {"policy_loss": -obj, "actor_grad_norm": global_norm(g), "ent_coef": ent_coef,
+               "lr": hparams.lr * frac}  # fmt: skip
+    algo_state = state.algo_state
+    if cfg.baseline == "value":
+        st_critic = set_learning_rate(state.opt_state["critic"], hparams.critic_lr * frac)
+        params, st_critic, vm = fit_value(
+            ctx, params, st_critic, flat(ep.obs), flat(returns), hparams, k_value, valid
+        )
+        opt_state = {**opt_state, "critic": st_critic}
+        metrics.update(vm)
+    else:
+        metrics["critic_grad_norm"] = jnp.zeros(())
+        if cfg.baseline == "linear":
+            ep_scaled = ep.replace(reward=ep.reward * hparams.reward_scale)
+            algo_state = {**algo_state, "linear_w": _fit_linear(ctx, ep_scaled, hparams)}
+
+    # Diagnostics over the valid steps.
+    n = jnp.maximum(valid.sum(), 1.0)
+    obs = flat(ep.obs)
+    old = ctx.nets.policy(params_old, obs)
+    new = ctx.nets.policy(params, obs)
+    metrics["kl"] = jnp.sum(old.kl(new) * valid) / n
+    err = flat(returns - baseline)
+    r = flat(returns)
+    var_r = jnp.sum(valid * (r - jnp.sum(valid * r) / n) ** 2) / n
+    var_e = jnp.sum(valid * (err - jnp.sum(valid * err) / n) ** 2) / n
+    metrics["explained_variance"] = jnp.where(var_r > 0, 1.0 - var_e / var_r, 0.0)
+    stats = policy_stats(ctx, params, obs)
+    stats["entropy"] = jnp.sum(new.entropy() * valid) / n
+    metrics.update(stats)
+    lengths = ep.lengths
+    metrics["episode_return_sum"] = jnp.sum(ep.reward * ep.valid)
+    metrics["episode_length_sum"] = jnp.sum(lengths)
+    metrics["episode_count"] = jnp.asarray(cfg.num_envs, jnp.float32)
+
+    obs_stats = state.obs_stats
+    if cfg.normalize_obs:
+        raw = ep.raw_obs.reshape(-1, ep.raw_obs.shape[-1])
+        obs_stats = _masked_stats_update(obs_stats, raw, valid)
+    state = state.replace(
+        params=params,
+        opt_state=opt_state,
+        obs_stats=obs_stats,
+        key=key,
+        algo_state=algo_state,
+        update=state.update + 1,
+        env_steps=state.env_steps + lengths.sum().astype(jnp.int32),
+    )
+    return state, metrics

@@ -1,0 +1,201 @@
+"""Save and restore the whole :class:`~jaxpg.algos.common.TrainState` with orbax.
+
+A run directory keeps its checkpoints under ``<run>/checkpoints/<update>/``; each
+holds the train state (params, optimizer states, observation statistics, env
+states, RNG key, counters, ``algo_state``) and a small JSON ``meta`` (the config,
+hparams and seed that produced it). Orbax writes a step into a temporary
+directory and renames it only once complete, so a half-written checkpoint is
+never listed, let alone the latest; the manager keeps the last ``keep`` steps.
+
+Restoring needs the *shape* of the state, which we get from
+``jax.eval_shape(trainer.init, ...)``: nothing is computed, and a checkpoint of
+another env or network is caught by comparing shapes before any array is used.
+Every failure a user can cause (missing, corrupt or mismatched checkpoint) is a
+one-line :class:`~jaxpg.errors.JaxpgError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxpg.errors import JaxpgError
+
+CHECKPOINT_SUBDIR = "checkpoints"
+
+# Config fields that change the *shape* of the state: a checkpoint is only usable
+# by a run that agrees on all of them.
+STRUCTURAL_FIELDS = (
+    "algo", "env", "backend", "num_envs", "hidden_sizes", "critic_hidden_sizes",
+    "activation", "normalize_obs",
+)  # fmt: skip
+
+
+def checkpoint_dir(run_dir: str) -> str:
+    return os.path.join(os.path.abspath(run_dir), CHECKPOINT_SUBDIR)
+
+
+def _ocp():
+    import orbax.checkpoint as ocp
+
+    return ocp
+
+
+class Checkpointer:
+    """Keeps the last ``keep`` checkpoints of one run directory (synchronous writes).
+
+    Writes are synchronous on purpose: the driver saves between compiled chunks,
+    and a signal handler must know the checkpoint is on disk before exiting.
+    """
+
+    def __init__(self, run_dir: str, keep: int = 3, create: bool = True):
+        ocp = _ocp()
+        self.directory = checkpoint_dir(run_dir)
+        if not create and not os.path.isdir(self.directory):
+            raise JaxpgError(
+                f"no checkpoints in {run_dir} ({self.directory} missing): "
+                "it is not a run directory written with checkpoints; start a new run instead"
+            )
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=keep, enable_async_checkpointing=False, create=create
+        )
+        self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def steps(self) -> list[int]:
+        """Completed checkpoints (update counts), oldest first."""
+        return sorted(self._manager.all_steps())
+
+    def latest(self) -> int | None:
+        steps = self.steps()
+        return steps[-1] if steps else None
+
+    def save(self, state, meta: dict[str, Any]) -> int:
+        """Write ``state`` as step ``state.update`` (no-op if that step exists)."""
+        ocp = _ocp()
+        step = int(state.update)
+        if step in self.steps():
+            return step
+        self._manager.save(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+            ),
+            force=True,
+        )
+        self._manager.wait_until_finished()
+        return step
+
+    def read_meta(self, step: int) -> dict:
+        ocp = _ocp()
+        where = os.path.join(self.directory, str(step))
+        try:
+            with _quiet_absl():  # orbax warns that the (unrequested) state item was skipped
+                out = self._manager.restore(
+                    step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
+                )
+            return dict(out["meta"])
+        except Exception as e:  # noqa: BLE001 - any failure here is a bad file
+            raise JaxpgError(_corrupt(where, e)) from None
+
+    def restore(self, abstract_state, step: int | None = None):
+        """Return ``(state, meta)`` of ``step`` (default latest), checked against ``abstract_state``."""
+        ocp = _ocp()
+        step = self.latest() if step is None else step
+        if step is None:
+            raise JaxpgError(
+                f"no complete checkpoint in {self.directory}: nothing to resume; "
+                "start a new run (--overwrite to reuse the directory)"
+            )
+        where = os.path.join(self.directory, str(step))
+        _check_shapes(self._manager, step, abstract_state, where)
+        try:
+            out = self._manager.restore(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()
+                ),
+            )
+        except JaxpgError:
+            raise
+        except Exception as e:  # noqa: BLE001 - orbax/tensorstore raise many types
+            raise JaxpgError(_corrupt(where, e)) from None
+        state = out["state"]
+        _check_leaves(state, abstract_state, where)
+        return state, dict(out["meta"])
+
+    def close(self) -> None:
+        self._manager.close()
+
+
+@contextmanager
+def _quiet_absl():
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _corrupt(where: str, e: Exception) -> str:
+    first = (str(e).strip().splitlines() or [""])[0][:160]
+    return (
+        f"checkpoint {where} is unreadable ({type(e).__name__}: {first}); "
+        "delete that step directory to resume from an earlier one, or start a new run"
+    )
+
+
+def _check_shapes(manager, step: int, abstract_state, where: str) -> None:
+    """Compare the saved tree's leaf shapes with ``abstract_state`` before reading arrays."""
+    try:
+        with _quiet_absl():  # orbax warns about items it has no handler for yet
+            meta = manager.item_metadata(step)
+        saved = meta["state"] if meta is not None else None
+    except Exception:  # noqa: BLE001 - unreadable metadata: the restore will report it
+        return
+    if saved is None:
+        return
+    try:
+        saved_leaves = jax.tree.leaves(saved)
+    except Exception:  # noqa: BLE001
+        return
+    want = jax.tree.leaves(abstract_state)
+    shapes = [tuple(getattr(x, "shape", ())) for x in saved_leaves]
+    if len(shapes) != len(want) or any(s != tuple(w.shape) for s, w in zip(shapes, want)):
+        raise JaxpgError(
+            f"checkpoint {where} does not match this run's env/network (state shapes differ); "
+            "resume with the config it was written with (its run's config.json) or start a new run"
+        )
+
+
+def _check_leaves(state, abstract_state, where: str) -> None:
+    got, want = jax.tree.leaves(state), jax.tree.leaves(abstract_state)
+    bad = len(got) != len(want) or any(
+        np.shape(g) != tuple(w.shape) or np.asarray(g).dtype != w.dtype for g, w in zip(got, want)
+    )
+    if bad:
+        raise JaxpgError(
+            f"checkpoint {where} does not match this run's env/network (state shapes differ); "
+            "resume with the config it was written with (its run's config.json) or start a new run"
+        )
+
+
+def check_compatible(saved_config: dict, config: dict, where: str) -> None:
+    """Raise if a checkpoint's config differs from ``config`` in a structural field."""
+    for name in STRUCTURAL_FIELDS:
+        a, b = saved_config.get(name), config.get(name)
+        if isinstance(a, list):
+            a = tuple(a)
+        if isinstance(b, list):
+            b = tuple(b)
+        if a != b:
+            raise JaxpgError(
+                f"checkpoint {where} was written for {name}={a!r} but this run has {name}={b!r}; "
+                "resume with the config it was written with (its run's config.json) or start a new run"
+            )

@@ -1,0 +1,316 @@
+"""Static configuration (``TrainConfig``) and traced hyperparameters (``HParams``).
+
+``TrainConfig`` holds the choices that change the compiled program (algorithm,
+env, shapes, loop counts); changing one recompiles. ``HParams`` holds floats only,
+so a batch of them can be ``vmap``-ed: ``jax.vmap(train)(keys, hparams_batch)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxpg.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Static choices of a training run (changing one recompiles)."""
+
+    algo: str = "ppo"
+    """Algorithm: ppo, a2c, reinforce, npg, trpo (see `jaxpg.algos.ALGORITHMS`)."""
+    env: str = "CartPole-v1"
+    """Environment: a gymnax id (CartPole-v1, Pendulum-v1, ...), brax/<name>, or a probe."""
+    backend: str = "positional"
+    """Brax physics backend (generalized, positional, spring, mjx); Brax envs only."""
+    episode_length: int | None = None
+    """Time limit in steps (a cut is truncation, not termination); None: the env's own."""
+    total_timesteps: int = 400_000
+    """Environment steps to train for (across all envs)."""
+    num_envs: int = 8
+    """Parallel environments (vmapped)."""
+    num_steps: int = 128
+    """Rollout length per env per update (reinforce: the episode cap H, see its docstring)."""
+    update_epochs: int = 4
+    """Passes over each batch: PPO's policy+value epochs; the critic's Adam epochs of
+    npg, trpo and reinforce (value baseline). A2C makes one step per rollout."""
+    num_minibatches: int = 4
+    """Minibatches per epoch; num_envs * num_steps must divide by it."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the actor MLP (and of the critic unless critic_hidden_sizes)."""
+    critic_hidden_sizes: tuple[int, ...] | None = None
+    """Hidden layer widths of the critic MLP; None: same as hidden_sizes."""
+    activation: str = "tanh"
+    """Hidden activation: tanh, relu, elu, gelu, swish."""
+    log_std_init: float = 0.0
+    """Initial log standard deviation of Gaussian policies."""
+    normalize_obs: bool = False
+    """Keep running observation mean/variance in the train state and whiten observations."""
+    normalize_advantages: bool = True
+    """Whiten advantages per minibatch."""
+    clip_value: bool = True
+    """PPO value clipping (value loss uses max of clipped and unclipped errors)."""
+    anneal_lr: bool = True
+    """Linearly decay learning rates to 0 over training."""
+    ent_schedule: Literal["constant", "linear", "cosine"] = "constant"
+    """Entropy coefficient schedule from ent_coef to ent_coef_final."""
+    baseline: Literal["none", "value", "linear"] = "value"
+    """REINFORCE baseline: none, value (learned critic), linear (ridge fit, Duan et al. 2016)."""
+    ppo_objective: Literal["clip", "kl_penalty"] = "clip"
+    """PPO surrogate: clip (L^CLIP) or kl_penalty (adaptive-beta KL penalty, PPO paper sec. 4)."""
+    cg_iters: int = 10
+    """Conjugate-gradient iterations for the natural-gradient direction (NPG, TRPO)."""
+    ls_steps: int = 10
+    """Backtracking line-search trials (TRPO); step sizes shrink by ls_backtrack each."""
+    updates_per_chunk: int | None = None
+    """Updates compiled into one chunk between host-side logs (None: about 25 logs a run)."""
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.batch_size
+
+    @property
+    def chunk(self) -> int:
+        if self.updates_per_chunk:
+            return max(1, min(self.updates_per_chunk, self.num_updates))
+        return max(1, self.num_updates // 25)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> "TrainConfig":
+        """Check every field before compiling; raise a one-line :class:`ConfigError`.
+
+        Types first (so no check below can crash on, say, a string width), then
+        ranges and the relations between fields. A field without a specific check
+        must at least have the type of its default.
+        """
+        from jaxpg.algos import ALGORITHMS
+        from jaxpg.envs import BRAX_BACKENDS, check_env_name
+        from jaxpg.networks import ACTIVATIONS
+
+        _check_types(self)
+        if self.algo not in ALGORITHMS:
+            raise ConfigError("algo", self.algo, f"choose one of {', '.join(sorted(ALGORITHMS))}")
+        check_env_name(self.env)
+        if self.backend not in BRAX_BACKENDS:
+            raise ConfigError("backend", self.backend, f"use one of {', '.join(BRAX_BACKENDS)}")
+        for name in ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
+            value = getattr(self, name)
+            if value < 1:
+                raise ConfigError(name, value, "must be a positive integer")
+        if self.batch_size % self.num_minibatches:
+            raise ConfigError(
+                "num_minibatches",
+                self.num_minibatches,
+                f"num_envs * num_steps = {self.batch_size} must be divisible by it",
+            )
+        if self.total_timesteps < self.batch_size:
+            raise ConfigError(
+                "total_timesteps",
+                self.total_timesteps,
+                f"must be at least num_envs * num_steps = {self.batch_size} (one update)",
+            )
+        if self.total_timesteps > MAX_STEPS:
+            # the step counter in the train state is int32
+            raise ConfigError("total_timesteps", self.total_timesteps, f"must be <= {MAX_STEPS:,}")
+        if self.episode_length is not None and self.episode_length < 1:
+            raise ConfigError("episode_length", self.episode_length, "must be >= 1 or None")
+        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
+            raise ConfigError("hidden_sizes", self.hidden_sizes, "give positive layer widths")
+        if self.critic_hidden_sizes is not None and (
+            not self.critic_hidden_sizes or any(h < 1 for h in self.critic_hidden_sizes)
+        ):
+            raise ConfigError(
+                "critic_hidden_sizes", self.critic_hidden_sizes, "give positive layer widths"
+            )
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError("activation", self.activation, f"use one of {', '.join(ACTIVATIONS)}")
+        if not math.isfinite(self.log_std_init) or abs(self.log_std_init) > 20:
+            raise ConfigError("log_std_init", self.log_std_init, "use a finite value in [-20, 20]")
+        if self.ent_schedule not in ("constant", "linear", "cosine"):
+            raise ConfigError("ent_schedule", self.ent_schedule, "use constant, linear or cosine")
+        if self.baseline not in ("none", "value", "linear"):
+            raise ConfigError("baseline", self.baseline, "use none, value or linear")
+        if self.ppo_objective not in ("clip", "kl_penalty"):
+            raise ConfigError("ppo_objective", self.ppo_objective, "use clip or kl_penalty")
+        for name in ("cg_iters", "ls_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(name, value, "must be a positive integer")
+        if self.updates_per_chunk is not None and self.updates_per_chunk < 1:
+            raise ConfigError("updates_per_chunk", self.updates_per_chunk, "must be >= 1 or None")
+        return self
+
+
+MAX_STEPS = 2**31 - 2**24
+
+# Fields whose default is None: (element type, is a tuple of them).
+_OPTIONAL = {
+    "episode_length": (int, False),
+    "updates_per_chunk": (int, False),
+    "critic_hidden_sizes": (int, True),
+}
+
+
+def _type_fix(kind: type, tuple_of: bool) -> str:
+    name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
+    return f"must be a tuple of integers, e.g. (64, 64)" if tuple_of else f"must be {name}"
+
+
+def _is(value, kind: type) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, kind)
+
+
+def _check_types(config: "TrainConfig") -> None:
+    """Each field has the type of its default (or, for None defaults, see ``_OPTIONAL``)."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.name in _OPTIONAL:
+            if value is None:
+                continue
+            kind, tuple_of = _OPTIONAL[f.name]
+        elif isinstance(f.default, tuple):
+            kind, tuple_of = int, True
+        elif f.default is None or f.default is dataclasses.MISSING:
+            continue
+        else:
+            kind, tuple_of = type(f.default), False
+        if tuple_of:
+            ok = isinstance(value, (tuple, list)) and all(_is(v, kind) for v in value)
+        else:
+            ok = _is(value, kind)
+        if not ok:
+            fix = _type_fix(kind, tuple_of)
+            raise ConfigError(f.name, value, fix + (" or None" if f.name in _OPTIONAL else ""))
+
+
+@struct.dataclass
+class HParams:
+    """Float hyperparameters: traced, so a batch of them can be vmapped."""
+
+    lr: float = 2.5e-4
+    """Learning rate of the policy (actor) optimizer (Adam)."""
+    critic_lr: float = 2.5e-4
+    """Learning rate of the value (critic) optimizer (Adam)."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda (1: Monte Carlo-like, 0: one-step TD)."""
+    clip_eps: float = 0.2
+    """PPO ratio clip epsilon (also the value-clip range)."""
+    ent_coef: float = 0.01
+    """Entropy bonus coefficient (start of its schedule)."""
+    ent_coef_final: float = 0.01
+    """Entropy coefficient at the end of the schedule (non-constant schedules)."""
+    vf_coef: float = 0.5
+    """Value loss coefficient."""
+    max_grad_norm: float = 0.5
+    """Global gradient-norm clip (per network)."""
+    target_kl: float = 0.0
+    """Stop an update's epochs once approx-KL exceeds this (0 disables)."""
+    reward_scale: float = 1.0
+    """Multiply rewards by this before computing returns."""
+    max_kl: float = 0.01
+    """KL trust-region radius delta of NPG/TRPO: mean KL(old || new) of a step <= delta."""
+    cg_damping: float = 0.1
+    """Damping lambda of the Fisher-vector product (F + lambda I) v used by CG (NPG/TRPO)."""
+    ls_backtrack: float = 0.8
+    """TRPO line search: each trial step is this fraction of the previous one."""
+    kl_coef: float = 1.0
+    """Initial KL-penalty coefficient beta (PPO kl_penalty; adapted each update)."""
+    kl_penalty_target: float = 0.01
+    """Target KL d_targ of the adaptive penalty: beta *= 2 if KL > 1.5 d, /= 2 if KL < d / 1.5."""
+    linear_baseline_reg: float = 1e-5
+    """Ridge coefficient of REINFORCE's linear baseline (relative to the mean feature scale)."""
+
+    def replace(self, **changes) -> "HParams":  # flax struct provides it; typed here
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def as_arrays(self) -> "HParams":
+        return jax_tree_float32(self)
+
+    def validate(self) -> "HParams":
+        """Check types (real numbers or float arrays, finite) and ranges; one-line errors.
+
+        Works on a batch of hyperparameters too (every element is checked).
+        """
+        d = self.to_dict()
+        for name, value in d.items():
+            arr = _as_real_array(value)
+            if arr is None:
+                raise ConfigError(name, value, "must be a real number")
+            if not np.all(np.isfinite(arr)):
+                raise ConfigError(name, value, "must be finite")
+            d[name] = arr
+        for name in ("lr", "critic_lr", "max_grad_norm", "reward_scale", "max_kl",
+                     "kl_coef", "kl_penalty_target"):
+            if not np.all(d[name] > 0):
+                raise ConfigError(name, getattr(self, name), "must be > 0")
+        for name in ("ent_coef", "ent_coef_final", "vf_coef", "target_kl", "clip_eps",
+                     "cg_damping", "linear_baseline_reg"):
+            if name in d and not np.all(d[name] >= 0):
+                raise ConfigError(name, getattr(self, name), "must be >= 0")
+        if not np.all((d["ls_backtrack"] > 0) & (d["ls_backtrack"] < 1)):
+            raise ConfigError("ls_backtrack", self.ls_backtrack, "must be in (0, 1)")
+        for name in ("gamma", "gae_lambda"):
+            if not np.all((d[name] >= 0) & (d[name] <= 1)):
+                raise ConfigError(name, getattr(self, name), "must be in [0, 1]")
+        return self
+
+
+def _as_real_array(value) -> np.ndarray | None:
+    """``value`` as a float array, or None if it is not real-valued (bool, str, complex...)."""
+    if isinstance(value, (bool, str, bytes)) or value is None:
+        return None
+    try:
+        arr = np.asarray(value)
+    except Exception:  # noqa: BLE001 - anything that is not array-like
+        return None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        return None
+    if arr.dtype == np.bool_ or arr.size == 0:
+        return None
+    return arr.astype(np.float64)
+
+
+def jax_tree_float32(tree):
+    import jax
+
+    return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), tree)
+
+
+def entropy_coef(hparams: HParams, schedule: str, progress):
+    """Entropy coefficient at ``progress`` in [0, 1] (fraction of updates done)."""
+    start, end = hparams.ent_coef, hparams.ent_coef_final
+    if schedule == "linear":
+        return start + (end - start) * progress
+    if schedule == "cosine":
+        return end + 0.5 * (start - end) * (1.0 + jnp.cos(jnp.pi * progress))
+    return start + 0.0 * progress

@@ -1,0 +1,67 @@
+"""Environments: every gymnax id, Brax as ``brax/<name>``, and our probe envs.
+
+``make(name, backend=..., episode_length=...)`` returns an env wrapped with
+episode-return tracking; see :mod:`jaxpg.envs.core` for the interface.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from jaxpg.envs.brax_env import BRAX_BACKENDS, BRAX_ENVS, BraxEnv
+from jaxpg.envs.core import Box, Discrete, EpisodeStats, clip_action
+from jaxpg.envs.probes import PROBES, make_probe
+from jaxpg.errors import JaxpgError
+
+GYMNAX_ENVS = (
+    "CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0",
+    "Asterix-MinAtar", "Breakout-MinAtar", "Freeway-MinAtar", "Seaquest-MinAtar",
+    "SpaceInvaders-MinAtar", "Catch-bsuite", "DeepSea-bsuite", "MemoryChain-bsuite",
+    "UmbrellaChain-bsuite", "DiscountingChain-bsuite", "MNISTBandit-bsuite",
+    "SimpleBandit-bsuite", "FourRooms-misc", "MetaMaze-misc", "PointRobot-misc",
+    "BernoulliBandit-misc", "GaussianBandit-misc", "Reacher-misc", "Swimmer-misc",
+    "Pong-misc", "FrozenLake-misc",
+)  # fmt: skip
+
+
+def all_env_names() -> list[str]:
+    return [*GYMNAX_ENVS, *(f"brax/{n}" for n in BRAX_ENVS), *PROBES]
+
+
+def check_env_name(name: str) -> None:
+    """Raise a one-line :class:`JaxpgError` with the closest valid names if unknown."""
+    names = all_env_names()
+    if name in names:
+        return
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise JaxpgError(
+        f"unknown env {name!r}.{hint} Valid: gymnax ids (e.g. CartPole-v1), "
+        f"brax/<name> (e.g. brax/halfcheetah), or probes (e.g. Probe-Constant-v0)."
+    )
+
+
+def make(name: str, backend: str = "positional", episode_length: int | None = None):
+    """Build an environment by name, wrapped with :class:`EpisodeStats`.
+
+    ``backend`` applies to Brax only; ``episode_length`` overrides the time limit
+    (Brax default 1000; gymnax defaults to each env's own limit).
+    """
+    check_env_name(name)
+    if name.startswith("brax/"):
+        if backend not in BRAX_BACKENDS:
+            raise JaxpgError(
+                f"unknown brax backend {backend!r}: use one of {', '.join(BRAX_BACKENDS)}"
+            )
+        env = BraxEnv(name.split("/", 1)[1], backend=backend, episode_length=episode_length or 1000)
+    elif name in PROBES:
+        env = make_probe(name)
+    else:
+        from jaxpg.envs.gymnax_env import GymnaxEnv
+
+        env = GymnaxEnv(name, max_episode_steps=episode_length)
+    return EpisodeStats(env)
+
+
+__all__ = ["Box", "Discrete", "EpisodeStats", "clip_action", "make", "check_env_name",
+           "all_env_names", "GYMNAX_ENVS", "BRAX_ENVS", "PROBES"]

@@ -1,0 +1,123 @@
+"""The one functional environment interface every algorithm sees.
+
+``reset(key) -> (obs, state)`` and
+``step(key, state, action) -> (obs, state, reward, terminated, truncated, info)``
+for a single (unbatched) environment; ``jax.vmap`` makes it a batch.
+
+* ``terminated``: the episode really ended (bootstrap from 0).
+* ``truncated``: a time limit cut it (bootstrap from ``V(info["final_obs"])``).
+* Auto-reset: when either flag is set, the returned ``obs``/``state`` already
+  belong to a fresh episode and ``info["final_obs"]`` is the observation that the
+  transition actually reached (before the reset). When neither is set,
+  ``info["final_obs"]`` equals ``obs``.
+* Episode bookkeeping (``EpisodeStats``) adds ``info["episode_return"]``,
+  ``info["episode_length"]`` (values of the episode that just ended, valid where
+  ``info["episode_done"]``).
+* Observations are flat float32 vectors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+
+@dataclass(frozen=True)
+class Discrete:
+    """``n`` actions, integers ``0 .. n-1``."""
+
+    n: int
+
+    @property
+    def is_discrete(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Box:
+    """A continuous action vector of ``shape`` within ``[low, high]`` (per component)."""
+
+    shape: tuple[int, ...]
+    low: float | tuple[float, ...]
+    high: float | tuple[float, ...]
+
+    @property
+    def is_discrete(self) -> bool:
+        return False
+
+    @property
+    def size(self) -> int:
+        out = 1
+        for s in self.shape:
+            out *= s
+        return out
+
+
+ActionSpace = Discrete | Box
+
+
+class Env(Protocol):
+    name: str
+    obs_size: int
+    action_space: ActionSpace
+
+    def reset(self, key: jax.Array) -> tuple[jax.Array, Any]: ...
+
+    def step(
+        self, key: jax.Array, state: Any, action: jax.Array
+    ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array, dict]: ...
+
+
+def clip_action(action: jax.Array, space: ActionSpace) -> jax.Array:
+    """Clip a continuous action into the box (discrete actions pass through).
+
+    The Gaussian policy is unbounded; clipping happens here, in the environment, so
+    the policy's log-probabilities stay those of the unclipped sample.
+    """
+    if space.is_discrete:
+        return action
+    low = jnp.asarray(space.low, jnp.float32)
+    high = jnp.asarray(space.high, jnp.float32)
+    return jnp.clip(action, low, high)
+
+
+@struct.dataclass
+class EpisodeStatsState:
+    inner: Any
+    episode_return: jax.Array
+    episode_length: jax.Array
+
+
+class EpisodeStats:
+    """Tracks the undiscounted return and length of the running episode."""
+
+    def __init__(self, env: Env):
+        self.env = env
+        self.name = env.name
+        self.obs_size = env.obs_size
+        self.action_space = env.action_space
+        self.max_episode_steps = getattr(env, "max_episode_steps", None)
+
+    def reset(self, key):
+        obs, inner = self.env.reset(key)
+        return obs, EpisodeStatsState(inner, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
+
+    def step(self, key, state: EpisodeStatsState, action):
+        obs, inner, reward, terminated, truncated, info = self.env.step(key, state.inner, action)
+        ret = state.episode_return + reward
+        length = state.episode_length + 1
+        done = jnp.logical_or(terminated, truncated)
+        info = dict(info)
+        info["episode_done"] = done
+        info["episode_return"] = ret
+        info["episode_length"] = length
+        new_state = EpisodeStatsState(
+            inner,
+            jnp.where(done, 0.0, ret),
+            jnp.where(done, 0, length),
+        )
+        return obs, new_state, reward, terminated, truncated, info

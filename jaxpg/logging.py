@@ -1,0 +1,77 @@
+"""Run-directory writers (host side only, never inside a compiled function).
+
+A run directory holds ``config.json``, ``metrics.jsonl`` (one JSON object per
+logged update), TensorBoard event files and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and np.ndim(value) == 0:
+        value = value.item()
+    elif hasattr(value, "tolist"):
+        return _jsonable(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else (1e308 if value > 0 else -1e308)
+    return value
+
+
+def write_json(path: str, obj: Any) -> None:
+    """Write ``obj`` as JSON atomically (a half-written file never replaces a good one)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(_jsonable(obj), f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def read_jsonl(path: str) -> list[dict]:
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+class RunLogger:
+    """Writes one run directory: config, JSONL metrics, TensorBoard scalars, summary."""
+
+    def __init__(self, out_dir: str, tensorboard: bool = True, append: bool = False):
+        self.out_dir = out_dir
+        os.makedirs(out_dir, exist_ok=True)
+        self._jsonl = open(os.path.join(out_dir, "metrics.jsonl"), "a" if append else "w")
+        self._tb = None
+        if tensorboard:
+            from tensorboardX import SummaryWriter
+
+            self._tb = SummaryWriter(logdir=out_dir, flush_secs=10)
+
+    def write_config(self, config: dict) -> None:
+        write_json(os.path.join(self.out_dir, "config.json"), config)
+
+    def log(self, metrics: dict[str, Any], step: int) -> None:
+        """Append ``{"step": step, **metrics}`` to metrics.jsonl and to TensorBoard."""
+        row = _jsonable({"step": step, **metrics})
+        self._jsonl.write(json.dumps(row) + "\n")
+        self._jsonl.flush()
+        if self._tb is not None:
+            for name, value in row.items():
+                if name != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    self._tb.add_scalar(name, value, step)
+
+    def write_summary(self, summary: dict) -> None:
+        write_json(os.path.join(self.out_dir, "summary.json"), summary)
+
+    def close(self) -> None:
+        self._jsonl.close()
+        if self._tb is not None:
+            self._tb.close()

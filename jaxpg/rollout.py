@@ -1,0 +1,93 @@
+"""Collect a time-major batch of transitions: ``lax.scan`` over time, ``vmap`` over envs."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+
+@struct.dataclass
+class Trajectory:
+    """Transitions, every field ``[T, B, ...]``.
+
+    ``obs``/``next_obs`` are what the policy saw (normalized where normalization is
+    on); ``next_obs`` is the pre-reset observation ``s_{t+1}`` used to bootstrap.
+    ``raw_obs`` feeds the observation statistics.
+    """
+
+    obs: jax.Array
+    raw_obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    reward: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    next_obs: jax.Array
+    episode_done: jax.Array
+    episode_return: jax.Array
+    episode_length: jax.Array
+
+    @property
+    def done(self) -> jax.Array:
+        return jnp.logical_or(self.terminated, self.truncated)
+
+
+# act(key, obs[B, obs]) -> (action[B, ...], log_prob[B])
+ActFn = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
+
+
+def rollout(
+    env,
+    act: ActFn,
+    normalize_obs: Callable[[jax.Array], jax.Array],
+    env_state: Any,
+    obs: jax.Array,
+    key: jax.Array,
+    num_steps: int,
+) -> tuple[Trajectory, Any, jax.Array]:
+    """Run ``num_steps`` steps of ``B`` envs; return the trajectory and where they stand.
+
+    ``env_state``/``obs`` are batched over the leading env axis; ``obs`` raw.
+    """
+    step_env = jax.vmap(env.step)
+
+    def step(carry, key_t):
+        env_state, raw = carry
+        k_act, k_env = jax.random.split(key_t)
+        seen = normalize_obs(raw)
+        action, log_prob = act(k_act, seen)
+        env_keys = jax.random.split(k_env, raw.shape[0])
+        next_raw, env_state, reward, term, trunc, info = step_env(env_keys, env_state, action)
+        tr = Trajectory(
+            obs=seen,
+            raw_obs=raw,
+            action=action,
+            log_prob=log_prob,
+            reward=reward,
+            terminated=term,
+            truncated=trunc,
+            next_obs=normalize_obs(info["final_obs"]),
+            episode_done=info["episode_done"],
+            episode_return=info["episode_return"],
+            episode_length=info["episode_length"],
+        )
+        return (env_state, next_raw), tr
+
+    (env_state, obs), traj = jax.lax.scan(step, (env_state, obs), jax.random.split(key, num_steps))
+    return traj, env_state, obs
+
+
+def episode_metrics(traj: Trajectory) -> dict[str, jax.Array]:
+    """Sums and counts of the episodes that finished in ``traj`` (driver averages them)."""
+    done = traj.episode_done.astype(jnp.float32)
+    return {
+        "episode_return_sum": jnp.sum(traj.episode_return * done),
+        "episode_length_sum": jnp.sum(traj.episode_length * done),
+        "episode_count": jnp.sum(done),
+        # 1.0/0.0 flags read by the non-finite guard (jaxpg.guard): the raw data lives here.
+        "obs_finite": jnp.all(jnp.isfinite(traj.raw_obs)).astype(jnp.float32),
+        "reward_finite": jnp.all(jnp.isfinite(traj.reward)).astype(jnp.float32),
+    }

@@ -1,0 +1,127 @@
+"""Spread work over devices with ``jax.sharding`` (a 1-D ``Mesh`` + ``NamedSharding``).
+
+Two layouts, both data-parallel with no hand-written collectives: XLA's SPMD
+partitioner propagates the input sharding through the jitted program.
+
+* **Agents** (sweeps): the leading axis of a batch of agents ``[A, ...]`` (seeds x
+  hyperparameter settings) is split over devices. Agents never talk to each other,
+  so every device runs its own slice and nothing crosses devices until the host
+  gathers the results.
+* **Envs** (one big run): in a :class:`~jaxpg.algos.common.TrainState` the
+  per-env leaves (``env_state``, ``obs``: leading axis ``num_envs``) are split
+  over devices and everything else (parameters, optimizer state, statistics) is
+  replicated. Env steps and the forward passes are local; the minibatch shuffle
+  and gradient means become cross-device gathers / all-reduces inserted by XLA.
+
+Multi-host: call :func:`initialize_distributed` (a thin wrapper around
+``jax.distributed.initialize``) at the start of every process; ``jax.devices()``
+then lists the devices of all hosts, the mesh spans them, and :func:`to_host`
+gathers a globally sharded result onto every host.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+AGENTS = "agents"
+ENVS = "envs"
+
+
+def initialize_distributed(
+    coordinator_address: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+) -> bool:
+    """Join a multi-process run (one process per host, or per GPU) before any jax work.
+
+    Arguments, else ``JAXPG_COORDINATOR`` (``host:port`` of process 0),
+    ``JAXPG_NUM_PROCESSES`` and ``JAXPG_PROCESS_ID``; ``JAXPG_DISTRIBUTED=1`` alone
+    lets jax detect the cluster (SLURM, Open MPI, Cloud TPU). With none of these
+    it does nothing (a single-process run), so it is safe to call always.
+    Returns whether it initialized.
+    """
+    env = os.environ
+    coordinator_address = coordinator_address or env.get("JAXPG_COORDINATOR")
+    if num_processes is None and env.get("JAXPG_NUM_PROCESSES"):
+        num_processes = int(env["JAXPG_NUM_PROCESSES"])
+    if process_id is None and env.get("JAXPG_PROCESS_ID"):
+        process_id = int(env["JAXPG_PROCESS_ID"])
+    explicit = coordinator_address is not None or num_processes is not None
+    if not explicit and env.get("JAXPG_DISTRIBUTED") != "1":
+        return False
+    if (num_processes or 1) > 1 and env.get("JAX_PLATFORMS", "").startswith("cpu"):
+        # CPU collectives across processes need an explicit implementation.
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address, num_processes, process_id)
+    return True
+
+
+def make_mesh(axis: str, devices: list | None = None) -> Mesh:
+    """A 1-D mesh named ``axis`` over ``devices`` (default: every device of every host)."""
+    devs = np.asarray(jax.devices() if devices is None else devices)
+    return Mesh(devs.reshape(-1), (axis,))
+
+
+def pad_to_multiple(n: int, k: int) -> int:
+    """Smallest multiple of ``k`` that is ``>= n``."""
+    return -(-n // k) * k
+
+
+def shard_leading(tree: Any, mesh: Mesh) -> Any:
+    """Place every leaf with its leading axis split over ``mesh``'s single axis.
+
+    The leading axis must divide by the mesh size (pad with :func:`pad_to_multiple`).
+    """
+    (axis,) = mesh.axis_names
+    sharding = NamedSharding(mesh, PartitionSpec(axis))
+    return jax.device_put(tree, sharding)
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+
+
+def env_axis_sharding(state: Any, num_envs: int, mesh: Mesh) -> Any:
+    """A pytree of shardings for a train state: env-batched leaves split, others replicated.
+
+    A leaf counts as env-batched when its leading dimension is ``num_envs`` and it
+    lives under ``env_state`` or is ``obs`` (so a parameter that happens to have
+    ``num_envs`` rows is still replicated).
+    """
+    (axis,) = mesh.axis_names
+    split = NamedSharding(mesh, PartitionSpec(axis))
+    whole = NamedSharding(mesh, PartitionSpec())
+
+    def per_env(x) -> NamedSharding:
+        return split if np.ndim(x) >= 1 and np.shape(x)[0] == num_envs else whole
+
+    shardings = jax.tree.map(lambda _: whole, state)
+    return shardings.replace(
+        env_state=jax.tree.map(per_env, state.env_state), obs=per_env(state.obs)
+    )
+
+
+def shard_env_axis(state: Any, num_envs: int, mesh: Mesh | None = None) -> Any:
+    """Split a train state's envs over all devices (a no-op on one device).
+
+    When ``num_envs`` does not divide by the device count the state is left where
+    it is: sharding would need padded envs, which would change the run.
+    """
+    mesh = mesh or make_mesh(ENVS)
+    if mesh.size == 1 or num_envs % mesh.size:
+        return state
+    return jax.device_put(state, env_axis_sharding(state, num_envs, mesh))
+
+
+def to_host(tree: Any) -> Any:
+    """NumPy copy of ``tree`` on this host, gathering shards that live on other hosts."""
+    if jax.process_count() == 1:
+        return jax.device_get(tree)
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.process_allgather(tree, tiled=True)

@@ -1,0 +1,158 @@
+"""eval / render / plot on a tiny finished run, the report generator, and the
+closed forms behind the trainer-free figures."""
+
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "experiments"))
+
+from jaxpg.cli import main as cli  # noqa: E402
+from jaxpg.config import HParams, TrainConfig  # noqa: E402
+from jaxpg.plotting import mean_ci  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    from jaxpg.train import run
+
+    out = str(tmp_path_factory.mktemp("runs") / "tiny")
+    cfg = TrainConfig(env="CartPole-v1", total_timesteps=4096, num_envs=4, num_steps=128, updates_per_chunk=2)
+    run(cfg, HParams(), seed=0, out_dir=out, progress=False)
+    return out
+
+
+def test_run_saves_params(run_dir):
+    assert os.path.isfile(os.path.join(run_dir, "params.msgpack"))
+
+
+def test_eval_deterministic_and_stochastic(run_dir, capsys):
+    assert cli(["eval", run_dir, "--episodes", "6", "--max-steps", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "deterministic" in out and "stochastic" in out
+    r = json.load(open(os.path.join(run_dir, "eval.json")))
+    for mode in ("deterministic", "stochastic"):
+        returns = np.asarray(r[mode]["returns"])
+        assert returns.shape == (6,)
+        # CartPole pays 1 per step: every episode lasts >= 1 step and <= the 200-step cap
+        assert np.all(returns >= 1) and np.all(returns <= 200)
+        assert r[mode]["mean"] == pytest.approx(returns.mean(), rel=1e-5)
+    # the same seed gives the same evaluation
+    from jaxpg.evaluate import evaluate_run
+
+    again = evaluate_run(run_dir, episodes=6, seed=0, max_steps=200)
+    assert again["stochastic"]["returns"] == r["stochastic"]["returns"]
+
+
+def test_eval_loaded_policy_matches_trained_params(run_dir):
+    from jaxpg.evaluate import load_run
+
+    run = load_run(run_dir)
+    assert run.config.env == "CartPole-v1" and run.config.num_envs == 4
+    assert set(run.params) == {"actor", "critic"}
+
+
+@pytest.mark.parametrize("cmd", ["eval", "render"])
+def test_missing_dir_or_params_is_one_line_exit_2(run_dir, tmp_path, capsys, cmd):
+    assert cli([cmd, str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not found" in err and len(err.splitlines()) == 1
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    os.remove(broken / "params.msgpack")
+    assert cli([cmd, str(broken)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "params.msgpack" in err and len(err.splitlines()) == 1
+
+
+def test_render_gif(run_dir, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "ep.gif"
+    assert cli(["render", run_dir, "--out", str(out), "--max-steps", "8"]) == 0
+    im = Image.open(out)
+    assert 1 <= im.n_frames <= 8
+
+
+def test_plot_groups_seeds(run_dir, tmp_path, capsys):
+    seed1 = tmp_path / "seed1"
+    shutil.copytree(run_dir, seed1)
+    cfg = json.load(open(seed1 / "config.json"))
+    cfg["seed"] = 1
+    json.dump(cfg, open(seed1 / "config.json", "w"))
+    other = tmp_path / "other"
+    shutil.copytree(run_dir, other)
+    cfg["hparams"]["lr"] = 1e-3
+    json.dump(cfg, open(other / "config.json", "w"))
+    out = tmp_path / "c.png"
+    assert cli(["plot", run_dir, str(seed1), str(other), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "2 group(s)" in text and "n=2" in text and "n=1" in text
+    assert out.stat().st_size > 1000
+    assert cli(["plot", str(tmp_path / "missing")]) == 2
+
+
+def test_mean_ci_by_hand():
+    m, lo, hi = mean_ci([1.0, 2.0, 3.0])
+    # sd = 1, t_{0.975, 2} = 4.3027, half width = 4.3027 / sqrt(3) = 2.4842
+    assert m == 2.0
+    assert hi - m == pytest.approx(2.4842, abs=1e-3) and m - lo == pytest.approx(2.4842, abs=1e-3)
+    assert mean_ci([5.0]) == (5.0, 5.0, 5.0)
+
+
+def test_clipped_objective_by_hand():
+    from fig_theory import clipped_objective
+
+    eps = 0.2
+    # A > 0: r A below 1 + eps, capped at (1 + eps) A above it
+    assert clipped_objective(0.5, 1.0, eps) == pytest.approx(0.5)
+    assert clipped_objective(1.1, 1.0, eps) == pytest.approx(1.1)
+    assert clipped_objective(1.5, 1.0, eps) == pytest.approx(1.2)
+    # A < 0: floor at (1 - eps) A for small r, unclipped (pessimistic) r A for large r
+    assert clipped_objective(0.5, -1.0, eps) == pytest.approx(-0.8)
+    assert clipped_objective(1.5, -2.0, eps) == pytest.approx(-3.0)
+    assert clipped_objective(1.0, 3.0, eps) == pytest.approx(3.0)
+
+
+def test_gaussian_fisher_natural_gradient():
+    """F = E[score score^T] of N(mu, sigma^2) in (mu, sigma) is diag(1/s^2, 2/s^2)."""
+    from fig_theory import grad_J, natural_grad_J
+
+    mu, s = 0.3, 0.7
+    x = np.random.default_rng(0).normal(mu, s, 400_000)
+    score = np.stack([(x - mu) / s**2, -1 / s + (x - mu) ** 2 / s**3])
+    F = score @ score.T / x.size
+    np.testing.assert_allclose(F, np.diag([1 / s**2, 2 / s**2]), rtol=0.02, atol=0.02)
+    g = np.array(grad_J(mu, s, 1.0, 0.4))
+    np.testing.assert_allclose(natural_grad_J(mu, s, 1.0, 0.4), np.linalg.solve(np.diag([1 / s**2, 2 / s**2]), g))
+
+
+def _fixture(claim_id, verdict):
+    return {
+        "claim_id": claim_id, "claim": f"claim text {claim_id}", "source": "tutorial", "verdict": verdict,
+        "measured_text": f"measured {claim_id} 1.0 [0.5, 1.5]", "settings": {"env": "CartPole-v1"},
+        "seeds": [0, 1], "hardware": {"device": "cpu", "jax_version": "x"}, "scale": "cpu",
+        "figure": f"figures/{claim_id}.png", "seconds": 3.0,
+    }
+
+
+def test_report_from_fixture_results(tmp_path, capsys):
+    import make_report
+
+    res = tmp_path / "results"
+    res.mkdir()
+    json.dump(_fixture("claimA", "agrees"), open(res / "claimA.json", "w"))
+    json.dump(_fixture("claimB", "pending"), open(res / "claimB.json", "w"))
+    out = tmp_path / "REPORT.md"
+    assert make_report.main(["--results", str(res), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "claim text claimA" in text and "claim text claimB" in text
+    assert "**AGREES**" in text and "**PENDING**" in text
+    assert "figures/claimA.png" in text and "measured claimA 1.0 [0.5, 1.5]" in text
+    assert text.index("## claimA") < text.index("## claimB")
+    assert make_report.main(["--results", str(tmp_path / "none"), "--out", str(out)]) == 2

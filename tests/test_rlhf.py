@@ -205,3 +205,30 @@ def test_grpo_update_uses_group_baseline_and_no_critic():
     moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), new.params["policy"], params)
     assert any(jax.tree.leaves(moved))
     assert int(new.update) == 1 and float(new.beta) != 0.1  # adaptive controller stepped
+
+
+def test_k3_gradients_reward_form_vs_loss_form():
+    """Exact expectations over a ~ pi for one categorical (see ppo_lm's docstring)."""
+    theta = jax.random.normal(jax.random.key(6), (5,))
+    ref = jax.nn.log_softmax(jax.random.normal(jax.random.key(7), (5,)))
+    actions = jnp.arange(5)
+    pi = jax.lax.stop_gradient(jax.nn.softmax(theta))
+
+    def kl(p_log, q_log):
+        return jnp.sum(jnp.exp(p_log) * (p_log - q_log))
+
+    grad_fwd = jax.grad(lambda t: kl(ref, jax.nn.log_softmax(t)))(theta)  # KL(ref || pi)
+    grad_rev = jax.grad(lambda t: kl(jax.nn.log_softmax(t), ref))(theta)  # KL(pi || ref)
+    # Loss form: E_pi[grad k3] = grad KL(ref || pi).
+    loss_form = jax.grad(lambda t: jnp.sum(
+        pi * ppo_lm.kl_penalty(jax.nn.log_softmax(t)[actions], ref, "k3")))(theta)
+    np.testing.assert_allclose(loss_form, grad_fwd, atol=1e-6)
+
+    # Reward form: E_pi[grad log pi * k] for k1 is grad KL(pi || ref); for k3 it is not.
+    def score_fn(est):
+        k = jax.lax.stop_gradient(ppo_lm.kl_penalty(jnp.log(pi), ref, est))
+        return jax.grad(lambda t: jnp.sum(pi * jax.nn.log_softmax(t)[actions] * k))(theta)
+
+    np.testing.assert_allclose(score_fn("k1"), grad_rev, atol=1e-6)
+    np.testing.assert_allclose(score_fn("k3"), grad_rev - grad_fwd, atol=1e-6)
+    assert float(jnp.abs(score_fn("k3") - grad_rev).max()) > 1e-2

@@ -118,7 +118,8 @@ class RLHFConfig:
     gae_lambda: float = 0.95
     """GAE lambda."""
     kl_estimator: Literal["k1", "k3"] = "k1"
-    """Per-token KL estimator in the reward: k1 = log(pi/ref), k3 = (rho - 1) - log rho >= 0."""
+    """KL estimator: k1 = log(pi/ref) as a per-token reward, or k3 = (rho-1) - log rho >= 0
+    as a loss term (as a reward its gradient is biased; see jaxpg.rlhf.ppo_lm)."""
     kl_control: Literal["adaptive", "fixed"] = "adaptive"
     """Adaptive controller of Ziegler et al. (2019) or a fixed beta."""
     beta: float = 0.5

@@ -153,7 +153,8 @@ def test_pipeline_writes_run_directory(tiny_run):
     for k in ["proxy", "gold", "kl_seq", "kl_per_token", "beta", "entropy", "clip_frac",
               "approx_kl", "value_loss", "explained_variance"]:
         assert all(math.isfinite(r[f"ppo/{k}"]) for r in ppo), k
-    assert any("sft/eval_nll" in r for r in rows) and any("rm/eval_gold_accuracy" in r for r in rows)
+    assert any("sft/eval_nll" in r for r in rows)
+    assert any("rm/eval_gold_accuracy" in r for r in rows)
     with open(os.path.join(out, "summary.json")) as f:
         on_disk = json.load(f)
     assert on_disk["reward_model"]["gold_accuracy"] == summary["reward_model"]["gold_accuracy"]
@@ -183,3 +184,51 @@ def test_default_config_hits_targets(tmp_path):
     assert rl["after"]["gold"] > rl["before"]["gold"]
     assert summary["sft"]["excess_kl_per_token"] < 0.05
     assert summary["wall_s"]["total_s"] < 600
+
+
+def test_grpo_update_uses_group_baseline_and_no_critic():
+    from jaxpg.rlhf import reward_model
+
+    lang = task.make_language(jax.random.key(0), vocab_size=8, branching=2, n_liked=2)
+    cfg = lm.LMConfig(vocab_size=8, d_model=16, n_layers=1, n_heads=2, max_len=6)
+    params = lm.init_params(cfg, jax.random.key(1))
+    rm = reward_model.RewardModel(params, 0.0, 1.0)
+    pcfg = ppo_lm.PPOConfig(prompt_len=2, response_len=4, batch_size=16, n_epochs=2,
+                            n_minibatches=2, algo="grpo", group_size=4)
+    state = ppo_lm.init_state(pcfg, params, params, 0.1)
+    update = jax.jit(ppo_lm.make_update(cfg, pcfg, lang))
+    new, m = update(state, params, rm, jax.random.key(2), ppo_lm.PPOHParams(lr=1e-3))
+    assert float(m["first_mb_ratio_max_dev"]) < 1e-5 and float(m["first_mb_clip_frac"]) == 0.0
+    assert "value_loss" not in m
+    same = jax.tree.map(lambda a, b: bool(jnp.all(a == b)), new.params["value"], params)
+    assert all(jax.tree.leaves(same))  # no critic gradient in GRPO
+    moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), new.params["policy"], params)
+    assert any(jax.tree.leaves(moved))
+    assert int(new.update) == 1 and float(new.beta) != 0.1  # adaptive controller stepped
+
+
+def test_k3_gradients_reward_form_vs_loss_form():
+    """Exact expectations over a ~ pi for one categorical (see ppo_lm's docstring)."""
+    theta = jax.random.normal(jax.random.key(6), (5,))
+    ref = jax.nn.log_softmax(jax.random.normal(jax.random.key(7), (5,)))
+    actions = jnp.arange(5)
+    pi = jax.lax.stop_gradient(jax.nn.softmax(theta))
+
+    def kl(p_log, q_log):
+        return jnp.sum(jnp.exp(p_log) * (p_log - q_log))
+
+    grad_fwd = jax.grad(lambda t: kl(ref, jax.nn.log_softmax(t)))(theta)  # KL(ref || pi)
+    grad_rev = jax.grad(lambda t: kl(jax.nn.log_softmax(t), ref))(theta)  # KL(pi || ref)
+    # Loss form: E_pi[grad k3] = grad KL(ref || pi).
+    loss_form = jax.grad(lambda t: jnp.sum(
+        pi * ppo_lm.kl_penalty(jax.nn.log_softmax(t)[actions], ref, "k3")))(theta)
+    np.testing.assert_allclose(loss_form, grad_fwd, atol=1e-6)
+
+    # Reward form: E_pi[grad log pi * k] for k1 is grad KL(pi || ref); for k3 it is not.
+    def score_fn(est):
+        k = jax.lax.stop_gradient(ppo_lm.kl_penalty(jnp.log(pi), ref, est))
+        return jax.grad(lambda t: jnp.sum(pi * jax.nn.log_softmax(t)[actions] * k))(theta)
+
+    np.testing.assert_allclose(score_fn("k1"), grad_rev, atol=1e-6)
+    np.testing.assert_allclose(score_fn("k3"), grad_rev - grad_fwd, atol=1e-6)
+    assert float(jnp.abs(score_fn("k3") - grad_rev).max()) > 1e-2

@@ -76,7 +76,7 @@ class RLHFConfig:
     n_eval_pairs: int = 1024
     """Held-out hard-labelled pairs for the reward model's gold accuracy."""
     label_temperature: float = 0.0
-    """0: hard gold labels; > 0: Bradley-Terry noisy labels, P(a wins) = sigmoid((g_a - g_b) / T)."""
+    """0: hard gold labels; T > 0: noisy labels with P(a wins) = sigmoid((g_a - g_b) / T)."""
     rm_epochs: int = 4
     """Passes over the preference pairs."""
     rm_batch_size: int = 64
@@ -118,7 +118,8 @@ class RLHFConfig:
     gae_lambda: float = 0.95
     """GAE lambda."""
     kl_estimator: Literal["k1", "k3"] = "k1"
-    """Per-token KL estimator in the reward: k1 = log(pi/ref), k3 = (rho - 1) - log rho >= 0."""
+    """KL estimator: k1 = log(pi/ref) as a per-token reward, or k3 = (rho-1) - log rho >= 0
+    as a loss term (as a reward its gradient is biased; see jaxpg.rlhf.ppo_lm)."""
     kl_control: Literal["adaptive", "fixed"] = "adaptive"
     """Adaptive controller of Ziegler et al. (2019) or a fixed beta."""
     beta: float = 0.5

@@ -13,14 +13,23 @@ Per-token reward (Ziegler et al. 2019; Stiennon et al. 2020), response step
 where ``kl_t`` estimates ``KL(pi(.|s_t) || ref(.|s_t))`` from the sampled token
 with ``rho = ref(a_t|s_t) / pi(a_t|s_t)``: ``k1 = -log rho`` (unbiased, can be
 negative) or ``k3 = (rho - 1) - log rho`` (unbiased and >= 0; Schulman 2020).
+
+Where the penalty goes depends on the estimator. k1 is a *reward* (above): its
+score-function gradient ``E[grad log pi * k1]`` is exactly ``grad KL(pi || ref)``.
+k3 as a reward is not: ``E[grad log pi * k3] = grad KL(pi||ref) - grad KL(ref||pi)``,
+which pays the policy for moving probability off tokens the reference likes; with
+an adaptive beta this runs away (we saw beta grow 35x while the KL kept rising).
+So k3 enters the *loss* instead, ``+ beta * mean_t k3_t`` differentiated through
+``pi`` (as in GRPO, Shao et al. 2024), whose expected gradient under ``a ~ pi`` is
+``grad KL(ref || pi)``; the per-token reward then carries only the score.
 Advantages: GAE (gamma = 1, lambda = 0.95 by default) over the response, the last
 response token being terminal, then whitened over the batch. ``V(s_t)`` is the
 critic's scalar at position ``P - 1 + t``, the state before response token ``t``.
 
 Critic-free "grpo": each prompt gets ``group_size`` responses; the sequence return
-``proxy - beta * sum_t kl_t`` minus the group mean, divided by the group std, is
-every token's advantage (Shao et al. 2024). Here the KL stays in the reward (so the
-same controller applies) rather than in the loss as in DeepSeekMath.
+``proxy - beta * sum_t k1_t`` (or just ``proxy`` with k3, which sits in the loss)
+minus the group mean, divided by the group std, is every token's advantage (Shao et
+al. 2024).
 
 Adaptive KL controller (Ziegler et al. 2019, sec. 2.2):
 ``e = clip(KL / target - 1, -0.2, 0.2)``, ``beta <- beta * (1 + e * n / horizon)``
@@ -86,6 +95,7 @@ class Rollout(NamedTuple):
     values: jax.Array  # [B, R] V_old(s_t)
     advantages: jax.Array  # [B, R] whitened
     returns: jax.Array  # [B, R] value targets
+    ref_logp: jax.Array  # [B, R] log ref(a_t | s_t), for the k3 loss term
 
 
 def kl_penalty(logp: jax.Array, ref_logp: jax.Array, estimator: str = "k1") -> jax.Array:
@@ -138,8 +148,16 @@ def init_state(cfg: PPOConfig, policy_params, value_params, beta: float) -> PPOS
                     jnp.asarray(beta, jnp.float32), jnp.asarray(0, jnp.int32))
 
 
-def ppo_loss(params, mb: Rollout, lm_cfg: lm.LMConfig, cfg: PPOConfig, hp: PPOHParams, ent_coef):
-    """Clipped surrogate + clipped value loss - entropy bonus; returns ``(loss, metrics)``."""
+def k3_loss_term(logp: jax.Array, ref_logp: jax.Array) -> jax.Array:
+    """``mean k3(a)`` differentiated through ``logp``; with ``a ~ pi`` its expected
+    gradient is ``grad KL(ref || pi)`` (see the module docstring)."""
+    return kl_penalty(logp, ref_logp, "k3").mean()
+
+
+def ppo_loss(params, mb: Rollout, lm_cfg: lm.LMConfig, cfg: PPOConfig, hp: PPOHParams,
+             ent_coef, beta):
+    """Clipped surrogate + clipped value loss - entropy bonus (+ beta * k3 with the k3
+    estimator); returns ``(loss, metrics)``."""
     p = cfg.prompt_len
     logits, _ = lm.apply(lm_cfg, params["policy"], mb.tokens)
     logp, logp_all = lm.response_log_probs(logits, mb.tokens, p)
@@ -156,6 +174,10 @@ def ppo_loss(params, mb: Rollout, lm_cfg: lm.LMConfig, cfg: PPOConfig, hp: PPOHP
         "approx_kl": jnp.mean(jnp.expm1(log_ratio) - log_ratio),
         "ratio_max_dev": jnp.max(jnp.abs(ratio - 1.0)),
     }
+    if cfg.kl_estimator == "k3":
+        k3 = k3_loss_term(logp, mb.ref_logp)
+        loss = loss + beta * k3
+        metrics["k3_loss"] = k3
     if cfg.algo == "ppo":
         v = lm.apply(lm_cfg, params["value"], mb.tokens)[1][:, p - 1 : -1]
         v_clip = mb.values + jnp.clip(v - mb.values, -hp.vf_clip, hp.vf_clip)
@@ -173,9 +195,12 @@ def _make_sampler(lm_cfg: lm.LMConfig, cfg: PPOConfig, lang: task.Language, rm_p
         k_prompt, k_gen = jax.random.split(key)
         prompts = task.sample(lang, k_prompt, b // group, p)
         prompts = jnp.repeat(prompts, group, axis=0)  # groups are consecutive rows
-        tokens, _ = lm.generate(lm_cfg, policy_params, k_gen, prompts, cfg.response_len, temperature)
-        logp, logp_all = lm.response_log_probs(lm.apply(lm_cfg, policy_params, tokens)[0], tokens, p)
-        ref_logp, ref_all = lm.response_log_probs(lm.apply(lm_cfg, ref_params, tokens)[0], tokens, p)
+        tokens, _ = lm.generate(lm_cfg, policy_params, k_gen, prompts, cfg.response_len,
+                                temperature)
+        logits = lm.apply(lm_cfg, policy_params, tokens)[0]
+        logp, logp_all = lm.response_log_probs(logits, tokens, p)
+        ref_logits = lm.apply(lm_cfg, ref_params, tokens)[0]
+        ref_logp, ref_all = lm.response_log_probs(ref_logits, tokens, p)
         raw = reward_model.raw_reward(lm_cfg, rm.params, tokens, rm_pool_from)
         score = (raw - rm.offset) / rm.scale
         resp = tokens[:, p:]
@@ -217,21 +242,23 @@ def make_update(lm_cfg: lm.LMConfig, cfg: PPOConfig, lang: task.Language, rm_poo
         tokens, logp, ref_logp, score, stats = sample(
             state.params["policy"], ref_params, rm, key, hp.temperature)
         kl = kl_penalty(logp, ref_logp, cfg.kl_estimator)
+        # k1 is a reward; k3 is a loss term (module docstring), so it leaves the reward.
+        kl_reward = kl if cfg.kl_estimator == "k1" else jnp.zeros_like(kl)
         if cfg.algo == "ppo":
             values = lm.apply(lm_cfg, state.params["value"], tokens)[1][:, p - 1 : -1]
-            rewards = token_rewards(score, kl, state.beta)
+            rewards = token_rewards(score, kl_reward, state.beta)
             adv = gae_advantages(rewards, values, hp.gamma, hp.lam)
             returns = adv + values
             stats["explained_variance"] = advantages.explained_variance(values, returns)
         else:
             values = jnp.zeros_like(logp)
-            seq_ret = score - state.beta * kl.sum(-1)
+            seq_ret = score - state.beta * kl_reward.sum(-1)
             adv = jnp.broadcast_to(group_advantages(seq_ret, group)[:, None], logp.shape)
             returns = jnp.broadcast_to(seq_ret[:, None], logp.shape)
         # The estimator in use drives the controller.
         stats["kl_penalty_seq"] = kl.sum(-1).mean()
         adv = advantages.normalize(adv)
-        return Rollout(tokens, logp, values, adv, returns), stats
+        return Rollout(tokens, logp, values, adv, returns, ref_logp), stats
 
     def update(state: PPOState, ref_params, rm, key, hp: PPOHParams):
         k_roll, k_perm = jax.random.split(key)
@@ -243,7 +270,8 @@ def make_update(lm_cfg: lm.LMConfig, cfg: PPOConfig, lang: task.Language, rm_poo
         def mb_step(carry, idx):
             params, opt_state = carry
             mb = jax.tree.map(lambda x: x[idx], data)
-            grads, m = jax.grad(ppo_loss, has_aux=True)(params, mb, lm_cfg, cfg, hp, ent_coef)
+            grads, m = jax.grad(ppo_loss, has_aux=True)(params, mb, lm_cfg, cfg, hp, ent_coef,
+                                                        state.beta)
             updates, opt_state = opt.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), m
 
@@ -259,7 +287,8 @@ def make_update(lm_cfg: lm.LMConfig, cfg: PPOConfig, lang: task.Language, rm_poo
         metrics["first_mb_clip_frac"] = m["clip_frac"][0, 0]
         beta = state.beta
         if cfg.adaptive_kl:
-            beta = adaptive_kl_update(beta, stats["kl_penalty_seq"], hp.kl_target, b, cfg.kl_horizon)
+            beta = adaptive_kl_update(beta, stats["kl_penalty_seq"], hp.kl_target, b,
+                                      cfg.kl_horizon)
         metrics.update(stats, beta=state.beta, ent_coef=ent_coef)
         new_state = PPOState(params, opt_state, beta, state.update + 1)
         return new_state, metrics

@@ -157,7 +157,8 @@ def train_reward_model(
     def run_epoch(params, opt_state, key):
         perm = jax.random.permutation(key, n)[: n_mb * minibatch].reshape(n_mb, minibatch)
         (params, opt_state), m = jax.lax.scan(mb_step, (params, opt_state), perm)
-        return params, opt_state, jax.tree.map(jnp.mean, m), gold_accuracy(cfg, params, eval_pairs, pool_from)
+        acc = gold_accuracy(cfg, params, eval_pairs, pool_from)
+        return params, opt_state, jax.tree.map(jnp.mean, m), acc
 
     acc = float("nan")
     for epoch in range(epochs):

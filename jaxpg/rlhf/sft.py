@@ -50,7 +50,8 @@ def eval_metrics(cfg: lm.LMConfig, params, lang: task.Language, tokens: jax.Arra
 def make_optimizer(lr: float, total_steps: int, max_grad_norm: float = 1.0):
     warmup = max(1, total_steps // 20)
     sched = optax.warmup_cosine_decay_schedule(0.0, lr, warmup, max(total_steps, warmup + 1))
-    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adamw(sched, weight_decay=0.0))
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm),
+                       optax.adamw(sched, weight_decay=0.0))
 
 
 def train_sft(

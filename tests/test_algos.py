@@ -108,7 +108,7 @@ def test_trpo_step_respects_kl_radius_and_improves_surrogate():
     hp = HParams(max_kl=0.01).as_arrays()
     _, m = jax.jit(make_train(cfg))(jax.random.PRNGKey(0), hp)
     kl, frac = np.asarray(m["kl"]), np.asarray(m["step_fraction"])
-    assert np.all(kl <= 0.01 * 1.01), kl
+    assert np.all(kl <= np.asarray(m["max_kl"]) * 1.001), kl  # delta (annealed) of each update
     accepted = frac > 0
     assert accepted.any()
     assert np.all(np.asarray(m["surrogate_improvement"])[accepted] > 0)
@@ -142,7 +142,8 @@ def test_ppo_kl_penalty_adapts_beta():
 @pytest.mark.parametrize("algo", ["a2c", "reinforce"])
 def test_algorithms_vmap_over_seeds_and_log_diagnostics(algo):
     extra = dict(num_steps=32) if algo == "reinforce" else {}
-    cfg = TrainConfig(algo=algo, total_timesteps=2 * 4 * 64, **{**SMALL, **extra})
+    cfg = TrainConfig(algo=algo, total_timesteps=3 * 4 * 64, ent_schedule="cosine",
+                      **{**SMALL, **extra})  # fmt: skip
     train = jax.jit(jax.vmap(make_train(cfg), in_axes=(0, None)))
     keys = jnp.stack([jax.random.PRNGKey(0), jax.random.PRNGKey(0), jax.random.PRNGKey(1)])
     _, m = train(keys, HParams(ent_coef=0.01, ent_coef_final=0.0).as_arrays())
@@ -151,6 +152,10 @@ def test_algorithms_vmap_over_seeds_and_log_diagnostics(algo):
     loss = np.asarray(m["policy_loss"])
     np.testing.assert_array_equal(loss[0], loss[1])
     assert not np.allclose(loss[0], loss[2])
+    # Cosine entropy schedule 0.01 -> 0 and linear learning-rate annealing.
+    np.testing.assert_allclose(np.asarray(m["ent_coef"])[0], [0.01, 0.0075, 0.0025], rtol=1e-4)
+    np.testing.assert_allclose(np.asarray(m["lr"])[0], 2.5e-4 * np.array([1, 2 / 3, 1 / 3]),
+                               rtol=1e-4)  # fmt: skip
 
 
 def test_reinforce_masks_after_first_episode():

@@ -166,6 +166,20 @@ def test_algorithms_vmap_over_seeds_and_log_diagnostics(algo):
                                rtol=1e-4)  # fmt: skip
 
 
+@pytest.mark.parametrize("algo", ["trpo", "reinforce"])
+def test_critic_fit_learns_discounted_values_on_delayed_probe(algo):
+    # Probe-Delayed-v0: obs 0 then 1, reward 1 at the end: V(0) = gamma, V(1) = 1.
+    steps = dict(num_steps=64, num_minibatches=4) if algo == "trpo" else dict(num_steps=2)
+    cfg = TrainConfig(algo=algo, env="Probe-Delayed-v0", total_timesteps=20_000, num_envs=8,
+                      update_epochs=4, **{"num_minibatches": 1, **steps})  # fmt: skip
+    state, _ = jax.jit(make_train(cfg))(jax.random.PRNGKey(0), HParams(gamma=0.9).as_arrays())
+    from jaxpg.train import make_trainer
+
+    nets = make_trainer(cfg).ctx.nets
+    assert float(nets.value(state.params, jnp.array([0.0]))) == pytest.approx(0.9, abs=0.05)
+    assert float(nets.value(state.params, jnp.array([1.0]))) == pytest.approx(1.0, abs=0.05)
+
+
 # --- learning thresholds (slow: full default budgets of each algorithm) -----------
 # CartPole-v1 threshold: mean return of the episodes of the last logged chunks >= 450
 # (max 500) with the algorithm's preset (what `jaxpg train --algo X` uses).

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 import jax
 import jax.numpy as jnp
@@ -238,4 +238,3 @@ def gradient_variance(
     )
 
 
-RowCheck = Callable[[dict], "str | None"]

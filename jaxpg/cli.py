@@ -45,6 +45,8 @@ class TrainArgs:
     """Checkpoint every this many updates (at chunk boundaries); None: about every tenth of the run."""
     keep_checkpoints: int = 3
     """How many of the latest checkpoints to keep."""
+    wandb: str | None = None
+    """Also log to Weights & Biases under this project (offline unless WANDB_MODE=online; needs wandb)."""
 
 
 @dataclass
@@ -197,11 +199,16 @@ def cmd_train(argv: list[str]) -> int:
     out = args.out or default_out_dir(args.config, args.seed)
     args.config.validate()
     args.hparams.validate()
+    if args.wandb:
+        import importlib.util
+
+        if importlib.util.find_spec("wandb") is None:
+            raise JaxpgError("--wandb needs the wandb package: pip install wandb (or pip install -e '.[wandb]')")
     print(f"jaxpg train: {args.config.algo} on {args.config.env}, writing {out}")
     result = run(
         args.config, args.hparams, seed=args.seed, out_dir=out, progress=not args.quiet,
         overwrite=args.overwrite, checkpoint_every=args.checkpoint_every,
-        keep_checkpoints=args.keep_checkpoints,
+        keep_checkpoints=args.keep_checkpoints, wandb_project=args.wandb,
     )  # fmt: skip
     return _report(result.summary, out)
 

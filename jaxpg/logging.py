@@ -42,12 +42,42 @@ def read_jsonl(path: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-class RunLogger:
-    """Writes one run directory: config, JSONL metrics, TensorBoard scalars, summary."""
+def start_wandb(out_dir: str, project: str, resume: bool = False):
+    """An optional Weights & Biases run beside TensorBoard (``pip install wandb``).
 
-    def __init__(self, out_dir: str, tensorboard: bool = True, append: bool = False):
+    Offline by default (files under ``out_dir/wandb``, upload later with
+    ``wandb sync``); set ``WANDB_MODE=online`` to stream instead.
+    """
+    try:
+        import wandb
+    except ImportError:
+        from jaxpg.errors import JaxpgError
+
+        raise JaxpgError(
+            "--wandb needs the wandb package: pip install wandb (or pip install -e '.[wandb]')"
+        ) from None
+    mode = os.environ.get("WANDB_MODE", "offline")
+    name = os.path.basename(os.path.normpath(out_dir))
+    return wandb.init(project=project, dir=out_dir, name=name, mode=mode,
+                      resume="allow" if resume else None, id=name if resume else None)  # fmt: skip
+
+
+class RunLogger:
+    """Writes one run directory: config, JSONL metrics, TensorBoard scalars, summary.
+
+    ``wandb_project``: also log to Weights & Biases (see :func:`start_wandb`).
+    """
+
+    def __init__(
+        self,
+        out_dir: str,
+        tensorboard: bool = True,
+        append: bool = False,
+        wandb_project: str | None = None,
+    ):
         self.out_dir = out_dir
         os.makedirs(out_dir, exist_ok=True)
+        self._wandb = start_wandb(out_dir, wandb_project, append) if wandb_project else None
         self._jsonl = open(os.path.join(out_dir, "metrics.jsonl"), "a" if append else "w")
         self._tb = None
         if tensorboard:
@@ -57,6 +87,8 @@ class RunLogger:
 
     def write_config(self, config: dict) -> None:
         write_json(os.path.join(self.out_dir, "config.json"), config)
+        if self._wandb is not None:
+            self._wandb.config.update(_jsonable(config), allow_val_change=True)
 
     def log(self, metrics: dict[str, Any], step: int) -> None:
         """Append ``{"step": step, **metrics}`` to metrics.jsonl and to TensorBoard."""
@@ -67,6 +99,8 @@ class RunLogger:
             for name, value in row.items():
                 if name != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
                     self._tb.add_scalar(name, value, step)
+        if self._wandb is not None:
+            self._wandb.log({k: v for k, v in row.items() if k != "step"}, step=int(step))
 
     def write_summary(self, summary: dict) -> None:
         write_json(os.path.join(self.out_dir, "summary.json"), summary)
@@ -75,3 +109,6 @@ class RunLogger:
         self._jsonl.close()
         if self._tb is not None:
             self._tb.close()
+        if self._wandb is not None:
+            self._wandb.finish()
+            self._wandb = None

@@ -338,6 +338,7 @@ def run(
     checkpoint_every: int | None = None,
     keep_checkpoints: int = 3,
     handle_signals: bool = True,
+    wandb_project: str | None = None,
 ) -> RunResult:
     """Train with the chunked driver, writing (and checkpointing) ``out_dir`` if given.
 
@@ -388,7 +389,7 @@ def run(
             history.append(row)
             returns.add(row)
 
-    logger = RunLogger(out_dir, append=resume) if out_dir else None
+    logger = RunLogger(out_dir, append=resume, wandb_project=wandb_project) if out_dir else None
     if logger and not resume:
         options = {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints}
         logger.write_config({**meta, "run": options})

@@ -52,3 +52,12 @@ def test_help_lists_fields():
     assert r.returncode == 0
     for flag in ("--total-timesteps", "--num-envs", "--lr", "--clip-eps", "--seed", "--out"):
         assert flag in r.stdout
+
+
+def test_wandb_logger_without_the_package_is_a_clear_error(monkeypatch, tmp_path):
+    from jaxpg.errors import JaxpgError
+    from jaxpg.logging import RunLogger
+
+    monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb -> ImportError
+    with pytest.raises(JaxpgError, match="pip install wandb"):
+        RunLogger(str(tmp_path / "w"), tensorboard=False, wandb_project="jaxpg")

@@ -25,6 +25,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# XLA's multi-threaded Eigen pool on CPU can wedge (every thread parked, the result
+# never ready) on large vmapped programs; we hit it at 16-64 agents on a 2-core CPU.
+# Single-threaded Eigen avoids it. The flag only concerns the CPU backend.
+if "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+    ).strip()
+
 import jax
 import numpy as np
 

@@ -59,8 +59,7 @@ def test_sharded_equals_unsharded_on_4_cpu_devices():
     env = dict(
         os.environ,
         PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-        # single-threaded Eigen: XLA's CPU pool can wedge on vmapped programs
-        XLA_FLAGS="--xla_force_host_platform_device_count=4 --xla_cpu_multi_thread_eigen=false",
+        XLA_FLAGS="--xla_force_host_platform_device_count=4",
         JAX_PLATFORMS="cpu",
     )
     r = subprocess.run(

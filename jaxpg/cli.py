@@ -170,11 +170,12 @@ def cmd_sweep(argv: list[str]) -> int:
 
 
 def cmd_rlhf(argv: list[str]) -> int:
-    from jaxpg.rlhf.pipeline import run_rlhf
+    from jaxpg.rlhf.pipeline import run_rlhf, validate
     from jaxpg.train import prepare_run_dir
 
     args = _parse(RLHFArgs, argv, "jaxpg rlhf", RLHFArgs(cfg=RLHFConfig()))
     out = args.out or os.path.join("runs", f"rlhf-s{args.cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+    validate(args.cfg)  # before the run directory is made
     prepare_run_dir(out, resume=False, overwrite=args.overwrite)
     print(f"jaxpg rlhf: writing {out}")
     summary = run_rlhf(args.cfg, out)

@@ -24,7 +24,7 @@ from jaxpg.algos.common import (
     gae_policy_gradient,
     global_norm,
     hparams_opt,
-    init_state,
+    init_actor_critic,
     lr_factor,
     pg_objective,
     progress,
@@ -38,12 +38,7 @@ policy_gradient = gae_policy_gradient
 
 
 def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
-    opt_actor, opt_critic = hparams_opt(hparams)
-    return init_state(
-        ctx,
-        key,
-        lambda p: {"actor": opt_actor.init(p["actor"]), "critic": opt_critic.init(p["critic"])},
-    )
+    return init_actor_critic(ctx, key, hparams)
 
 
 def update(ctx: Context, state: TrainState, hparams: HParams):

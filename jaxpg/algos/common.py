@@ -246,3 +246,14 @@ def common_diagnostics(ctx: Context, params_old, params, obs, value, target) -> 
     out = {"kl": old.kl(new).mean(), "explained_variance": explained_variance(value, target)}
     out.update(policy_stats(ctx, params, obs))
     return out
+
+
+def init_actor_critic(ctx: Context, key: jax.Array, hparams: HParams, algo_state=None) -> TrainState:
+    """Initial state with an Adam optimizer for the actor and one for the critic."""
+    opt_actor, opt_critic = hparams_opt(hparams)
+    return init_state(
+        ctx,
+        key,
+        lambda p: {"actor": opt_actor.init(p["actor"]), "critic": opt_critic.init(p["critic"])},
+        algo_state=algo_state,
+    )

@@ -30,7 +30,7 @@ from jaxpg.algos.common import (
     gae_policy_gradient,
     global_norm,
     hparams_opt,
-    init_state,
+    init_actor_critic,
     lr_factor,
     policy_stats,
     progress,
@@ -54,12 +54,8 @@ class Batch:
 
 
 def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
-    opt_actor, opt_critic = hparams_opt(hparams)
-    return init_state(
-        ctx,
-        key,
-        lambda p: {"actor": opt_actor.init(p["actor"]), "critic": opt_critic.init(p["critic"])},
-        algo_state={"kl_coef": jnp.asarray(hparams.kl_coef, jnp.float32)},
+    return init_actor_critic(
+        ctx, key, hparams, algo_state={"kl_coef": jnp.asarray(hparams.kl_coef, jnp.float32)}
     )
 
 

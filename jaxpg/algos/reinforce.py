@@ -42,7 +42,7 @@ from jaxpg.algos.common import (
     fit_value,
     global_norm,
     hparams_opt,
-    init_state,
+    init_actor_critic,
     lr_factor,
     policy_stats,
     progress,
@@ -197,14 +197,8 @@ def surrogate(ctx: Context, actor, ep: Episodes, adv: jax.Array, ent_coef=0.0):
 
 
 def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
-    opt_actor, opt_critic = hparams_opt(hparams)
     w = jnp.zeros((num_features(ctx.env.obs_size),), jnp.float32)
-    return init_state(
-        ctx,
-        key,
-        lambda p: {"actor": opt_actor.init(p["actor"]), "critic": opt_critic.init(p["critic"])},
-        algo_state={"linear_w": w},
-    )
+    return init_actor_critic(ctx, key, hparams, algo_state={"linear_w": w})
 
 
 def policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: jax.Array):

@@ -114,7 +114,7 @@ def final_return(metrics: dict, frac: float = 0.2) -> np.ndarray:
 
 def write_result(args, name: str, result: dict) -> str:
     """Write ``results/<name>.json`` with the hardware and the time it took."""
-    from jaxpg.logging import write_json
+    from jaxpg.runner.logging import write_json
 
     os.makedirs(args.results, exist_ok=True)
     result = dict(result)

@@ -15,6 +15,8 @@ from typing import Sequence
 import numpy as np
 
 from jaxpg.errors import JaxpgError
+from jaxpg.runner.logging import read_jsonl
+from jaxpg.runner.rundir import read_config_json
 
 
 def t_critical(df: int, level: float = 0.95) -> float:
@@ -68,17 +70,10 @@ def band(curves: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarra
 
 def read_run(run_dir: str) -> tuple[dict, list[dict]]:
     """``(config.json contents, metrics rows)`` of a run dir; one-line error if missing."""
-    from jaxpg.logging import read_jsonl
-
-    if not os.path.isdir(run_dir):
-        raise JaxpgError(f"run directory {run_dir!r} not found")
-    cfg_path = os.path.join(run_dir, "config.json")
+    cfg = read_config_json(run_dir)
     met_path = os.path.join(run_dir, "metrics.jsonl")
-    for p in (cfg_path, met_path):
-        if not os.path.isfile(p):
-            raise JaxpgError(f"{p} not found: {run_dir!r} is not a jaxpg run directory")
-    with open(cfg_path) as f:
-        cfg = json.load(f)
+    if not os.path.isfile(met_path):
+        raise JaxpgError(f"{met_path} not found: {run_dir!r} is not a jaxpg run directory")
     return cfg, read_jsonl(met_path)
 
 

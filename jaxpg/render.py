@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxpg.algos.common import make_context
 from jaxpg.errors import JaxpgError
 from jaxpg.evaluate import default_max_steps, load_run, make_policy_fn
 
@@ -60,8 +61,6 @@ def render_run(
     max_steps: int | None = None,
 ) -> str:
     """Play one episode of the saved policy and write a GIF (gymnax) or HTML (Brax)."""
-    from jaxpg.train import make_context
-
     run = load_run(run_dir)
     ctx = make_context(run.config)
     env = ctx.env.env  # inside EpisodeStats

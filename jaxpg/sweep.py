@@ -39,8 +39,12 @@ import jax.numpy as jnp
 import numpy as np
 import tyro
 
+from jaxpg.algos.common import make_context
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import ConfigError, JaxpgError
+from jaxpg.runner.logging import write_json
+from jaxpg.runner.loop import device_description
+from jaxpg.runner.trainer import make_train
 from jaxpg.sharding import (
     AGENTS,
     initialize_distributed,
@@ -221,8 +225,6 @@ def estimate_agent_bytes(config: TrainConfig, train) -> int:
     """
     shapes = jax.eval_shape(train, jax.random.PRNGKey(0), HParams().as_arrays())
     state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))
-    from jaxpg.train import make_context
-
     ctx = make_context(config)
     act = ctx.env.action_space
     act_size = 1 if act.is_discrete else act.size
@@ -274,8 +276,6 @@ def run_agents(
     estimate), each chunk sharded over ``devices`` (default all). Only the
     per-update metrics come back; final states are dropped to save memory.
     """
-    from jaxpg.train import make_train
-
     log = log or (lambda msg: None)
     train = make_train(config)
     num_agents = int(keys.shape[0])
@@ -569,8 +569,6 @@ def print_table(result: SweepResult) -> None:
 
 
 def write_outputs(result: SweepResult, out_dir: str, meta: dict, plot: bool = True) -> None:
-    from jaxpg.logging import write_json
-
     os.makedirs(out_dir, exist_ok=True)
     rows = []
     for s in result.settings:
@@ -686,7 +684,6 @@ def cli_main(argv: list[str]) -> int:
     from jaxpg.cli import _preparse
     from jaxpg.envs import check_env_name
     from jaxpg.presets import preset
-    from jaxpg.train import device_description
 
     initialize_distributed()  # multi-host when JAXPG_COORDINATOR etc. are set; else nothing
     algo, env = _preparse(argv)

@@ -48,6 +48,7 @@ from jaxpg.algos.common import (
     progress,
     set_learning_rate,
 )
+from jaxpg.batch import step_advantages
 from jaxpg.config import HParams, entropy_coef
 from jaxpg.normalization import RunningStats
 
@@ -177,10 +178,9 @@ def baseline_values(ctx: Context, params, algo_state, ep: Episodes) -> jax.Array
 
 
 def advantages(ctx: Context, ep: Episodes, returns: jax.Array, baseline: jax.Array) -> jax.Array:
+    """``(G_t - b_t)`` on the valid steps (0 elsewhere), whitened over them when configured."""
     adv = (returns - baseline) * ep.valid
-    if ctx.config.normalize_advantages:
-        adv = adv_lib.normalize(adv, ep.valid)
-    return adv
+    return step_advantages(adv, ctx.config.normalize_advantages, ep.valid)
 
 
 def surrogate(ctx: Context, actor, ep: Episodes, adv: jax.Array, ent_coef=0.0):

@@ -1,8 +1,5 @@
-"""Evaluate a finished run's policy: ``jaxpg eval DIR``.
+"""Evaluation episodes of a policy, compiled.
 
-A run directory written by :func:`jaxpg.runner.loop.run` holds ``config.json`` and
-``params.msgpack`` (the final actor/critic parameters and observation statistics);
-:func:`load_run` reads them back (through :mod:`jaxpg.runner.rundir`);
 :func:`evaluate` plays ``episodes`` episodes in parallel (one vmapped env each) and
 returns each one's undiscounted return, either acting with the distribution's mode
 (deterministic) or sampling from it (stochastic).
@@ -10,38 +7,9 @@ returns each one's undiscounted return, either acting with the distribution's mo
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-from jaxpg.algos.common import make_context
-from jaxpg.config import HParams, TrainConfig
-from jaxpg.errors import JaxpgError
-from jaxpg.runner.logging import write_json
-from jaxpg.runner.rundir import load_params, load_run_config
-
-
-@dataclass
-class LoadedRun:
-    """What acting with a saved run needs."""
-
-    run_dir: str
-    config: TrainConfig
-    hparams: HParams
-    params: Any
-    obs_stats: Any  # RunningStats
-    seed: int
-
-
-def load_run(run_dir: str) -> LoadedRun:
-    """Read a run directory's config and final parameters (one-line errors if missing)."""
-    saved = load_run_config(run_dir)
-    params, stats = load_params(run_dir)
-    return LoadedRun(run_dir, saved.config, saved.hparams, params, stats, saved.seed)
 
 
 def make_policy_fn(ctx, params, obs_stats, deterministic: bool):
@@ -96,19 +64,3 @@ def evaluate(
 
     returns = jax.jit(jax.vmap(one_episode))(jax.random.split(key, episodes))
     return np.asarray(returns)
-
-
-def evaluate_run(run_dir: str, episodes: int = 10, seed: int = 0, max_steps: int | None = None) -> dict:
-    """Deterministic and stochastic evaluation of a saved run; also written to ``eval.json``."""
-    if episodes < 1:
-        raise JaxpgError(f"invalid episodes={episodes}: must be >= 1")
-    run = load_run(run_dir)
-    ctx = make_context(run.config)
-    out: dict = {"episodes": episodes, "seed": seed, "env": run.config.env, "algo": run.config.algo}
-    key = jax.random.PRNGKey(seed)
-    for mode, det in (("deterministic", True), ("stochastic", False)):
-        key, k = jax.random.split(key)
-        r = evaluate(ctx, run.params, run.obs_stats, k, episodes, det, max_steps)
-        out[mode] = {"mean": float(r.mean()), "std": float(r.std()), "returns": r.tolist()}
-    write_json(os.path.join(run_dir, "eval.json"), out)
-    return out

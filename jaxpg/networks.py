@@ -18,7 +18,8 @@ import numpy as np
 from jaxpg.distributions import Categorical, DiagGaussian
 from jaxpg.envs.core import ActionSpace
 
-ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "elu": nn.elu, "gelu": nn.gelu, "swish": nn.swish}
+# One function per name in jaxpg.config.ACTIVATIONS.
+ACTIVATION_FNS = {"tanh": nn.tanh, "relu": nn.relu, "elu": nn.elu, "gelu": nn.gelu, "swish": nn.swish}
 
 
 class MLP(nn.Module):
@@ -31,7 +32,7 @@ class MLP(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        act = ACTIVATIONS[self.activation]
+        act = ACTIVATION_FNS[self.activation]
         for width in self.hidden:
             x = act(nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x))
         return nn.Dense(self.out, kernel_init=nn.initializers.orthogonal(self.out_scale))(x)

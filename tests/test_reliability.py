@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from jaxpg import cli
+from jaxpg import config as config_module
 from jaxpg.algos import ALGORITHMS, ppo
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import JaxpgError
@@ -183,6 +184,7 @@ def _bad_algo(poison_update: int, field: str):
 @pytest.mark.parametrize("field,quantity", [("params", "parameters")])
 def test_nonfinite_stops_keeps_last_good_checkpoint(monkeypatch, tmp_path, field, quantity):
     monkeypatch.setitem(ALGORITHMS, "ppo_poisoned", _bad_algo(5, field))
+    monkeypatch.setattr(config_module, "ALGOS", (*config_module.ALGOS, "ppo_poisoned"))
     out = str(tmp_path / "run")
     cfg = CFG.replace(algo="ppo_poisoned")
     result = run(cfg, HP, out_dir=out, progress=False, checkpoint_every=2)

@@ -239,12 +239,6 @@ def gae_policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: 
     )(state.params["actor"])
 
 
-def reset_envs(ctx: Context, state: TrainState, key: jax.Array) -> TrainState:
-    """``state`` with every env reset to a fresh episode (new keys)."""
-    obs, env_state = jax.vmap(ctx.env.reset)(jax.random.split(key, ctx.config.num_envs))
-    return state.replace(env_state=env_state, obs=obs)
-
-
 def common_diagnostics(ctx: Context, params_old, params, obs, value, target) -> dict:
     """Per-update diagnostics every algorithm logs: KL(old || new) on the batch,
     explained variance of the (pre-update) critic, entropy and log-std stats."""

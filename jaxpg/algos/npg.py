@@ -99,7 +99,7 @@ def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_searc
         "surrogate_improvement": objective(x_new) - objective(x0),
         "max_kl": delta,
         "ent_coef": ent_coef,
-        "lr": hparams.critic_lr * frac,
+        "critic_lr": hparams.critic_lr * frac,  # the actor has no learning rate: max_kl
     }
     metrics.update(common_diagnostics(ctx, params_old, params, batch.obs, batch.value, batch.target))
     metrics.update(episode_metrics(traj))

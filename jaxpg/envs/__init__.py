@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import difflib
 
-from jaxpg.envs.brax_env import BRAX_BACKENDS, BRAX_ENVS, BraxEnv
+from jaxpg.config import BRAX_BACKENDS
+from jaxpg.envs.brax_env import BRAX_ENVS, BraxEnv
 from jaxpg.envs.core import Box, Discrete, EpisodeStats, clip_action
+from jaxpg.envs.gymnax_env import GymnaxEnv
 from jaxpg.envs.probes import PROBES, make_probe
 from jaxpg.errors import JaxpgError
 
@@ -57,8 +59,6 @@ def make(name: str, backend: str = "positional", episode_length: int | None = No
     elif name in PROBES:
         env = make_probe(name)
     else:
-        from jaxpg.envs.gymnax_env import GymnaxEnv
-
         env = GymnaxEnv(name, max_episode_steps=episode_length)
     return EpisodeStats(env)
 

@@ -14,7 +14,8 @@ import dataclasses
 import json
 import os
 import shutil
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -180,3 +181,29 @@ def load_params(run_dir: str) -> tuple[dict, RunningStats]:
     s = payload["obs_stats"]
     stats = RunningStats(jnp.asarray(s["mean"]), jnp.asarray(s["var"]), jnp.asarray(s["count"]))
     return jax.tree.map(jnp.asarray, payload["params"]), stats
+
+
+@dataclass
+class LoadedRun:
+    """What acting with a saved run needs."""
+
+    run_dir: str
+    config: TrainConfig
+    hparams: HParams
+    params: Any
+    obs_stats: Any  # RunningStats
+    seed: int
+
+
+def load_run(run_dir: str) -> LoadedRun:
+    """Read a run directory's config and final parameters (one-line errors if missing)."""
+    saved = load_run_config(run_dir)
+    params, stats = load_params(run_dir)
+    return LoadedRun(run_dir, saved.config, saved.hparams, params, stats, saved.seed)
+
+
+def load_run(run_dir: str) -> LoadedRun:
+    """A finished run's config and final parameters (one-line errors if missing)."""
+    saved = load_run_config(run_dir)
+    params, stats = load_params(run_dir)
+    return LoadedRun(run_dir, saved.config, saved.hparams, params, stats, saved.seed)

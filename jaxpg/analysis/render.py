@@ -16,7 +16,8 @@ import numpy as np
 
 from jaxpg.algos.common import make_context
 from jaxpg.errors import JaxpgError
-from jaxpg.evaluate import default_max_steps, load_run, make_policy_fn
+from jaxpg.evaluate import default_max_steps, make_policy_fn
+from jaxpg.runner.rundir import load_run
 
 
 def play_episode(ctx, params, obs_stats, key, deterministic: bool, max_steps: int):

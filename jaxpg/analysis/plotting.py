@@ -1,4 +1,4 @@
-"""Learning-curve plots: ``jaxpg plot DIR...``, and the statistics they share.
+"""Learning-curve plots: ``jaxpg plot DIR...``, the sweep's and the experiments' figures.
 
 Runs whose ``config.json`` agree except for the seed form one group; a group is
 drawn as its mean curve with a 95% confidence band over seeds (Student t on the
@@ -8,64 +8,41 @@ per-seed curves, interpolated onto a common ``env_steps`` grid).
 from __future__ import annotations
 
 import json
-import math
 import os
 from typing import Sequence
 
 import numpy as np
+from matplotlib.figure import Figure  # no pyplot: files only, the caller's backend untouched
 
+from jaxpg.analysis.stats import band
 from jaxpg.errors import JaxpgError
 from jaxpg.runner.logging import read_jsonl
 from jaxpg.runner.rundir import read_config_json
 
 
-def t_critical(df: int, level: float = 0.95) -> float:
-    """Two-sided Student t quantile (scipy ships with jax)."""
-    from scipy import stats
+def plot_bands(path: str, series, title: str = "", xlabel: str = "env steps",
+               ylabel: str = "episode return", legend: bool = True) -> None:  # fmt: skip
+    """Write a PNG of mean curves with shaded bands: the one figure every curve plot draws.
 
-    return float(stats.t.ppf(0.5 + level / 2.0, max(df, 1)))
-
-
-def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
-    """``(mean, low, high)``: the mean and its t confidence interval over seeds.
-
-    With one finite value the interval is that value (no spread can be measured).
+    ``series``: ``(label, x, mean, low, high)`` tuples, optionally with a sixth
+    item, the line width. A band is drawn only where ``low``/``high`` are given.
     """
-    v = np.asarray(values, np.float64).ravel()
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return math.nan, math.nan, math.nan
-    m = float(v.mean())
-    if v.size == 1:
-        return m, m, m
-    half = t_critical(v.size - 1, level) * float(v.std(ddof=1)) / math.sqrt(v.size)
-    return m, m - half, m + half
-
-
-def bootstrap_ratio_ci(
-    a, b, stat=np.mean, level: float = 0.95, n: int = 2000, seed: int = 0
-) -> tuple[float, float, float]:
-    """``stat(a) / stat(b)`` and its percentile-bootstrap interval (a, b resampled apart)."""
-    a = np.asarray(a, np.float64).ravel()
-    b = np.asarray(b, np.float64).ravel()
-    rng = np.random.default_rng(seed)
-    ia = rng.integers(0, a.size, (n, a.size))
-    ib = rng.integers(0, b.size, (n, b.size))
-    ratios = np.array([stat(a[i]) / stat(b[j]) for i, j in zip(ia, ib)])
-    lo, hi = np.nanpercentile(ratios, [50 * (1 - level), 50 * (1 + level)])
-    return float(stat(a) / stat(b)), float(lo), float(hi)
-
-
-def band(curves: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and t band over axis 0 of ``curves[seeds, points]`` (NaNs ignored)."""
-    curves = np.asarray(curves, np.float64)
-    n = np.sum(np.isfinite(curves), axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.nanmean(curves, axis=0) if curves.shape[0] else np.full(curves.shape[1:], np.nan)
-        sd = np.nanstd(curves, axis=0, ddof=1) if curves.shape[0] > 1 else np.zeros_like(mean)
-        tq = np.array([t_critical(int(k) - 1, level) if k > 1 else 0.0 for k in np.ravel(n)])
-        half = tq.reshape(mean.shape) * np.nan_to_num(sd) / np.sqrt(np.maximum(n, 1))
-    return mean, mean - half, mean + half
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    for label, x, mean, low, high, *width in series:
+        (line,) = ax.plot(x, np.asarray(mean, float), lw=width[0] if width else 1.5, label=label)
+        if low is not None:
+            ax.fill_between(x, np.asarray(low, float), np.asarray(high, float),
+                            color=line.get_color(), alpha=0.2, linewidth=0)  # fmt: skip
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
 
 
 def read_run(run_dir: str) -> tuple[dict, list[dict]]:
@@ -106,11 +83,6 @@ def plot_runs(
 
     Returns ``{group label: number of seeds}``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     if not run_dirs:
         raise JaxpgError("no run directories given: pass one or more DIRs written by jaxpg train")
     groups: dict[str, list[tuple[dict, list[dict]]]] = {}
@@ -121,28 +93,17 @@ def plot_runs(
         groups.setdefault(group_key(cfg), []).append((cfg, rows))
 
     cfgs = [runs[0][0] for runs in groups.values()]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    counts = {}
+    series, counts = [], {}
     for i, runs in enumerate(groups.values()):
         label = _label(runs[0][0], [c for j, c in enumerate(cfgs) if j != i])
         xs = [np.array([r[x] for r in rows], np.float64) for _, rows in runs]
         ys = [np.array([np.nan if r.get(metric) is None else r[metric] for r in rows], np.float64) for _, rows in runs]
         grid = np.unique(np.concatenate(xs))
-        curves = np.stack([_interp(grid, xx, yy) for xx, yy in zip(xs, ys)])
-        mean, lo, hi = band(curves)
-        (line,) = ax.plot(grid, mean, label=f"{label} (n={len(runs)})")
-        if len(runs) > 1:
-            ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.25, linewidth=0)
+        mean, lo, hi = band(np.stack([_interp(grid, xx, yy) for xx, yy in zip(xs, ys)]))
+        shaded = (lo, hi) if len(runs) > 1 else (None, None)
+        series.append((f"{label} (n={len(runs)})", grid, mean, *shaded))
         counts[label] = len(runs)
-    ax.set_xlabel(x)
-    ax.set_ylabel(metric)
-    ax.set_title(title or f"{metric} (mean, 95% CI over seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    plot_bands(out, series, title or f"{metric} (mean, 95% CI over seeds)", x, metric)
     return counts
 
 

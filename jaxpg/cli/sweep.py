@@ -9,7 +9,7 @@ from typing import Annotated
 import jax
 import tyro
 
-from jaxpg.cli.common import preparse_algo_env, timestamped_dir
+from jaxpg.cli.common import parse_flags, preparse_algo_env, timestamped_dir
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.envs import check_env_name
 from jaxpg.errors import ConfigError
@@ -55,7 +55,7 @@ def main(argv: list[str]) -> int:
     check_env_name(env)
     config, hparams = preset(algo, env)
     default = SweepArgs(config=config, hparams=hparams)
-    args = tyro.cli(SweepArgs, args=argv, prog="jaxpg sweep", default=default)
+    args = parse_flags(SweepArgs, argv, "jaxpg sweep", default)
     grid = parse_grid(args.grid)
     samples = parse_sample(args.sample)
     both = set(grid) & set(samples)

@@ -29,6 +29,7 @@ from jaxpg.runner.progress import Progress
 from jaxpg.runner.rundir import prepare_run_dir, save_params, truncate_metrics
 from jaxpg.runner.signals import signal_name, stop_on_signals
 from jaxpg.runner.trainer import Trainer, make_trainer
+from jaxpg.runner.watchdog import ChunkWatchdog
 from jaxpg.sharding import shard_env_axis
 
 # Rows kept in memory: enough for any plot, bounded so that a run with tiny chunks
@@ -211,7 +212,7 @@ class Stop:
 
 
 def train_chunks(trainer, programs, state, hp, out: Outputs, history, *, every, progress, on_row,
-                 handle_signals, t_start):  # fmt: skip
+                 handle_signals, t_start, watchdog: ChunkWatchdog):  # fmt: skip
     """Run chunks until done, stopped by a signal or a health check. Returns
     ``(state, Stop, train_time)``; the state is the last one computed (a bad one
     too: it is never checkpointed, see :class:`Outputs`)."""
@@ -226,8 +227,10 @@ def train_chunks(trainer, programs, state, hp, out: Outputs, history, *, every, 
                 n = min(chunk - done % chunk, num_updates - done)
                 fn = programs.get(state, hp, n)
                 t0 = time.perf_counter()
-                state, metrics = fn(state, hp)
-                metrics = jax.device_get(metrics)
+                label = f"chunk of updates {done + 1}-{done + n} (of {num_updates})"
+                with watchdog.watch(label):  # one line on stderr if this chunk is far late
+                    state, metrics = fn(state, hp)
+                    metrics = jax.device_get(metrics)
                 dt = time.perf_counter() - t0
                 train_time += dt
                 row = chunk_row(metrics, state, n * config.batch_size / dt, time.perf_counter() - t_start)
@@ -274,6 +277,7 @@ def run(
     keep_checkpoints: int = 3,
     handle_signals: bool = True,
     wandb_project: str | None = None,
+    watchdog: ChunkWatchdog | None = None,
 ) -> RunResult:
     """Train with the chunked driver, writing (and checkpointing) ``out_dir`` if given.
 
@@ -286,6 +290,9 @@ def run(
     would. SIGINT/SIGTERM stop the run at the next chunk boundary with a
     checkpoint; a non-finite update stops it without saving the bad state.
     ``summary["status"]`` is ``completed``, ``interrupted`` or ``nonfinite``.
+    A chunk that runs far longer than the ones before it gets one line on stderr
+    (``watchdog``, default :class:`jaxpg.runner.watchdog.ChunkWatchdog`: 10x the median,
+    at least 60 s; 600 s for the first chunk).
     """
     config, hparams = config.validate(), hparams.validate()
     check_run_options(seed, checkpoint_every, keep_checkpoints, resume, out_dir)
@@ -310,7 +317,7 @@ def run(
     programs = ChunkPrograms(trainer)
     state, stop, train_time = train_chunks(
         trainer, programs, state, hp, out, history, every=every, progress=progress,
-        on_row=on_row, handle_signals=handle_signals, t_start=t_start,
+        on_row=on_row, handle_signals=handle_signals, t_start=t_start, watchdog=watchdog or ChunkWatchdog(),
     )  # fmt: skip
     timings = {
         "wall_time_s": time.perf_counter() - t_start,

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from jaxpg.config import HParams, TrainConfig
+from jaxpg.config import HParams, TrainConfig, parse_int
 from jaxpg.errors import ConfigError
 
 HPARAM_FIELDS = tuple(f.name for f in dataclasses.fields(HParams))
@@ -104,7 +104,7 @@ def _static_value(name: str, text: str, item: str):
                 raise ValueError
             return text.lower() == "true"
         if base is int:
-            return int(float(text)) if float(text).is_integer() else int(text)
+            return parse_int(text)
         if base is float:
             return float(text)
         return text

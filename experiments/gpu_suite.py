@@ -61,7 +61,7 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 FULL = dict(
     ceilings=[("brax/halfcheetah", 2048, 1000), ("CartPole-v1", 4096, 1000)],
     brax_setting=dict(total_steps=50_000_000, num_evals=20),
-    stretch_steps=10_000_000, chunk_updates=4, max_steps=50_000_000, ours_cap_s=150,
+    stretch_steps=10_000_000, chunk_updates=4, max_steps=50_000_000, ours_cap_s=120,
     brax_min_s=90, brax_evals=3, targets=[2000.0, 2500.0],
     agents=2048, agent_steps=500_000, memory_chunks=2,
     profile=dict(env="brax/halfcheetah", algos=("reinforce", "a2c", "ppo", "npg", "trpo"),

@@ -233,7 +233,7 @@ def main(argv=None) -> int:
         return 2
     sys.path.insert(0, ROOT)
     from experiments.bench_brax import hardware
-    from jaxpg.logging import write_json
+    from experiments.compat import write_json
 
     log = lambda m: print(m, flush=True)
     peer_python = ensure_venv(a.venv, log)

@@ -16,7 +16,9 @@ minibatch gradient step) x epochs x minibatches.
 Then, for each algorithm's preset on ``--algos-env``, the compile time of a chunk of
 updates (trace + lower, and XLA's backend compile, separately).
 
-    python experiments/profile_update.py                          # CartPole + halfcheetah? see --env
+    python experiments/profile_update.py                          # CartPole preset, all algos
+    python experiments/profile_update.py --algos --set num_envs=16 update_epochs=8 \
+        num_minibatches=16 hidden_sizes=64,64 activation=swish   # bench_peers' setting
     python experiments/profile_update.py --env brax/halfcheetah   # on a GPU
 
 Results go to ``experiments/results/profile_update_<platform>.json`` and ``.md``.
@@ -34,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax
 import jax.numpy as jnp
 
+from experiments.compat import make_batch
 from jaxpg.algos import ppo
 from jaxpg.algos.common import collect, flatten_time_batch, hparams_opt
 from jaxpg.presets import preset
@@ -90,7 +93,7 @@ def profile_ppo(config, hparams, repeats: int = 3) -> dict:
     key = jax.random.PRNGKey(1)
     roll = compile_and_time(lambda s, k: collect(ctx, s, k)[0], (state, key), repeats)
     traj = roll["compiled"](state, key)
-    adv = compile_and_time(lambda p, t, h: ppo.make_batch(ctx, p, t, h), (state.params, traj, hp), repeats)
+    adv = compile_and_time(lambda p, t, h: make_batch(ctx, p, t, h), (state.params, traj, hp), repeats)
     upd = compile_and_time(trainer.update, (state, hp), repeats)
     batch = flatten_time_batch(adv["compiled"](state.params, traj, hp))
     mb = jax.tree.map(lambda x: x[: config.minibatch_size], batch)
@@ -164,13 +167,38 @@ def to_markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
+def parse_overrides(items) -> dict:
+    """``["num_envs=16", "hidden_sizes=64,64", "anneal_lr=false"]`` -> TrainConfig overrides."""
+    import dataclasses
+
+    from jaxpg.config import TrainConfig
+
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    out = {}
+    for item in items or ():
+        name, _, text = item.partition("=")
+        if name not in fields:
+            raise SystemExit(f"error: unknown config field {name!r} in --set {item}")
+        default = getattr(TrainConfig(), name)
+        if isinstance(default, bool):
+            out[name] = text.lower() in ("1", "true", "yes")
+        elif isinstance(default, int):
+            out[name] = int(float(text))
+        elif name.endswith("hidden_sizes"):
+            out[name] = tuple(int(x) for x in text.split(","))
+        else:
+            out[name] = text
+    return out
+
+
 def profile_all(env: str = "CartPole-v1", algos=("reinforce", "a2c", "ppo", "npg", "trpo"),
                 algos_env: str = "CartPole-v1", smoke: bool = False, deadline: float | None = None,
-                log=print, envs_extra=()) -> dict:
+                log=print, envs_extra=(), overrides: dict | None = None) -> dict:
     """The profile of PPO on ``env`` (and ``envs_extra``), then compile time per algorithm."""
-    res = {"ppo": [], "algos_env": algos_env, "compile_chunk": 2}
+    res = {"ppo": [], "algos_env": algos_env, "compile_chunk": 2, "overrides": overrides or {}}
     for e in (env, *envs_extra):
         config, hparams = preset("ppo", e)
+        config = config.replace(**(overrides or {}))
         if smoke:
             config = config.replace(**SMOKE_OVERRIDES)
         log(f"  profiling PPO on {e}")
@@ -188,18 +216,21 @@ def profile_all(env: str = "CartPole-v1", algos=("reinforce", "a2c", "ppo", "npg
 
 def main(argv=None) -> int:
     from experiments.bench_brax import hardware
-    from jaxpg.logging import write_json
+    from experiments.compat import write_json
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--env", nargs="+", default=["CartPole-v1"], help="PPO preset env(s) to profile")
     p.add_argument("--algos", nargs="*", default=["reinforce", "a2c", "ppo", "npg", "trpo"])
     p.add_argument("--algos-env", default="CartPole-v1")
     p.add_argument("--smoke", action="store_true")
+    p.add_argument("--set", nargs="*", default=None, metavar="FIELD=VALUE",
+                   help="config overrides for the PPO profile, e.g. num_envs=16 hidden_sizes=64,64")
     p.add_argument("--out", default=None, help="output stem")
     p.add_argument("--note", default="")
     a = p.parse_args(argv)
     hw = hardware()
-    res = profile_all(a.env[0], a.algos, a.algos_env, a.smoke, envs_extra=a.env[1:])
+    res = profile_all(a.env[0], a.algos, a.algos_env, a.smoke, envs_extra=a.env[1:],
+                      overrides=parse_overrides(a.set))
     res["hardware"], res["note"] = hw, a.note
     print(res["markdown"])
     stem = a.out or os.path.join(RESULTS, f"profile_update_{hw['platform']}")

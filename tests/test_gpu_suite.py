@@ -3,7 +3,8 @@
 The suite (experiments/gpu_suite.py) is what a session with a device runs first;
 this keeps it runnable between such sessions. XLA's CPU backend optimizations are
 turned down for the child process: the smoke checks code paths, not speed, and
-compiling is most of its time.
+compiling is most of its time. The budget is generous so that a loaded machine does
+not make the deadline cut a part short (the deadline logic has its own test).
 """
 
 import json
@@ -26,7 +27,7 @@ def test_gpu_suite_smoke_runs_every_part(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT, XLA_FLAGS=FAST_XLA, PYTHONUNBUFFERED="1")
     p = subprocess.run(
         [sys.executable, os.path.join(ROOT, "experiments", "gpu_suite.py"), "--smoke", "--out-dir",
-         str(tmp_path)], capture_output=True, text=True, env=env, timeout=1200,
+         str(tmp_path), "--budget-s", "3000"], capture_output=True, text=True, env=env, timeout=3000,
     )  # fmt: skip
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     doc = json.loads((tmp_path / "gpu_suite_cpu_smoke.json").read_text())

@@ -184,10 +184,10 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     metrics = {k: jnp.sum(v * active) / n_active for k, v in m.items()}
     metrics["minibatches_done"] = active.sum()
 
-    # Diagnostics on the whole batch, after the update.
-    old = ctx.nets.policy(params_old, batch.obs)
+    # Diagnostics on the whole batch, after the update; pi_old is the batch's own
+    # (make_batch computed it), so only pi_new costs an actor pass.
     new = ctx.nets.policy(params, batch.obs)
-    metrics["kl"] = old.kl(new).mean()
+    metrics["kl"] = batch.old_dist.kl(new).mean()
     metrics["explained_variance"] = adv_lib.explained_variance(batch.value, batch.target)
     metrics.update(policy_stats(ctx, params, batch.obs))
     metrics["ent_coef"] = ent_coef

@@ -123,8 +123,13 @@ def to_markdown(res: dict) -> str:
 
 
 def run(deadline: float | None = None, log=print, smoke: bool = False, seeds: int | None = None,
-        envs=None, algos=None, chunk: int | None = None) -> dict:
-    """Every (env, algo) pair in turn until ``deadline``; returns the results document."""
+        envs=None, algos=None, chunk: int | None = None, min_start_s: float | None = None) -> dict:
+    """Every (env, algo) pair in turn until ``deadline``; returns the results document.
+
+    A pair starts only with ``min_start_s`` left (its compile alone takes tens of
+    seconds on a GPU), so the last one does not overrun the deadline by a compile.
+    """
+    min_start_s = (0.0 if smoke else 60.0) if min_start_s is None else min_start_s
     deadline = deadline if deadline is not None else float("inf")
     envs = envs or (("fast",) if smoke else ENVS)
     algos = algos or (("vpg",) if smoke else tuple(PER_ALGO))
@@ -134,7 +139,7 @@ def run(deadline: float | None = None, log=print, smoke: bool = False, seeds: in
            "env_steps_planned": setting(algos[0], envs[0], smoke)[0].total_timesteps}  # fmt: skip
     for env in envs:
         for algo in algos:
-            if time.perf_counter() >= deadline:
+            if time.perf_counter() + min_start_s >= deadline:
                 res["not_run"].append(f"{algo}/{env}")
                 continue
             log(f"  {algo} on brax/{env}")

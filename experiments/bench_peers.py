@@ -57,12 +57,15 @@ def timed(fn, args) -> dict:
     """Compile ``fn`` (jitted) for ``args``, then run it once: both times and the output."""
     import jax
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     compiled = fn.lower(*args).compile()
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     out = jax.block_until_ready(compiled(*args))
-    t2 = time.perf_counter()
-    return {"compile_s": t1 - t0, "run_s": t2 - t1, "total_s": t2 - t0}, out
+    t2, c2 = time.perf_counter(), time.process_time()
+    # CPU seconds (all threads of the process) beside the wall clock: on a loaded
+    # machine the wall clock measures the neighbours too.
+    return {"compile_s": t1 - t0, "run_s": t2 - t1, "total_s": t2 - t0,
+            "compile_cpu_s": c1 - c0, "run_cpu_s": c2 - c1}, out  # fmt: skip
 
 
 def worker_rejax(seeds: int, total: int) -> dict:
@@ -174,7 +177,8 @@ def summarize(runs: list[dict]) -> dict:
     return {"ok_runs": len(ok), "run_s_median": med("run_s"), "total_s_median": med("total_s"),
             "compile_s_median": med("compile_s"), "run_s_each": [r["run_s"] for r in ok],
             "total_s_each": [r["total_s"] for r in ok], "final_return_median": statistics.median(finals),
-            "final_return_each": finals}  # fmt: skip
+            "final_return_each": finals, "run_cpu_s_each": [r.get("run_cpu_s") for r in ok],
+            "compile_cpu_s_each": [r.get("compile_cpu_s") for r in ok]}  # fmt: skip
 
 
 def to_markdown(out: dict) -> str:

@@ -132,11 +132,13 @@ def algo_compile_times(algos, env: str, overrides: dict | None = None, chunk: in
         t0, c0 = time.perf_counter(), time.process_time()
         lowered = jax.jit(trainer.run_updates, static_argnums=2).lower(state, hp, chunk)
         t1 = time.perf_counter()
-        lowered.compile()
+        compiled = lowered.compile()
         # CPU seconds of this process: compiling is mostly one thread, so this figure
         # stays put on a loaded machine where the wall clock does not.
         out[algo] = {"trace_lower_s": t1 - t0, "compile_s": time.perf_counter() - t1,
-                     "total_s": time.perf_counter() - t0, "total_cpu_s": time.process_time() - c0}  # fmt: skip
+                     "total_s": time.perf_counter() - t0, "total_cpu_s": time.process_time() - c0,
+                     # the chunk's scan body is one update: its cost, loop bodies once
+                     "xla_cost_one_update": cost(compiled), "hlo_lines": compiled.as_text().count("\n")}  # fmt: skip
     return out
 
 
@@ -163,11 +165,14 @@ def to_markdown(res: dict) -> str:
         ]  # fmt: skip
     if res.get("compile"):
         lines += ["", f"Compile time of a {res['compile_chunk']}-update chunk on {res['algos_env']} (preset):", "",
-                  "| algo | trace+lower s | XLA compile s | total s (wall) | total CPU s |",
-                  "|---|---|---|---|---|"]  # fmt: skip
+                  "| algo | trace+lower s | XLA compile s | total s (wall) | total CPU s | HLO lines | "
+                  "update FLOPs (loops once) | update bytes (loops once) |",
+                  "|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for algo, c in res["compile"].items():
+            x = c["xla_cost_one_update"]
             lines.append(f"| {algo} | {c['trace_lower_s']:.1f} | {c['compile_s']:.1f} | {c['total_s']:.1f} | "
-                         f"{c['total_cpu_s']:.1f} |")
+                         f"{c['total_cpu_s']:.1f} | {c['hlo_lines']} | {x['flops'] or float('nan'):.3g} | "
+                         f"{x['bytes_accessed'] or float('nan'):.3g} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -200,7 +205,7 @@ def profile_all(env: str = "CartPole-v1", algos=("reinforce", "a2c", "ppo", "npg
                 log=print, envs_extra=(), overrides: dict | None = None) -> dict:
     """The profile of PPO on ``env`` (and ``envs_extra``), then compile time per algorithm."""
     res = {"ppo": [], "algos_env": algos_env, "compile_chunk": 2, "overrides": overrides or {}}
-    for e in (env, *envs_extra):
+    for e in ((env,) if env else ()) + tuple(envs_extra):
         config, hparams = preset("ppo", e)
         config = config.replace(**(overrides or {}))
         if smoke:
@@ -223,7 +228,7 @@ def main(argv=None) -> int:
     from experiments.compat import write_json
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--env", nargs="+", default=["CartPole-v1"], help="PPO preset env(s) to profile")
+    p.add_argument("--env", nargs="*", default=["CartPole-v1"], help="PPO preset env(s) to profile (none: skip)")
     p.add_argument("--algos", nargs="*", default=["reinforce", "a2c", "ppo", "npg", "trpo"])
     p.add_argument("--algos-env", default="CartPole-v1")
     p.add_argument("--smoke", action="store_true")
@@ -233,7 +238,7 @@ def main(argv=None) -> int:
     p.add_argument("--note", default="")
     a = p.parse_args(argv)
     hw = hardware()
-    res = profile_all(a.env[0], a.algos, a.algos_env, a.smoke, envs_extra=a.env[1:],
+    res = profile_all(a.env[0] if a.env else None, a.algos, a.algos_env, a.smoke, envs_extra=a.env[1:],
                       overrides=parse_overrides(a.set))
     res["hardware"], res["note"] = hw, a.note
     print(res["markdown"])

@@ -1,8 +1,9 @@
 """Names the benchmark scripts need, from either jaxpg layout.
 
-Issue 11 moves the run-directory writers into ``jaxpg.runner`` and ``make_batch``
-into ``jaxpg.batch`` (taking the networks instead of the context); the benchmarks
-import these two from here so they run before and after that change.
+Issue 11 moves the run-directory writers into ``jaxpg.runner``, ``make_batch`` into
+``jaxpg.batch`` (taking the networks instead of the context) and the optimizers into
+``jaxpg.optim``; the benchmarks import these from here so they run before and after
+that change.
 """
 
 from __future__ import annotations
@@ -22,4 +23,9 @@ try:
 except ImportError:
     from jaxpg.algos.ppo import make_batch
 
-__all__ = ["write_json", "make_batch"]
+try:
+    from jaxpg.optim import actor_critic as actor_critic_optimizers
+except ImportError:
+    from jaxpg.algos.common import hparams_opt as actor_critic_optimizers
+
+__all__ = ["write_json", "make_batch", "actor_critic_optimizers"]

@@ -36,9 +36,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax
 import jax.numpy as jnp
 
-from experiments.compat import make_batch
+from experiments.compat import actor_critic_optimizers, make_batch
 from jaxpg.algos import ppo
-from jaxpg.algos.common import collect, flatten_time_batch, hparams_opt
+from jaxpg.algos.common import collect, flatten_time_batch
 from jaxpg.presets import preset
 from jaxpg.train import make_trainer
 
@@ -73,7 +73,7 @@ def compile_and_time(fn, args: tuple, repeats: int) -> dict:
 
 def minibatch_step_fn(ctx, hparams, opt_state):
     """One PPO minibatch gradient step (loss, grads, both Adams), for its cost analysis."""
-    opt_actor, opt_critic = hparams_opt(hparams)
+    opt_actor, opt_critic = actor_critic_optimizers(hparams)
 
     def step(params, mb):
         grads, _ = jax.grad(lambda p: ppo.ppo_loss(ctx, p, mb, hparams, 0.0), has_aux=True)(params)

@@ -193,25 +193,29 @@ def to_markdown(out: dict) -> str:
         "",
         f"Setting: {out['setting']}; {out['env_steps']:,} env steps per seed.",
         "",
-        "| seeds | lib | runs | run s (median; each) | with compile s (median; each) | compile s | final return |",
-        "|---|---|---|---|---|---|---|",
+        "| seeds | lib | runs | run s (median; each) | with compile s (median; each) | compile s | "
+        "run CPU s (each) | compile CPU s (each) | final return |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for seeds, libs in out["results"].items():
         for lib, s in libs.items():
             if not s.get("ok_runs"):
-                lines.append(f"| {seeds} | {lib} | 0 | - | - | - | - |")
+                lines.append(f"| {seeds} | {lib} | 0 | - | - | - | - | - | - |")
                 continue
-            each = lambda k: ", ".join(f"{x:.1f}" for x in s[k])
+            each = lambda k: ", ".join("-" if x is None else f"{x:.1f}" for x in s.get(k, []))
             lines.append(
                 f"| {seeds} | {lib} | {s['ok_runs']} | {s['run_s_median']:.1f}; {each('run_s_each')} | "
                 f"{s['total_s_median']:.1f}; {each('total_s_each')} | {s['compile_s_median']:.1f} | "
-                f"{s['final_return_median']:.1f} |"
+                f"{each('run_cpu_s_each')} | {each('compile_cpu_s_each')} | {s['final_return_median']:.1f} |"
             )
     lines.append("")
     for seeds, r in out["ratios"].items():
         lines.append(f"- {seeds} seed(s): jaxpg / rejax run time {r['run']:.2f}x, with compile "
                      f"{r['total']:.2f}x (medians; target <= 0.8x); best runs (least disturbed): "
                      f"{r.get('run_min', float('nan')):.2f}x, {r.get('total_min', float('nan')):.2f}x.")  # fmt: skip
+    lines.append("\nCPU s: CPU seconds of the measuring process, all threads (recorded from the "
+                 "run after the script learnt to; '-' before). They do not count the neighbours' "
+                 "load, so they compare the two libraries' work better than the wall clock here.")
     errors = [f"{e['seeds']} seeds {e['lib']}: {e['error']}" for e in out["errors"]]
     if errors:
         lines += ["", "Failed runs: " + "; ".join(errors)]

@@ -19,7 +19,10 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from jaxpg.linalg import conjugate_gradient  # noqa: F401  (re-exported: natural.conjugate_gradient)
+from jaxpg.linalg import (  # noqa: F401  (re-exported: natural.conjugate_gradient)
+    conjugate_gradient,
+    conjugate_gradient_with_product,
+)
 
 FlatFn = Callable[[jax.Array], jax.Array]
 
@@ -57,7 +60,18 @@ def natural_step(
     Returns ``(a x, g^T x)``; the second is the expected first-order improvement
     per unit step (used by the line search's ratio and as a diagnostic).
     """
-    shs = jnp.maximum(jnp.vdot(direction, fvp(direction)), 1e-12)
+    return step_to_radius(direction, jnp.vdot(direction, fvp(direction)), grad, max_kl)
+
+
+def step_to_radius(
+    direction: jax.Array, x_f_x: jax.Array, grad: jax.Array, max_kl: float | jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """:func:`natural_step` given the quadratic form ``x^T F x`` instead of ``F``.
+
+    With ``x`` from damped CG, ``(F + lambda I) x`` is CG's by-product, so
+    ``x^T F x = x^T (F + lambda I) x - lambda |x|^2`` costs no Fisher-vector product.
+    """
+    shs = jnp.maximum(x_f_x, 1e-12)
     alpha = jnp.sqrt(2.0 * max_kl / shs)
     return alpha * direction, jnp.vdot(grad, direction) * alpha
 

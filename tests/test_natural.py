@@ -33,6 +33,27 @@ def test_cg_with_few_iterations_reports_its_residual():
     assert float(res3) > 1e-2 and float(res20) < 1e-3
 
 
+@pytest.mark.parametrize("iters", [3, 40])
+def test_cg_product_is_a_times_x_without_another_matvec(iters):
+    rng = np.random.default_rng(1)
+    m = rng.normal(size=(12, 12))
+    a = jnp.asarray(m @ m.T + 0.5 * np.eye(12), jnp.float32)
+    b = jnp.asarray(rng.normal(size=12), jnp.float32)
+    calls = []
+
+    def matvec(v):
+        calls.append(1)  # counted at trace time: one per traced product
+        return a @ v
+
+    x, ax = jax.jit(lambda b: natural.conjugate_gradient_with_product(matvec, b, iters))(b)
+    assert len(calls) == 1  # the loop body only: no product after the loop
+    np.testing.assert_allclose(np.asarray(ax), np.asarray(a @ x), rtol=1e-4, atol=1e-4 * float(jnp.linalg.norm(b)))
+    # the recursive residual is the true one up to rounding, converged or not
+    x2, res = natural.conjugate_gradient(lambda v: a @ v, b, iters)
+    np.testing.assert_allclose(np.asarray(x), np.asarray(x2), rtol=1e-6)
+    assert float(jnp.linalg.norm(b - ax)) == pytest.approx(float(res), rel=1e-2, abs=1e-4)
+
+
 def _tiny_policy(discrete: bool):
     space = Discrete(3) if discrete else Box((2,), -1.0, 1.0)
     actor = Actor(space, hidden=(5,))

@@ -67,10 +67,13 @@ def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_searc
 
     g = jax.grad(objective)(x0)
     damped_fvp = natural.fisher_vector_product(mean_kl, x0, hparams.cg_damping)
-    direction, residual = natural.conjugate_gradient(damped_fvp, g, cfg.cg_iters)
+    # CG's own (F + lambda I) x gives the residual and x^T F x without another
+    # Fisher-vector product (each one a Hessian-vector product over the whole batch).
+    direction, damped_fx = natural.conjugate_gradient_with_product(damped_fvp, g, cfg.cg_iters)
+    residual = jnp.linalg.norm(g - damped_fx)
     # Scale with the *undamped* Fisher so that 0.5 s^T F s = delta holds as documented.
-    fisher_vp = natural.fisher_vector_product(mean_kl, x0)
-    full_step, expected = natural.natural_step(direction, fisher_vp, g, delta)
+    x_f_x = jnp.vdot(direction, damped_fx) - hparams.cg_damping * jnp.vdot(direction, direction)
+    full_step, expected = natural.step_to_radius(direction, x_f_x, g, delta)
     if line_search:
         x_new, step_fraction, _ = natural.backtracking_line_search(
             objective, mean_kl, x0, full_step, delta, hparams.ls_backtrack, cfg.ls_steps

@@ -1,0 +1,277 @@
+"""Every accelerator figure jaxpg claims, in one command that fits one device call.
+
+Parts, in order (each one's figures are written as soon as it ends):
+
+1. ``env_ceiling``: env-only steps/s, random actions, for ``brax/halfcheetah``
+   (positional, 2048 envs) and ``CartPole-v1`` (4096 envs).
+2. ``halfcheetah_ppo``: jaxpg PPO, then Brax's own PPO trainer, on
+   ``bench_brax.py``'s halfcheetah setting: compile time and steady steps/s over a
+   fixed stretch (1e7 steps each); ours goes on until eval return 2500 (or its cap).
+3. ``halfcheetah_preset``: our halfcheetah preset until eval return 2500: wall time
+   to 2000 and 2500 with compile (part 2's run when the preset is that program).
+4. ``cartpole_agents``: 2048 CartPole PPO agents x 5e5 steps (16 envs x 128-step
+   rollouts each) in one program: wall time with and without compile.
+5. ``memory``: device memory after k and 3k updates of the halfcheetah program.
+6. ``profile``: where one update's time goes (rollout / advantages / epochs), compile
+   time per algorithm, XLA's FLOPs and bytes for one update (``profile_update.py``).
+7. ``spinningup``: ``reproduce_spinningup.py`` with what budget remains.
+
+Everything runs inside ``--budget-s`` (default 480) of wall clock from the start: a
+part that cannot fit is recorded under ``skipped`` with the reason, loops stop at
+the deadline, and a watchdog writes the results and exits (code 3) if a part
+overruns by ``--grace-s``. ``<out-dir>/gpu_suite_<device>.json`` and ``.md`` are
+rewritten after every part, so a cut-off run still leaves what it measured.
+
+The device command (one ``run`` call, ``carry [".whl"]``, ``timeout_s`` 600; the
+wheels come from ``../shared/gpu/wheels.sh``, run once in the repo root here)::
+
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+      --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD || exit; \
+    PYTHONUNBUFFERED=1 python3 experiments/gpu_suite.py --out-dir $OUT 2>&1 | tee $OUT/gpu_suite.log
+
+then copy ``gpu_suite_<device>.json``/``.md`` from the returned files into
+``experiments/results/`` and commit them with the device named. Parts skipped for
+lack of budget can get their own call: ``--parts profile spinningup`` (same command).
+
+    python experiments/gpu_suite.py --smoke --out-dir /tmp/suite   # same code paths, tiny, CPU
+
+``--smoke`` replaces halfcheetah by ``brax/fast`` (Brax's trivial test env: Brax's
+halfcheetah alone takes minutes to compile on a CPU) and shrinks every count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import threading
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax
+
+from experiments import suite_parts as parts
+from experiments.bench_brax import hardware
+from experiments.compat import write_json
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+FULL = dict(
+    ceilings=[("brax/halfcheetah", 2048, 1000), ("CartPole-v1", 4096, 1000)],
+    brax_setting=dict(total_steps=50_000_000, num_evals=20),
+    stretch_steps=10_000_000, chunk_updates=4, max_steps=50_000_000, ours_cap_s=60,
+    brax_min_s=90, brax_evals=3, targets=[2000.0, 2500.0],
+    agents=2048, agent_steps=500_000, memory_chunks=2,
+    # Compile time per algorithm only while a minute stays for spinningup (profile_reserve_s).
+    profile=dict(env="brax/halfcheetah", algos=("ppo", "npg", "trpo", "a2c", "reinforce"),
+                 algos_env="CartPole-v1"), profile_reserve_s=60,
+    spinningup=dict(),
+)  # fmt: skip
+SMOKE = dict(
+    ceilings=[("brax/fast", 16, 20), ("CartPole-v1", 32, 20)],
+    brax_setting=dict(env="fast", num_envs=16, unroll_length=5, num_minibatches=2, batch_size=8,
+                      epochs=1, total_steps=320, num_evals=3, num_eval_envs=4, episode_length=20),
+    stretch_steps=160, chunk_updates=1, max_steps=240, ours_cap_s=60, brax_min_s=0,
+    brax_evals=3, targets=[2000.0, 2500.0], preset_overrides=dict(num_envs=16, num_steps=5, update_epochs=1, num_minibatches=2,
+                                                      episode_length=20),
+    agents=2, agent_steps=4096, agent_overrides=dict(update_epochs=1, num_minibatches=2),
+    memory_chunks=1,
+    profile=dict(env="brax/fast", algos=("ppo",), algos_env="CartPole-v1", smoke=True), profile_reserve_s=0,
+    spinningup=dict(smoke=True),
+)  # fmt: skip
+# Seconds a part needs at least (full scale) to be worth starting; smoke starts all.
+MIN_S = {"env_ceiling": 20, "halfcheetah_ppo": 120, "halfcheetah_preset": 0,
+         "cartpole_agents": 45, "memory": 15, "profile": 90, "spinningup": 60}  # fmt: skip
+
+
+def device_slug(hw: dict) -> str:
+    """``NVIDIA H100 80GB HBM3`` -> ``nvidia-h100-80gb-hbm3``; CPU -> ``cpu``."""
+    name = hw["device_kind"] if hw["platform"] != "cpu" else "cpu"
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+class Suite:
+    """The results document, rewritten (json + md) after every part."""
+
+    def __init__(self, out_dir: str, smoke: bool, budget_s: float):
+        self.t0 = time.perf_counter()
+        self.deadline = self.t0 + budget_s
+        hw = hardware()
+        stem = f"gpu_suite_{device_slug(hw)}" + ("_smoke" if smoke else "")
+        self.stem = os.path.join(out_dir, stem)
+        os.makedirs(out_dir, exist_ok=True)
+        self.doc = {"suite": "gpu_suite", "smoke": smoke, "budget_s": budget_s, "hardware": hw,
+                    "started": time.strftime("%Y-%m-%d %H:%M:%S"), "parts": {}, "skipped": {},
+                    "running": None}  # fmt: skip
+        self.lock = threading.Lock()
+
+    def left(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def write(self) -> None:
+        with self.lock:
+            self.doc["elapsed_s"] = time.perf_counter() - self.t0
+            write_json(self.stem + ".json", self.doc)
+            with open(self.stem + ".md.tmp", "w") as f:
+                f.write(to_markdown(self.doc))
+            os.replace(self.stem + ".md.tmp", self.stem + ".md")
+
+
+def run_part(suite: Suite, name: str, fn, min_s: float, log) -> None:
+    if suite.left() < min_s:
+        suite.doc["skipped"][name] = f"{suite.left():.0f} s of budget left, the part needs ~{min_s} s"
+        log(f"[{name}] skipped: {suite.doc['skipped'][name]}")
+        suite.write()
+        return
+    log(f"[{name}] start ({suite.left():.0f} s of budget left)")
+    suite.doc["running"] = name
+    suite.write()
+    t0 = time.perf_counter()
+    try:
+        res = fn()
+        res["part_wall_s"] = time.perf_counter() - t0
+        suite.doc["parts"][name] = res
+    except Exception as e:  # noqa: BLE001 - one failed part must not lose the others
+        suite.doc["parts"][name] = {"error": f"{type(e).__name__}: {e}",
+                                    "traceback": traceback.format_exc(limit=6)}  # fmt: skip
+        log(f"[{name}] FAILED: {type(e).__name__}: {e}")
+    suite.doc["running"] = None
+    suite.write()
+    log(f"[{name}] done in {time.perf_counter() - t0:.1f} s")
+
+
+def start_watchdog(suite: Suite, grace_s: float, log) -> None:
+    """Past the deadline + grace, write what there is (the running part marked cut off) and exit."""
+
+    def fire():
+        part = suite.doc.get("running")
+        if part:
+            suite.doc["skipped"][part] = "cut off by the watchdog (budget + grace exceeded)"
+        suite.doc["cut_off"] = True
+        suite.write()
+        log(f"watchdog: budget exceeded during {part}; results written, exiting")
+        os._exit(3)
+
+    t = threading.Timer(max(suite.left() + grace_s, 1.0), fire)
+    t.daemon = True
+    t.start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--budget-s", type=float, default=480.0, help="wall-clock budget for all parts")
+    p.add_argument("--grace-s", type=float, default=60.0, help="watchdog slack past the budget")
+    p.add_argument("--smoke", action="store_true", help="same code paths, tiny, for a CPU")
+    p.add_argument("--out-dir", default=RESULTS)
+    p.add_argument("--parts", nargs="*", default=None, help="run only these parts")
+    a = p.parse_args(argv)
+    if a.budget_s <= 0:
+        print("error: --budget-s must be positive, e.g. --budget-s 480", file=sys.stderr)
+        return 2
+    scale = SMOKE if a.smoke else FULL
+    log = lambda msg: print(msg, flush=True)
+    suite = Suite(a.out_dir, a.smoke, a.budget_s)
+    log(f"hardware: {suite.doc['hardware']}")
+    start_watchdog(suite, a.grace_s, log)
+    dl = lambda: suite.deadline
+    todo = [
+        ("env_ceiling", lambda: {"ceilings": [parts.env_only_ceiling(e, n, t) for e, n, t in scale["ceilings"]]}),
+        ("halfcheetah_ppo", lambda: parts.halfcheetah_ppo(scale, dl(), log)),
+        ("halfcheetah_preset", lambda: parts.halfcheetah_preset(
+            scale, suite.doc["parts"].get("halfcheetah_ppo"), dl(), log)),
+        ("cartpole_agents", lambda: parts.cartpole_agents(scale, log)),
+        ("memory", lambda: parts.memory_growth(scale, log)),
+        ("profile", lambda: profile_part(scale, dl() - scale["profile_reserve_s"], log)),
+        ("spinningup", lambda: spinningup_part(scale, dl(), log)),
+    ]  # fmt: skip
+    for name, fn in todo:
+        if a.parts is not None and name not in a.parts:
+            continue
+        run_part(suite, name, fn, 0 if a.smoke else MIN_S[name], log)
+    suite.doc["finished"] = True
+    suite.write()
+    log(f"wrote {suite.stem}.json and {suite.stem}.md ({time.perf_counter() - suite.t0:.0f} s)")
+    return 0
+
+
+def profile_part(scale: dict, deadline: float, log) -> dict:
+    from experiments import profile_update
+
+    return profile_update.profile_all(deadline=deadline, log=log, **scale["profile"])
+
+
+def spinningup_part(scale: dict, deadline: float, log) -> dict:
+    from experiments import reproduce_spinningup
+
+    return reproduce_spinningup.run(deadline=deadline, log=log, **scale["spinningup"])
+
+
+# ----------------------------------------------------------------------- markdown
+
+
+def _f(x, fmt="{:,.0f}") -> str:
+    return "-" if x is None else fmt.format(x)
+
+
+def to_markdown(doc: dict) -> str:
+    hw, P = doc["hardware"], doc["parts"]
+    lines = [f"# GPU suite{' (smoke, CPU: not representative)' if doc['smoke'] else ''}", "",
+             f"Device: {hw['device_kind']} x{hw['device_count']} ({hw['platform']}), CPU {hw['cpu']} "
+             f"({hw['cpu_cores']} cores), jax {hw['jax']}; started {doc['started']}, "
+             f"{doc.get('elapsed_s', 0):.0f} s of a {doc['budget_s']:.0f} s budget.", ""]  # fmt: skip
+    if "env_ceiling" in P and "ceilings" in P["env_ceiling"]:
+        lines += ["| env-only ceiling | envs | steps/s |", "|---|---|---|"]
+        lines += [f"| {c['env']} | {c['num_envs']} | {_f(c['steps_per_s'])} |" for c in P["env_ceiling"]["ceilings"]]
+        lines.append("")
+    hc = P.get("halfcheetah_ppo", {})
+    if "ours" in hc:
+        lines += ["| halfcheetah PPO | compile s | steady steps/s | wall to 2000 s | wall to 2500 s | env steps |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        for name in ("ours", "brax"):
+            r = hc.get(name, {})
+            if "steady_steps_per_s" in r:
+                w = r.get("wall_to_target_s", {})
+                compile_s = r.get("compile_s", r.get("compile_time_s"))
+                lines.append(f"| {name} | {_f(compile_s, '{:.1f}')} | {_f(r['steady_steps_per_s'])} | "
+                             f"{_f(w.get('2000.0'), '{:.1f}')} | {_f(w.get('2500.0'), '{:.1f}')} | "
+                             f"{_f(r.get('env_steps'))} |")  # fmt: skip
+        if "ours_over_brax_steady" in hc:
+            lines.append(f"\nOurs / Brax steady steps/s: {hc['ours_over_brax_steady']:.2f}x (target >= 1.5x).")
+        ceil = {c["env"]: c["steps_per_s"] for c in P.get("env_ceiling", {}).get("ceilings", [])}
+        env = f"brax/{hc['setting']['env']}"
+        if env in ceil and hc["ours"].get("steady_steps_per_s"):
+            lines.append(f"Ours / env-only ceiling: {hc['ours']['steady_steps_per_s'] / ceil[env]:.2f}x "
+                         "(target >= 0.5x).")  # fmt: skip
+        lines.append("")
+    if "halfcheetah_preset" in P and "wall_to_target_s" in P["halfcheetah_preset"]:
+        w = P["halfcheetah_preset"]["wall_to_target_s"]
+        lines.append(f"Preset to eval return 2000 / 2500, compile included: {_f(w.get('2000.0'), '{:.1f}')} s / "
+                     f"{_f(w.get('2500.0'), '{:.1f}')} s (target 2500 in <= 60 s).\n")  # fmt: skip
+    ca = P.get("cartpole_agents", {})
+    if "run_s" in ca:
+        lines.append(f"{ca['agents']} CartPole PPO agents x {ca['env_steps_per_agent']:,} steps: compile "
+                     f"{ca['compile_s']:.1f} s + run {ca['run_s']:.1f} s = {ca['wall_with_compile_s']:.1f} s "
+                     f"(target <= 30 s with compile); final return mean {ca['final_return_mean']:.1f}.\n")  # fmt: skip
+    mem = P.get("memory", {})
+    if "after_1x" in mem:
+        a, b = mem["after_1x"], mem["after_3x"]
+        lines.append(f"Memory after {a['updates']} / {b['updates']} updates: device "
+                     f"{_f(a['device_bytes_in_use'])} / {_f(b['device_bytes_in_use'])} bytes, host RSS "
+                     f"{a['host_rss_bytes']:,} / {b['host_rss_bytes']:,} bytes.\n")  # fmt: skip
+    if "profile" in P and "markdown" in P["profile"]:
+        lines += [P["profile"]["markdown"], ""]
+    if "spinningup" in P and "markdown" in P["spinningup"]:
+        lines += [P["spinningup"]["markdown"], ""]
+    for name, r in P.items():
+        if "error" in r:
+            lines.append(f"- {name} FAILED: {r['error']}")
+    for name, why in doc["skipped"].items():
+        lines.append(f"- {name} skipped: {why}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+"""The measurements of ``gpu_suite.py``, one function per part.
+
+Each part takes its scale's settings and a ``deadline`` (``time.perf_counter()``
+value) that loops inside it respect, and returns a JSON-able dict of figures.
+Compiled programs are cached per config (``compiled_chunk``), so parts that run
+the same program (the halfcheetah setting of part 2 and the preset of part 3, or
+the memory part) compile it once, and the compile time recorded at that first
+compile is the one reported.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments.bench_brax import CompileClock, Setting, make_evaluate, our_config, run_brax
+from jaxpg import envs
+from jaxpg.config import HParams, TrainConfig
+from jaxpg.presets import preset
+from jaxpg.train import Trainer, make_trainer
+
+
+def now() -> float:
+    return time.perf_counter()
+
+
+# ------------------------------------------------------------------ compiled chunks
+
+
+@dataclass
+class Compiled:
+    trainer: Trainer
+    init: object  # jitted init(key, hparams)
+    chunk: object  # compiled run_updates(state, hparams) for a fixed n
+    evaluate: object | None
+    compile_s: float  # init + chunk (+ evaluate) compile, measured the first time
+
+
+_CACHE: dict = {}
+
+
+def compiled_chunk(config: TrainConfig, hparams: HParams, n: int, eval_envs: int = 0,
+                   eval_len: int = 0) -> Compiled:
+    """``config``'s init and ``n``-update chunk (and evaluation), compiled once per process."""
+    key = (config, n, eval_envs, eval_len)
+    if key in _CACHE:
+        return _CACHE[key]
+    t0 = now()
+    trainer = make_trainer(config)
+    hp = hparams.validate().as_arrays()
+    init = jax.jit(trainer.init)
+    state = init(jax.random.PRNGKey(0), hp)
+    chunk = jax.jit(trainer.run_updates, static_argnums=2, donate_argnums=0)
+    chunk = chunk.lower(state, hp, n).compile()
+    evaluate = None
+    if eval_envs:
+        evaluate = jax.jit(make_evaluate(trainer.ctx, eval_envs, eval_len))
+        evaluate = evaluate.lower(state, jax.random.PRNGKey(0)).compile()
+    jax.block_until_ready(state)
+    _CACHE[key] = c = Compiled(trainer, init, chunk, evaluate, now() - t0)
+    return c
+
+
+def same_run(a: TrainConfig, hp_a: HParams, b: TrainConfig, hp_b: HParams) -> bool:
+    """True when ``(a, hp_a)`` and ``(b, hp_b)`` train alike (budget and chunk aside).
+
+    The total budget only enters the update through lr annealing and entropy
+    schedules; with both off it is not part of the program.
+    """
+    if hp_a.validate().to_dict() != hp_b.validate().to_dict():
+        return False
+    if a.anneal_lr or b.anneal_lr or a.ent_schedule != "constant" or b.ent_schedule != "constant":
+        return a.replace(updates_per_chunk=None) == b.replace(updates_per_chunk=None)
+    strip = dict(updates_per_chunk=None, total_timesteps=0)
+    return a.replace(**strip) == b.replace(**strip)
+
+
+# ------------------------------------------------------------------------- ceilings
+
+
+def env_only_ceiling(env_name: str, num_envs: int, steps: int, backend: str = "positional",
+                     episode_length: int | None = None) -> dict:
+    """Uniform random actions through a jitted ``lax.scan`` of our env wrapper."""
+    env = envs.make(env_name, backend=backend, episode_length=episode_length)
+    space = env.action_space
+
+    def random_action(k):
+        if space.is_discrete:
+            return jax.random.randint(k, (num_envs,), 0, space.n)
+        return jax.random.uniform(k, (num_envs, space.size), minval=-1.0, maxval=1.0)
+
+    @jax.jit
+    def run(key):
+        _, st = jax.vmap(env.reset)(jax.random.split(key, num_envs))
+
+        def step(carry, k):
+            st, total = carry
+            _, st, r, *_ = jax.vmap(env.step)(jax.random.split(k, num_envs), st, random_action(k))
+            return (st, total + r.sum()), None
+
+        (_, total), _ = jax.lax.scan(step, (st, 0.0), jax.random.split(key, steps))
+        return total
+
+    t0 = now()
+    jax.block_until_ready(run(jax.random.PRNGKey(0)))
+    compile_s = now() - t0
+    t0 = now()
+    jax.block_until_ready(run(jax.random.PRNGKey(1)))
+    return {"env": env_name, "num_envs": num_envs, "steps": steps,
+            "first_call_s": compile_s, "steps_per_s": steps * num_envs / (now() - t0)}  # fmt: skip
+
+
+# ---------------------------------------------------------------- train to a target
+
+
+def train_with_evals(config: TrainConfig, hparams: HParams, *, chunk_updates: int,
+                     eval_envs: int, eval_len: int, stretch_steps: int, stop_return: float,
+                     max_steps: int, deadline: float, log, cap_s: float = float("inf")) -> dict:
+    """Train ``config`` in chunks with an evaluation after each, wall clock from the start.
+
+    Runs at least ``stretch_steps`` (for the steady steps/s: chunks after the first,
+    evaluations excluded), then on until the evaluation return reaches
+    ``stop_return``, ``max_steps``, ``cap_s`` seconds of training or ``deadline`` (which
+    also cuts the stretch). ``wall_s`` of each evaluation
+    counts compile, training and earlier evaluations (as Brax's trainer does).
+    """
+    t_start = now()
+    cached = (config, chunk_updates, eval_envs, eval_len) in _CACHE
+    c = compiled_chunk(config, hparams, chunk_updates, eval_envs, eval_len)
+    wall0 = t_start - (c.compile_s if cached else 0.0)  # a cached compile is still charged
+    hp = hparams.validate().as_arrays()
+    key_init, key_eval = jax.random.split(jax.random.PRNGKey(0))
+    state = c.init(key_init, hp)
+    steps_per_chunk = chunk_updates * config.batch_size
+    evals, chunk_s, stopped = [], [], "max_steps"
+    t_train = now()
+    while int(state.env_steps) < max_steps:
+        if now() > deadline:
+            stopped = "deadline"
+            break
+        if int(state.env_steps) >= stretch_steps and now() - t_train > cap_s:
+            stopped = "cap_s"
+            break
+        t0 = now()
+        state, _ = c.chunk(state, hp)
+        jax.block_until_ready(state)
+        chunk_s.append(now() - t0)
+        r = float(c.evaluate(state, jax.random.fold_in(key_eval, len(evals))))
+        steps = int(state.env_steps)
+        evals.append({"env_steps": steps, "return": r, "wall_s": now() - wall0})
+        log(f"    {steps:>12,} steps  return {r:8.1f}  wall {now() - wall0:6.1f} s")
+        if steps >= stretch_steps and r >= stop_return:
+            stopped = "target"
+            break
+    in_stretch = [t for i, t in enumerate(chunk_s) if (i + 1) * steps_per_chunk <= stretch_steps]
+    steady = in_stretch[1:] or chunk_s[1:] or chunk_s
+    return {
+        "compile_s": c.compile_s,
+        "compile_shared_with_earlier_part": cached,
+        "steady_steps_per_s": steps_per_chunk * len(steady) / sum(steady) if steady else None,
+        "steady_chunks": len(steady),
+        "steps_per_chunk": steps_per_chunk,
+        "evals": evals,
+        "stopped_by": stopped,
+        "env_steps": int(state.env_steps),
+        "wall_s": now() - wall0,
+    }
+
+
+def wall_to(evals: list[dict], target: float):
+    return next((e["wall_s"] for e in evals if e["return"] >= target), None)
+
+
+def halfcheetah_ppo(scale: dict, deadline: float, log) -> dict:
+    """Part 2: jaxpg PPO and Brax's PPO on bench_brax's setting, compile and steady steps/s."""
+    s = Setting(**scale["brax_setting"])
+    config, hparams = our_config(s)
+    out = {"setting": vars(s), "stretch_steps": scale["stretch_steps"]}
+    targets = scale["targets"]
+    log("  jaxpg PPO")
+    ours = train_with_evals(
+        config, hparams, chunk_updates=scale["chunk_updates"], eval_envs=s.num_eval_envs,
+        eval_len=s.episode_length, stretch_steps=scale["stretch_steps"], stop_return=max(targets),
+        max_steps=scale["max_steps"], deadline=deadline, log=log, cap_s=scale["ours_cap_s"],
+    )  # fmt: skip
+    ours["wall_to_target_s"] = {str(t): wall_to(ours["evals"], t) for t in targets}
+    out["ours"] = ours
+    if now() + scale["brax_min_s"] > deadline:
+        out["brax"] = {"skipped": f"under {scale['brax_min_s']} s of budget left"}
+        return out
+    log("  Brax PPO")
+    # Brax's trainer rounds the budget up to whole epochs between its evaluations.
+    s_brax = replace(s, total_steps=scale["stretch_steps"], num_evals=scale["brax_evals"])
+    clock = CompileClock()
+    brax = run_brax(s_brax, clock, lambda m: log("  " + m))
+    brax["wall_to_target_s"] = {str(t): wall_to(brax["evals"], t) for t in targets}
+    out["brax"] = brax
+    if ours.get("steady_steps_per_s") and brax.get("steady_steps_per_s"):
+        out["ours_over_brax_steady"] = ours["steady_steps_per_s"] / brax["steady_steps_per_s"]
+    return out
+
+
+def halfcheetah_preset(scale: dict, earlier: dict | None, deadline: float, log) -> dict:
+    """Part 3: our halfcheetah preset until the top target or the deadline.
+
+    When the preset is the very program part 2 ran (it is today: Brax's setting), part
+    2's run already went on to the target; its figures are reported, not re-measured.
+    """
+    s = Setting(**scale["brax_setting"])
+    bench_config, bench_hparams = our_config(s)
+    config, hparams = preset("ppo", f"brax/{s.env}")
+    config = config.replace(**scale.get("preset_overrides", {}))
+    targets = scale["targets"]
+    if earlier and "ours" in earlier and same_run(config, hparams, bench_config, bench_hparams):
+        o = earlier["ours"]
+        return {"same_run_as": "halfcheetah_ppo.ours", "wall_to_target_s": o["wall_to_target_s"],
+                "compile_s": o["compile_s"], "env_steps": o["env_steps"],
+                "best_return": max((e["return"] for e in o["evals"]), default=None)}  # fmt: skip
+    log("  preset differs from the bench setting: its own run")
+    res = train_with_evals(
+        config, hparams, chunk_updates=scale["chunk_updates"], eval_envs=s.num_eval_envs,
+        eval_len=s.episode_length, stretch_steps=0, stop_return=max(targets),
+        max_steps=scale["max_steps"], deadline=deadline, log=log,
+    )  # fmt: skip
+    res["wall_to_target_s"] = {str(t): wall_to(res["evals"], t) for t in targets}
+    return res
+
+
+# ------------------------------------------------------------------ many agents
+
+
+def cartpole_agents(scale: dict, log) -> dict:
+    """Part 4: N CartPole PPO agents (16 envs x 128 steps each) in one compiled program."""
+    from jaxpg.sweep import final_returns, run_agents, stack_hparams
+
+    n = scale["agents"]
+    config, hparams = preset("ppo", "CartPole-v1")
+    config = config.replace(num_envs=16, num_steps=128, total_timesteps=int(scale["agent_steps"]),
+                            **scale.get("agent_overrides", {})).validate()  # fmt: skip
+    keys = jnp.stack([jax.random.PRNGKey(i) for i in range(n)])
+    res = run_agents(config, keys, stack_hparams([hparams] * n), log=lambda m: log("  " + m))
+    finals = final_returns(res.metrics)
+    return {
+        "agents": n,
+        "env_steps_per_agent": config.num_updates * config.batch_size,
+        "compile_s": res.compile_time_s,
+        "run_s": res.run_time_s,
+        "wall_with_compile_s": res.compile_time_s + res.run_time_s,
+        "chunks": f"{res.num_chunks} x {res.chunk_size}",
+        "steps_per_s": n * config.num_updates * config.batch_size / res.run_time_s,
+        "final_return_mean": float(np.nanmean(finals)),
+        "final_return_min": float(np.nanmin(finals)),
+    }
+
+
+# ------------------------------------------------------------------------ memory
+
+
+def memory_now() -> dict:
+    """Device bytes in use / peak (None where the backend does not say) and host RSS."""
+    stats = None
+    try:
+        stats = jax.local_devices()[0].memory_stats()
+    except Exception:  # noqa: BLE001 - CPU backends may not implement it
+        stats = None
+    with open("/proc/self/statm") as f:
+        rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    stats = stats or {}
+    return {"device_bytes_in_use": stats.get("bytes_in_use"),
+            "device_peak_bytes": stats.get("peak_bytes_in_use"), "host_rss_bytes": rss}  # fmt: skip
+
+
+def memory_growth(scale: dict, log) -> dict:
+    """Part 5: device memory after k and 3k updates of the halfcheetah program."""
+    s = Setting(**scale["brax_setting"])
+    config, hparams = our_config(s)
+    n = scale["chunk_updates"]
+    c = compiled_chunk(config, hparams, n, s.num_eval_envs, s.episode_length)
+    hp = hparams.validate().as_arrays()
+    state = c.init(jax.random.PRNGKey(1), hp)
+    samples = []
+    for i in range(3 * scale["memory_chunks"]):
+        state, metrics = c.chunk(state, hp)
+        jax.block_until_ready(state)
+        del metrics
+        if i + 1 in (scale["memory_chunks"], 3 * scale["memory_chunks"]):
+            gc.collect()
+            samples.append({"updates": (i + 1) * n, **memory_now()})
+            log(f"  after {(i + 1) * n} updates: {samples[-1]}")
+    a, b = samples
+    growth = None
+    if a["device_bytes_in_use"] is not None:
+        growth = b["device_bytes_in_use"] - a["device_bytes_in_use"]
+    return {"after_1x": a, "after_3x": b, "device_growth_bytes": growth,
+            "host_rss_growth_bytes": b["host_rss_bytes"] - a["host_rss_bytes"]}  # fmt: skip

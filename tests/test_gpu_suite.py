@@ -1,0 +1,67 @@
+"""The GPU suite's smoke run: every part's code path at tiny scale on the CPU.
+
+The suite (experiments/gpu_suite.py) is what a session with a device runs first;
+this keeps it runnable between such sessions. XLA's CPU backend optimizations are
+turned down for the child process: the smoke checks code paths, not speed, and
+compiling is most of its time. The budget is generous so that a loaded machine does
+not make the deadline cut a part short (the deadline logic has its own test).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+PARTS = ("env_ceiling", "halfcheetah_ppo", "halfcheetah_preset", "cartpole_agents", "memory",
+         "profile", "spinningup")  # fmt: skip
+FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+
+
+def test_gpu_suite_smoke_runs_every_part(tmp_path):
+    env = dict(os.environ, PYTHONPATH=ROOT, XLA_FLAGS=FAST_XLA, PYTHONUNBUFFERED="1")
+    p = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "experiments", "gpu_suite.py"), "--smoke", "--out-dir",
+         str(tmp_path), "--budget-s", "3000"], capture_output=True, text=True, env=env, timeout=3000,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    doc = json.loads((tmp_path / "gpu_suite_cpu_smoke.json").read_text())
+    md = (tmp_path / "gpu_suite_cpu_smoke.md").read_text()
+    assert doc["finished"] and doc["smoke"] and doc["skipped"] == {}
+    parts = doc["parts"]
+    assert set(parts) == set(PARTS)
+    assert not [n for n, r in parts.items() if "error" in r], {n: r.get("error") for n, r in parts.items()}
+    assert all(c["steps_per_s"] > 0 for c in parts["env_ceiling"]["ceilings"])
+    hc = parts["halfcheetah_ppo"]
+    assert hc["ours"]["env_steps"] >= hc["stretch_steps"] and hc["ours"]["steady_steps_per_s"] > 0
+    assert hc["brax"]["env_steps"] > 0 and hc["brax"]["compile_time_s"] > 0
+    assert parts["halfcheetah_preset"]["same_run_as"] == "halfcheetah_ppo.ours"
+    ca = parts["cartpole_agents"]
+    assert ca["agents"] == 2 and ca["run_s"] > 0 and ca["final_return_mean"] > 0
+    assert parts["memory"]["after_3x"]["updates"] == 3 * parts["memory"]["after_1x"]["updates"]
+    share = parts["profile"]["ppo"][0]["share"]
+    assert share["rollout"] > 0 and share["advantages"] > 0 and sum(share.values()) == pytest.approx(1.0)
+    assert parts["profile"]["ppo"][0]["xla_cost_update_loop_corrected"]["flops"] > 0
+    assert parts["spinningup"]["results"]["fast"]["vpg"]["updates_done"] > 0
+    assert "env-only ceiling" in md and "Where one update's time goes" in md
+
+
+def test_part_that_does_not_fit_is_recorded_as_skipped(tmp_path):
+    from experiments.gpu_suite import Suite, device_slug, run_part
+
+    suite = Suite(str(tmp_path), smoke=True, budget_s=10.0)
+    suite.deadline = time.perf_counter() - 1.0  # the budget is spent
+    ran = []
+    run_part(suite, "memory", lambda: ran.append(1) or {}, 15, lambda m: None)
+    assert ran == [] and "memory" in suite.doc["skipped"] and "memory" not in suite.doc["parts"]
+    saved = json.loads((tmp_path / "gpu_suite_cpu_smoke.json").read_text())
+    assert "memory" in saved["skipped"]
+    suite.deadline = time.perf_counter() + 60.0
+    run_part(suite, "broken", lambda: 1 / 0, 0, lambda m: None)  # a failing part is recorded
+    assert "ZeroDivisionError" in suite.doc["parts"]["broken"]["error"]
+    assert device_slug({"platform": "gpu", "device_kind": "NVIDIA H100 80GB HBM3"}) == "nvidia-h100-80gb-hbm3"

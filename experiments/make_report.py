@@ -85,6 +85,8 @@ def render(claims: list[dict], theory: dict | None, results_dir: str = "results"
         ]
         if d.get("verdict_reason"):
             lines += [f"**Verdict rule**: {d['verdict_reason']}", ""]
+        if d.get("table"):
+            lines += [d["table"], ""]
         if d.get("figure"):
             lines += [f"![{d['claim_id']}]({d['figure']})", "", f"Figure: [`{d['figure']}`]({d['figure']})", ""]
         seeds = d.get("seeds")

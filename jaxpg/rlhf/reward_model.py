@@ -19,6 +19,7 @@ Ziegler et al. 2019) so KL coefficients mean the same thing across runs.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, NamedTuple
 
 import jax
@@ -141,6 +142,38 @@ def gold_accuracy(reader: Reader, params, pairs: Pairs) -> jax.Array:
     return jnp.sum(agree & decided) / jnp.maximum(jnp.sum(decided), 1)
 
 
+@functools.lru_cache(maxsize=32)
+def _compiled_epoch(reader: Reader, n: int, n_mb: int, minibatch: int, lr: float, total: int,
+                    margin: float, center_coef: float):
+    """One jitted epoch ``(params, opt_state, key, train, eval) -> ...``, cached, so reward
+    models that share a shape (seeds, subsets of one size) compile once."""
+    opt = _optimizer(lr, total)
+
+    def loss_fn(p, chosen, rejected):
+        r = raw_reward(reader, p, jnp.concatenate([chosen, rejected], axis=0))
+        return bradley_terry_loss(r[: chosen.shape[0]], r[chosen.shape[0] :], margin, center_coef)
+
+    def run_epoch(params, opt_state, key, train_pairs: Pairs, eval_pairs: Pairs):
+        def mb_step(carry, idx):
+            params, opt_state = carry
+            (loss, m), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+                params, train_pairs.chosen[idx], train_pairs.rejected[idx])
+            updates, opt_state = opt.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), {"loss": loss, **m}
+
+        perm = shuffle_and_split(key, n, n_mb)
+        (params, opt_state), m = jax.lax.scan(mb_step, (params, opt_state), perm)
+        acc = gold_accuracy(reader, params, eval_pairs)
+        return params, opt_state, jax.tree.map(jnp.mean, m), acc
+
+    return jax.jit(run_epoch)
+
+
+def _optimizer(lr: float, total: int):
+    sched = optax.warmup_cosine_decay_schedule(0.0, lr, max(1, total // 10), max(total, 2))
+    return optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(sched, weight_decay=0.0))
+
+
 def train_reward_model(
     reader: Reader,
     init_params,
@@ -164,36 +197,22 @@ def train_reward_model(
     n = train_pairs.chosen.shape[0]
     n_mb = max(1, n // minibatch)
     total = epochs * n_mb
-    sched = optax.warmup_cosine_decay_schedule(0.0, lr, max(1, total // 10), max(total, 2))
-    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(sched, weight_decay=0.0))
+    run_epoch = _compiled_epoch(reader, n, n_mb, minibatch, float(lr), total, float(margin),
+                                float(center_coef))
     params = init_params
-    opt_state = opt.init(params)
-
-    def loss_fn(p, chosen, rejected):
-        r = raw_reward(reader, p, jnp.concatenate([chosen, rejected], axis=0))
-        return bradley_terry_loss(r[: chosen.shape[0]], r[chosen.shape[0] :], margin, center_coef)
-
-    def mb_step(carry, idx):
-        params, opt_state = carry
-        (loss, m), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, train_pairs.chosen[idx], train_pairs.rejected[idx])
-        updates, opt_state = opt.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), {"loss": loss, **m}
-
-    @jax.jit
-    def run_epoch(params, opt_state, key):
-        perm = shuffle_and_split(key, n, n_mb)
-        (params, opt_state), m = jax.lax.scan(mb_step, (params, opt_state), perm)
-        acc = gold_accuracy(reader, params, eval_pairs)
-        return params, opt_state, jax.tree.map(jnp.mean, m), acc
-
+    opt_state = _optimizer(lr, total).init(params)
     acc = float("nan")
     for epoch in range(epochs):
         key, k = jax.random.split(key)
-        params, opt_state, m, acc = run_epoch(params, opt_state, k)
+        params, opt_state, m, acc = run_epoch(params, opt_state, k, train_pairs, eval_pairs)
         acc = float(acc)
         if log_fn is not None:
             log_fn({"rm/train_loss": float(m["loss"]), "rm/train_accuracy": float(m["accuracy"]),
                     "rm/eval_gold_accuracy": acc}, epoch + 1)
-    r = jax.jit(lambda p, t: raw_reward(reader, p, t))(params, norm_tokens)
+    r = _compiled_raw_reward(reader)(params, norm_tokens)
     return RewardModel(params, float(r.mean()), float(r.std() + 1e-6), reader), acc
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled_raw_reward(reader: Reader):
+    return jax.jit(lambda p, t: raw_reward(reader, p, t))

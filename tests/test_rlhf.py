@@ -240,6 +240,21 @@ def test_first_ppo_minibatch_has_unit_ratio(tiny_run):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("algo", ["ppo", "grpo", "dr-grpo", "rloo", "reinforce++"])
+def test_every_algorithm_improves_gold_on_a_small_task(tmp_path, algo):
+    cfg = dataclasses.replace(
+        TINY, vocab_size=16, branching=3, n_liked=4, response_len=8, context_len=12, d_model=32,
+        sft_steps=300, n_pairs=2048, n_eval_pairs=256, rm_epochs=2, rl_updates=25,
+        rl_batch_size=64, num_minibatches=2, update_epochs=4, rl_lr=2e-4, eval_batch_size=512,
+        algo=algo, group_size=4, eos_prob=0.1, best_of_n_max=0, plot=False)
+    s = run_rlhf(cfg, str(tmp_path))
+    before, after = s["rl"]["before"], s["rl"]["after"]
+    assert after["proxy"] > before["proxy"] + 0.2
+    assert after["gold"] > before["gold"]
+    assert 0.0 < after["kl_exact_seq"] < 20.0
+
+
+@pytest.mark.slow
 def test_default_config_hits_targets(tmp_path):
     cfg = RLHFConfig(progress=False)
     summary = run_rlhf(cfg, str(tmp_path))
@@ -261,7 +276,9 @@ def tiny_parts():
     return lang, cfg, params, rm
 
 
-@pytest.mark.parametrize("algo", ["grpo", "dr-grpo", "rloo", "reinforce++"])
+# One compile per algorithm: rloo runs by default, the others with the slow tests.
+@pytest.mark.parametrize("algo", ["rloo"] + [pytest.param(a, marks=pytest.mark.slow)
+                                            for a in ("grpo", "dr-grpo", "reinforce++")])
 def test_critic_free_update_moves_only_the_policy(tiny_parts, algo):
     lang, cfg, params, rm = tiny_parts
     rcfg = dataclasses.replace(TINY, algo=algo, group_size=4, rl_batch_size=16, num_minibatches=2,

@@ -135,11 +135,34 @@ def make_sampler(cfg: RLHFConfig, lm_cfg: lm.LMConfig, lang: task.Language, batc
             "kl_per_token": kl_k1.sum() / jnp.maximum(mask.sum(), 1.0),
             "kl_k3_seq": (kl_penalty(logp, ref_logp, "k3") * mask).sum(-1).mean(),
             "kl_exact_seq": kl_exact.sum(-1).mean(),
+            "distinct_2": distinct_bigrams(resp, mask, lm_cfg.vocab_size),
             **task.gold_components(lang, prompts, resp),
         }
         return Samples(tokens, mask, logp, ref_logp, score), stats
 
     return sample
+
+
+def distinct_bigrams(resp: jax.Array, mask: jax.Array, vocab: int) -> jax.Array:
+    """Distinct-2 (Li et al. 2016): distinct bigrams among the responses' own tokens over
+    all their bigrams, from a ``V x V`` histogram (jittable, no ``unique``)."""
+    ids = resp[:, :-1] * vocab + resp[:, 1:]
+    both = mask[:, :-1] * mask[:, 1:]
+    counts = jnp.zeros(vocab * vocab).at[ids.reshape(-1)].add(both.reshape(-1))
+    return jnp.sum(counts > 0) / jnp.maximum(both.sum(), 1.0)
+
+
+def ratio_deviation(params: RLParams, data: Rollout, cfg: RLHFConfig, lm_cfg: lm.LMConfig) -> dict:
+    """How far one whole update moved the policy on its own batch: quantiles of
+    ``|pi_new(a|s) / pi_old(a|s) - 1|`` over the sampled tokens, and the fraction beyond
+    ``clip_eps`` (the clipped objective stops pushing there, but does not forbid it)."""
+    logits, _ = lm.apply(lm_cfg, params.policy, data.tokens)
+    logp, _ = lm.response_log_probs(logits, data.tokens, cfg.prompt_len)
+    dev = jnp.where(data.mask > 0, jnp.abs(jnp.exp(logp - data.logp) - 1.0), jnp.nan)
+    q = jnp.nanquantile(dev, jnp.array([0.5, 0.9, 0.99]))
+    return {"update_ratio_dev_p50": q[0], "update_ratio_dev_p90": q[1],
+            "update_ratio_dev_p99": q[2], "update_ratio_dev_mean": jnp.nanmean(dev),
+            "update_ratio_beyond_eps": masked_mean(jnp.nan_to_num(dev) > cfg.clip_eps, data.mask)}
 
 
 def make_evaluate(cfg: RLHFConfig, lm_cfg: lm.LMConfig, lang: task.Language, batch: int):
@@ -213,6 +236,7 @@ def make_update(cfg: RLHFConfig, lm_cfg: lm.LMConfig, lang: task.Language):
         (params, opt_state), m = jax.lax.scan(
             epoch, (state.params, state.opt_state), jax.random.split(k_perm, cfg.update_epochs))
         metrics = {k: v.mean() for k, v in m.items() if k != "ratio_max_dev"}
+        metrics.update(ratio_deviation(params, data, cfg, lm_cfg))
         # On the first minibatch the policy equals the sampler's, so ratio == 1 exactly.
         metrics["first_mb_ratio_max_dev"] = m["ratio_max_dev"][0, 0]
         metrics["first_mb_clip_fraction"] = m["clip_fraction"][0, 0]

@@ -335,14 +335,14 @@ def test_eos_language_masks_and_gold_optimum_brute_force():
     g = task.gold_reward(lang, jnp.array([[2]]), resp[:1])
     want = (2.0 * lang.liked[0] + lang.log_trans[2, 0] + lang.log_trans[0, 3]) / 2
     np.testing.assert_allclose(g, [want], rtol=1e-6)
-    # The optimum over every valid response (padding after the first EOS) of length <= 3.
-    cands = [r for r in itertools.product(range(4), repeat=3)
-             if all(r[i + 1] == 3 for i in range(2) if r[i] == 3)]
-    cands = jnp.array(cands)
-    for first in range(3):
-        gold = task.gold_reward(lang, jnp.full((len(cands), 1), first), cands)
-        np.testing.assert_allclose(task.gold_optimum(lang, jnp.array([first]), 3),
-                                   [gold.max()], rtol=1e-5)
+    # The optimum over every valid response (padding after the first EOS) of length <= 3,
+    # for the three possible last prompt tokens at once.
+    cands = jnp.array([r for r in itertools.product(range(4), repeat=3)
+                       if all(r[i + 1] == 3 for i in range(2) if r[i] == 3)])
+    n = cands.shape[0]
+    prompts = jnp.repeat(jnp.arange(3), n)[:, None]
+    gold = task.gold_reward(lang, prompts, jnp.tile(cands, (3, 1))).reshape(3, n)
+    np.testing.assert_allclose(task.gold_optimum(lang, jnp.arange(3), 3), gold.max(-1), rtol=1e-5)
 
 
 def test_generation_stops_at_eos_and_prompts_never_hold_it():
@@ -351,15 +351,12 @@ def test_generation_stops_at_eos_and_prompts_never_hold_it():
     assert not bool(jnp.any(prompts == lang.eos))
     cfg = lm.LMConfig(vocab_size=7, d_model=16, n_layers=1, n_heads=2, max_len=8)
     params = lm.init_params(cfg, jax.random.key(1))
-    gen = jax.jit(lm.generate, static_argnums=(0, 4, 6))
-    tokens, _ = gen(cfg, params, jax.random.key(2), prompts[:64, :2], 6, 1.0, lang.eos)
+    # Eager (no compile): 5 cached steps of a one-layer model are cheap.
+    tokens, _ = lm.generate(cfg, params, jax.random.key(2), prompts[:64, :2], 6, 1.0, lang.eos)
     resp = tokens[:, 2:]
     mask = task.response_mask(resp, lang.eos)
     assert bool(jnp.all((mask == 1) | (resp == lang.eos)))  # after the first EOS: EOS only
     assert 0 < float(task.ended(resp, lang.eos).mean()) < 1  # random init: some stop
-    naive, _ = lm.generate_naive(cfg, params, jax.random.key(2), prompts[:64, :2], 6, 1.0,
-                                 lang.eos)
-    np.testing.assert_array_equal(tokens, naive)
 
 
 def test_pipeline_main_refuses_to_overwrite(tmp_path, capsys):

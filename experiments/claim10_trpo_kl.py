@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import time
 
+import common
 import numpy as np
 
-import common
 from jaxpg.presets import preset
 
 NAME = "claim10_trpo_kl"
@@ -33,7 +33,7 @@ def main():
     cfg, hp = preset("trpo", "CartPole-v1")
     cfg = cfg.replace(total_timesteps=common.pick(args, 100_000, 500_000))
     hps = [hp.replace(max_kl=k) for k in MAX_KL]
-    _, metrics, secs = common.train_many(cfg, hps, seeds)
+    _, metrics, _ = common.train_many(cfg, hps, seeds)
     fin = common.final_return(metrics)  # [G, S]
     ci = [common.mean_ci(f) for f in fin]
     kl_name = next((k for k in ("kl", "approx_kl", "policy_kl") if k in metrics), None)

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import time
 
+import common
+import gradvar
 import jax
 import numpy as np
 
-import common
-import gradvar
 from jaxpg.presets import preset
 from jaxpg.train import make_context
 

@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpg.rlhf import pipeline, reward_model, rl
+from jaxpg.rlhf import pipeline, rl
 from jaxpg.rlhf.config import RLHFConfig
 
 PARTS = ("beta", "entropy", "epochs", "batch", "clip", "rm")

@@ -34,8 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpg.rlhf import lm, reward_model, rl, task
-from jaxpg.rlhf import pipeline
+from jaxpg.rlhf import lm, pipeline, reward_model, rl, task
 from jaxpg.rlhf.config import RLHFConfig, lm_config
 
 NAME = "rlhf_scaling"
@@ -251,8 +250,9 @@ def markdown_table(coef_bon, coef_rl, acc, peaks_rl):
     def ci(c):
         return f"{c['mean']:.3f} [{c['lo']:.3f}, {c['hi']:.3f}]"
 
-    lines = ["| RM (d_model x layers) / pairs | RM gold acc | alpha_bon | beta_bon | alpha_rl | "
-             "beta_rl | RL peak gold gain (at d) |", "|---|---|---|---|---|---|---|"]
+    header = ("| RM (d_model x layers) / pairs | RM gold acc | alpha_bon | beta_bon | alpha_rl | "
+              "beta_rl | RL peak gold gain (at d) |")
+    lines = [header, "|---|---|---|---|---|---|---|"]
     for cell in coef_bon:
         p = peaks_rl[cell]
         lines.append(f"| {cell} | {acc[cell]:.3f} | {ci(coef_bon[cell]['alpha'])} | "

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxpg.errors import ConfigError, JaxpgError
+from jaxpg.errors import ConfigError
 from jaxpg.rlhf import lm, objectives, reward_model, rl, task
 from jaxpg.rlhf.pipeline import RLHFConfig, run_rlhf, validate
 from jaxpg.rlhf.reward_model import bradley_terry_loss

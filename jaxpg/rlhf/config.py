@@ -159,7 +159,7 @@ class RLHFConfig:
     def eos(self) -> bool:
         return self.eos_prob > 0
 
-    def validate(self) -> "RLHFConfig":
+    def validate(self) -> RLHFConfig:
         """Raise a one-line :class:`ConfigError` naming the first bad field; return self."""
         _check_counts(self)
         _check_choices(self)

@@ -74,13 +74,13 @@ def token_rewards(score: jax.Array, kl: jax.Array, beta, mask: jax.Array | None 
     return (-beta * kl + score[:, None] * task.last_token(mask)) * mask
 
 
-def gae_advantages(rewards, values, mask, gamma, lam):
+def gae_advantages(rewards, values, mask, gamma, gae_lambda):
     """GAE over batch-major ``[B, R]`` response rewards; each response ends (terminally)
     at its last own token, and padding gets advantage 0."""
-    r, v, m = rewards.T, (values * mask).T, mask.T  # time-major [R, B]
+    r, v = rewards.T, (values * mask).T  # time-major [R, B]
     next_v = jnp.concatenate([v[1:], jnp.zeros_like(v[:1])], axis=0)
     terminated = task.last_token(mask).T
-    adv = advantages.gae(r, v, next_v, terminated, jnp.zeros_like(r), gamma, lam)
+    adv = advantages.gae(r, v, next_v, terminated, jnp.zeros_like(r), gamma, gae_lambda)
     return adv.T * mask
 
 

@@ -27,7 +27,7 @@ from jaxpg.rlhf import lm, reward_model, rl, sft, task
 from jaxpg.rlhf.config import RLHFConfig, lm_config
 from jaxpg.train import prepare_run_dir
 
-__all__ = ["RLHFConfig", "run_rlhf", "validate", "prepare", "run_rl", "run_best_of_n"]
+__all__ = ["RLHFConfig", "prepare", "run_best_of_n", "run_rl", "run_rlhf", "validate"]
 
 
 def validate(cfg: RLHFConfig) -> None:

@@ -20,7 +20,8 @@ Ziegler et al. 2019) so KL coefficients mean the same thing across runs.
 from __future__ import annotations
 
 import functools
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,7 +29,6 @@ import optax
 from flax import struct
 
 from jaxpg.rlhf import lm, task
-
 
 TIE_TOL = 1e-5  # gold rewards closer than this are a tie (float rounding of equal sums)
 

@@ -2,7 +2,8 @@
 
 Part 1: ``ppo``, ``grpo``, ``dr-grpo``, ``rloo`` and ``reinforce++`` each fine-tune the
 same SFT policy against the same reward model (the pipeline's defaults: adaptive KL
-controller, target 3 nats per sequence, 60 updates of 256 sequences); gold and proxy
+controller, target 3 nats per sequence, 60 updates of 256 sequences; 30 of 128 at CPU
+size); gold and proxy
 before and after (one fresh evaluation batch each), with the exact KL to the SFT
 policy. A claim-style result: "each algorithm improves the gold over SFT".
 
@@ -35,7 +36,9 @@ def quiet(*a, **k):
 
 
 def base(args) -> RLHFConfig:
-    cfg = RLHFConfig(progress=False, plot=False, best_of_n_max=0)
+    # CPU size: the default task and models, half the updates at half the batch.
+    cfg = RLHFConfig(progress=False, plot=False, best_of_n_max=0,
+                     rl_updates=common.pick(args, 30, 60), rl_batch_size=common.pick(args, 128, 256))
     if args.smoke:
         cfg = dataclasses.replace(cfg, sft_steps=30, n_pairs=256, n_eval_pairs=64, rl_updates=2,
                                   rl_batch_size=32, eval_batch_size=32, d_model=16, n_layers=1)
@@ -60,7 +63,7 @@ def compare_algorithms(cfg: RLHFConfig, seed_runs) -> dict:
 
 
 def length_study(cfg: RLHFConfig) -> dict:
-    cfg = dataclasses.replace(cfg, eos_prob=0.1)
+    cfg = dataclasses.replace(cfg, eos_prob=0.1, n_pairs=min(cfg.n_pairs, 8192))
     prep = pipeline.prepare(cfg, say=quiet)
     p = cfg.prompt_len
     tokens = np.concatenate([prep.eval_pairs.chosen, prep.eval_pairs.rejected])

@@ -267,20 +267,29 @@ def part_clip(args, cfg, prep, seeds):
                  "over updates and seeds.")
 
 
-def part_rm(args, cfg, prep, seeds):
+def part_rm_from_scaling(args, cfg, seeds) -> bool:
+    """The accuracies already measured by rlhf_scaling.py (reward models of the policy's
+    size and architecture family, several pair counts); False when it has not run."""
+    import json
+    import os
+
+    path = os.path.join(args.results, "rlhf_scaling.json")
+    if not os.path.exists(path):
+        return False
+    with open(path) as f:
+        sc = json.load(f)
     t0 = time.time()
-    counts = common.pick(args, [256, 1024, 4096], [1000, 5000, 20000, 50000])
-    counts = counts if not args.smoke else [64, 128]
-    pool = pipeline.make_pairs(cfg, prep.lm_cfg, prep.sft.params, prep.lang, jax.random.key(11),
-                               max(counts), 0.0)
-    reader = prep.rm.reader
-    acc = {n: [] for n in counts}
-    for n in counts:
-        for s in seeds:
-            sub = jax.tree.map(lambda x: x[:n], pool)
-            _, a = pipeline.fit_reward_model(cfg, reader, prep.sft.params, sub, prep.eval_pairs,
-                                             say=lambda *a, **k: None, key=jax.random.key(100 + s))
-            acc[n].append(a)
+    size = "d{}xL{}".format(*sc["settings"]["rm_sizes"][-1])
+    counts = sc["settings"]["pair_counts"]
+    per_seed = sc.get("rm_gold_accuracy_per_seed", {})
+    acc = {n: per_seed.get(f"{size}/{n}", [sc["rm_gold_accuracy"][f"{size}/{n}"]]) for n in counts}
+    write_rm(args, t0, cfg, sc["seeds"], counts, acc,
+             f"read from rlhf_scaling.json: reward models {size} from a pretrained LM of their size, "
+             f"{sc['settings']['rm_epochs']} epochs")
+    return True
+
+
+def write_rm(args, t0, cfg, seeds, counts, acc, how):
     means = [np.mean(acc[n]) for n in counts]
     in_band = [0.7 <= m <= 0.8 for m in means]
     rises = means[-1] > means[0]
@@ -292,10 +301,30 @@ def part_rm(args, cfg, prep, seeds):
           verdict_reason="agrees if the accuracy with the most pairs is in [0.70, 0.80] and rises "
                          "with the pair count; partly if either holds",
           accuracy={n: v for n, v in acc.items()},
-          method=f"Reward models from the SFT weights, {cfg.rm_epochs} epochs on prefixes of one "
-                 "pool of gold-labelled SFT pairs; accuracy on held-out pairs with a strict gold "
-                 "preference. The gold labels are noiseless: the ceiling is 100%, not the "
-                 "~73% inter-annotator agreement of human data.")
+          method=f"{how}; accuracy on held-out pairs with a strict gold preference. The gold "
+                 "labels are noiseless: the ceiling is 100%, not the ~73% inter-annotator "
+                 "agreement of human data.")
+
+
+def part_rm(args, cfg, prep, seeds):
+    if part_rm_from_scaling(args, cfg, seeds):
+        return
+    t0 = time.time()
+    counts = common.pick(args, [256, 1024, 4096], [1000, 5000, 20000, 50000])
+    counts = counts if not args.smoke else [64, 128]
+    pool = pipeline.make_pairs(cfg, prep.lm_cfg, prep.sft.params, prep.lang, jax.random.key(11),
+                               max(counts), 0.0)
+    reader = prep.rm.reader
+    acc = {n: [] for n in counts}
+    for n in counts:
+        for s in seeds:
+            sub = jax.tree.map(lambda x, n=n: x[:n], pool)
+            _, a = pipeline.fit_reward_model(cfg, reader, prep.sft.params, sub, prep.eval_pairs,
+                                             say=lambda *a, **k: None, key=jax.random.key(100 + s))
+            acc[n].append(a)
+    write_rm(args, t0, cfg, seeds, counts, acc,
+             f"Reward models from the SFT weights, {cfg.rm_epochs} epochs on prefixes of one pool "
+             "of gold-labelled SFT pairs")
 
 
 def main():
@@ -306,6 +335,8 @@ def main():
     args = common.parse_args(__doc__.splitlines()[0], extra)
     seeds = list(range(args.seeds or common.pick(args, 2, 4)))
     cfg = base_config(args)
+    if args.only == ["rm"] and part_rm_from_scaling(args, cfg, seeds):
+        return
     if args.smoke:
         cfg = dataclasses.replace(cfg, sft_steps=20, n_pairs=128, n_eval_pairs=64, rl_updates=6,
                                   rl_batch_size=16, eval_batch_size=16, d_model=16)

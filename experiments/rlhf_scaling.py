@@ -149,7 +149,7 @@ def rl_curves(cfg, lang, lm_cfg, sft_params, rms, sizes, pair_counts, seeds, sft
         keys = [(size, n, s) for n in pair_counts for s in seeds]
         g = len(keys)
         state = rl.init_state(cfg, sft_params, sft_params)
-        states = jax.tree.map(lambda x: jnp.broadcast_to(x, (g,) + x.shape), state)
+        states = jax.tree.map(lambda x, g=g: jnp.broadcast_to(x, (g,) + x.shape), state)
         rm_batch = stack([rms[k][0] for k in keys])
         rng = jnp.stack([jax.random.key(3000 + 97 * k[2] + k[1]) for k in keys])
         t0 = time.time()
@@ -271,35 +271,9 @@ def trend(coef, sizes, pair_counts, name):
     return out
 
 
-def main():
-    args = common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument(
-        "--smoke", action="store_true", help="a tiny grid that only checks the code path"))
-    t_start = time.time()
-    cfg, sizes, pair_counts, seeds, n_max = grid(args)
-    lang = pipeline.make_task_language(cfg)
-    lm_cfg = lm_config(cfg)
-    t0 = time.time()
-    policy = pipeline.train_sft(cfg, lang, lm_cfg, say=quiet)
-    print(f"[sft] policy nll {policy.nll:.4f} (true {policy.true_nll:.4f}) in {time.time() - t0:.0f}s",
-          flush=True)
-    t0 = time.time()
-    pools = {s: pipeline.make_pairs(cfg, lm_cfg, policy.params, lang, jax.random.key(4000 + s),
-                                    max(pair_counts), 0.0) for s in seeds}
-    eval_pairs = pipeline.make_pairs(cfg, lm_cfg, policy.params, lang, jax.random.key(5000), 
-                                     cfg.n_eval_pairs, 0.0)
-    print(f"[prefs] {len(seeds)} x {max(pair_counts)} pairs in {time.time() - t0:.0f}s", flush=True)
-    rms = train_rms(cfg, lang, sizes, pair_counts, seeds, policy, pools, eval_pairs)
-    t0 = time.time()
-    bon, sft_gold = best_of_n_curves(cfg, lang, lm_cfg, policy.params, rms, seeds, n_max)
-    print(f"[bon] in {time.time() - t0:.0f}s", flush=True)
-    rlc = rl_curves(cfg, lang, lm_cfg, policy.params, rms, sizes, pair_counts, seeds, sft_gold)
-    coef_bon = coefficients(bon, fit_bon, sizes, pair_counts, seeds)
-    coef_rl = coefficients(rlc, fit_rl, sizes, pair_counts, seeds)
-    peaks_rl = peak_gold(rlc, sizes, pair_counts, seeds)
-    acc = {f"d{k[0][0]}xL{k[0][1]}/{k[1]}": float(np.mean([rms[k[0], k[1], s][1] for s in seeds]))
-           for k in {(key[0], key[1]) for key in rms}}
-    fig = common.figure_path(args, NAME)
-    plot(fig, bon, rlc, coef_bon, coef_rl, sizes, pair_counts, seeds)
+def build_result(cfg, sizes, pair_counts, seeds, n_max, bon, rlc, coef_bon, coef_rl, peaks_rl,
+                 acc, figure) -> dict:
+    """The claim record: verdict from the coefficients' trends, the table, the raw curves."""
     big = f"d{sizes[-1][0]}xL{sizes[-1][1]}"
     a_bon = trend(coef_bon, sizes, pair_counts, "alpha")
     b_bon = trend(coef_bon, sizes, pair_counts, "beta")
@@ -329,9 +303,8 @@ def main():
                           "most pairs for every RM size and beta falls for all but at most one; "
                           "partly if only the gold gain is positive",
         "table": markdown_table(coef_bon, coef_rl, acc, peaks_rl),
-        "figure": common.rel_figure(fig),
+        "figure": figure,
         "seeds": seeds,
-        "seconds": time.time() - t_start,
         "settings": {"rm_sizes": sizes, "pair_counts": pair_counts, "best_of_n_max": n_max,
                      "rl": {"algo": cfg.algo, "updates": cfg.rl_updates, "batch": cfg.rl_batch_size,
                             "lr": cfg.rl_lr, "beta": cfg.beta}, "sft_steps": cfg.sft_steps,
@@ -353,6 +326,43 @@ def main():
                   "sequence KL. Fits: least squares on the gold gain over the d = 0 point, per "
                   "seed; intervals: Student t over seeds.",
     }
+    return result
+
+
+def main():
+    args = common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument(
+        "--smoke", action="store_true", help="a tiny grid that only checks the code path"))
+    t_start = time.time()
+    cfg, sizes, pair_counts, seeds, n_max = grid(args)
+    lang = pipeline.make_task_language(cfg)
+    lm_cfg = lm_config(cfg)
+    t0 = time.time()
+    policy = pipeline.train_sft(cfg, lang, lm_cfg, say=quiet)
+    print(f"[sft] policy nll {policy.nll:.4f} (true {policy.true_nll:.4f}) in {time.time() - t0:.0f}s",
+          flush=True)
+    t0 = time.time()
+    pools = {s: pipeline.make_pairs(cfg, lm_cfg, policy.params, lang, jax.random.key(4000 + s),
+                                    max(pair_counts), 0.0) for s in seeds}
+    eval_pairs = pipeline.make_pairs(cfg, lm_cfg, policy.params, lang, jax.random.key(5000), 
+                                     cfg.n_eval_pairs, 0.0)
+    print(f"[prefs] {len(seeds)} x {max(pair_counts)} pairs in {time.time() - t0:.0f}s", flush=True)
+    rms = train_rms(cfg, lang, sizes, pair_counts, seeds, policy, pools, eval_pairs)
+    t0 = time.time()
+    bon, sft_gold = best_of_n_curves(cfg, lang, lm_cfg, policy.params, rms, seeds, n_max)
+    print(f"[bon] in {time.time() - t0:.0f}s", flush=True)
+    rlc = rl_curves(cfg, lang, lm_cfg, policy.params, rms, sizes, pair_counts, seeds, sft_gold)
+    coef_bon = coefficients(bon, fit_bon, sizes, pair_counts, seeds)
+    coef_rl = coefficients(rlc, fit_rl, sizes, pair_counts, seeds)
+    peaks_rl = peak_gold(rlc, sizes, pair_counts, seeds)
+    acc_seeds = {f"d{k[0][0]}xL{k[0][1]}/{k[1]}": [rms[k[0], k[1], s][1] for s in seeds]
+                 for k in {(key[0], key[1]) for key in rms}}
+    acc = {k: float(np.mean(v)) for k, v in acc_seeds.items()}
+    fig = common.figure_path(args, NAME)
+    plot(fig, bon, rlc, coef_bon, coef_rl, sizes, pair_counts, seeds)
+    result = build_result(cfg, sizes, pair_counts, seeds, n_max, bon, rlc, coef_bon, coef_rl,
+                          peaks_rl, acc, common.rel_figure(fig))
+    result["seconds"] = time.time() - t_start
+    result["rm_gold_accuracy_per_seed"] = acc_seeds
     common.write_result(args, NAME, result)
 
 

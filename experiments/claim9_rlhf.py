@@ -194,7 +194,7 @@ def part_epochs(args, cfg, prep, seeds):
     in_range_best = best in (4, 8)
     more_hurts = lo16 < max(common.mean_ci(gold[4])[1], common.mean_ci(gold[8])[1])
     verdict = "agrees" if in_range_best and more_hurts else ("partly" if in_range_best or g[16] < max(g[4], g[8]) else "disagrees")
-    text = "; ".join(f"{e} epochs: gold {ci_text(gold[e])}, KL {kl[e].mean():.2f}, "
+    text = f"best gold at {best} epochs; " + "; ".join(f"{e} epochs: gold {ci_text(gold[e])}, KL {kl[e].mean():.2f}, "
                      f"p90 |ratio-1| after an update {dev[e].mean():.3f}" for e in epochs)
     fig = figure(args, "claim9c_rlhf_epochs", [
         ("gold", "gold", {f"{e} epochs": m["gold"][0] for e, m in res.items()}),
@@ -248,7 +248,8 @@ def part_clip(args, cfg, prep, seeds):
     bounded = all(q[e]["p90"] <= e for e in (0.1, 0.2))
     verdict = "agrees" if bounded and all(q[e]["p99"] <= 1.5 * e for e in (0.1, 0.2)) else (
         "partly" if bounded else "disagrees")
-    text = "; ".join(f"eps {e:g}: |ratio-1| median {q[e]['p50']:.3f}, p90 {q[e]['p90']:.3f}, "
+    text = ("p90 of |ratio-1| after a whole update " + "/".join(f"{q[e]['p90']:.3f}" for e in eps)
+            + " for eps " + "/".join(f"{e:g}" for e in eps) + "; ") + "; ".join(f"eps {e:g}: |ratio-1| median {q[e]['p50']:.3f}, p90 {q[e]['p90']:.3f}, "
                      f"p99 {q[e]['p99']:.3f}, beyond eps {100 * beyond[e]:.1f}% of tokens" for e in eps)
     fig = figure(args, "claim9e_ppo_clip_ratio", [
         ("p90 |pi_new/pi_old - 1| after an update", "deviation",
@@ -294,7 +295,7 @@ def write_rm(args, t0, cfg, seeds, counts, acc, how):
     in_band = [0.7 <= m <= 0.8 for m in means]
     rises = means[-1] > means[0]
     verdict = "agrees" if in_band[-1] and rises else ("partly" if any(in_band) or rises else "disagrees")
-    text = "; ".join(f"{n} pairs: held-out gold accuracy {ci_text(acc[n])}" for n in counts)
+    text = "; ".join(f"{n} pairs: held-out gold accuracy {ci_text(acc[n])}" for n in reversed(counts))
     write(args, "claim9f_rm_accuracy", t0, cfg, seeds,
           claim="Bradley-Terry reward models reach 70-80% accuracy on held-out preference pairs.",
           measured_text=text, verdict=verdict,

@@ -59,8 +59,11 @@ def main():
     }
     ci = {k: common.mean_ci(np.log10(v)) for k, v in ratios.items()}
     main_lo, main_hi = ci["G / TD(0)"][1], ci["G / TD(0)"][2]
-    verdict = "agrees" if main_lo <= 4 <= main_hi or ci["G / TD(0)"][0] >= 4 else (
-        "partly" if ci["G / TD(0)"][0] >= 2 else "disagrees")
+    big = main_lo <= 4 <= main_hi or ci["G / TD(0)"][0] >= 4
+    # The claim is about *sparse* rewards: without a single success in the segments the
+    # rare return spikes do not exist, and a large ratio only reflects long horizons.
+    spikes = float(np.mean(success)) > 0
+    verdict = "agrees" if big and spikes else ("partly" if ci["G / TD(0)"][0] >= 2 else "disagrees")
     fig = common.figure_path(args, NAME)
     labels = list(var)
     vci = [common.mean_ci(var[k]) for k in labels]
@@ -75,7 +78,8 @@ def main():
         "seeds": seeds, "variance": {k: v.tolist() for k, v in var.items()},
         "log10_ratio": ci, "measured_text": text, "verdict": verdict,
         "verdict_reason": "agrees if the 95% interval of log10 Var[G]/Var[TD(0)] contains 4 or lies above "
-                          "it; partly if the ratio is at least 100",
+                          "it and the policy reached the goal in some segment (the sparse spikes exist); "
+                          "partly if the ratio is at least 100",
         "figure": common.rel_figure(fig), "seconds": time.perf_counter() - t0,
     })
 

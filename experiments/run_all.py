@@ -34,6 +34,7 @@ SCRIPTS = (
     "claim10_trpo_kl",
     "claim11_mc_variance",
     "rlhf_scaling",
+    "rlhf_algorithms",
 )
 
 

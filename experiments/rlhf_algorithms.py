@@ -9,10 +9,10 @@ policy. A claim-style result: "each algorithm improves the gold over SFT".
 
 Part 2 (variable length): the same pipeline with an EOS token (``eos_prob`` 0.1:
 responses of at most 12 tokens, mean about 7), PPO with the adaptive controller and
-with no KL penalty. The gold averages over a response's own tokens, so it neither
-pays nor charges for length; a reward model that learned a length preference would
-show as the response length drifting under optimization while the gold does not
-follow. Reported: response length, EOS fraction, gold and proxy before and after, and
+with no KL penalty. The gold averages over a response's own tokens, EOS included, so
+it pays a little for length (the EOS token's ``log eos_prob`` is spread over more
+tokens); length exploitation would show as the response length growing while the gold
+falls. Reported: response length, EOS fraction, gold and proxy before and after, and
 the correlation of the reward model's score with length on SFT samples.
 """
 

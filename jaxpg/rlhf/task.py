@@ -29,9 +29,9 @@ Variable length (``eos_prob > 0``): token ``V`` is an end-of-sequence token; aft
 every word token the chain stops with probability ``eos_prob``, and EOS is absorbing
 (everything after it is EOS padding). A response then has ``L <= R`` tokens, EOS
 included, and the gold averages over those ``L`` tokens only (the EOS token scores its
-fluency ``log P(EOS | r_{L-1})`` and no sentiment): the gold itself neither pays nor
-charges for length, so a policy that grows or shrinks its responses against a learned
-reward shows up as length moving while the gold does not. Prompts never contain EOS.
+fluency ``log P(EOS | r_{L-1}) = log eos_prob`` and no sentiment). So the gold is *not*
+length-neutral: the one EOS cost is spread over ``L`` tokens, and a longer response pays
+less of it per token (a response that never stops pays none). Prompts never contain EOS.
 """
 
 from __future__ import annotations

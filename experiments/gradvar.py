@@ -135,4 +135,4 @@ def measure(ctx, params, obs_stats, key, num_envs, num_steps, gamma, lambdas=(),
     v = ctx.nets.value(params, traj.obs)
     ev = adv_lib.explained_variance(v, advs["return"])
     return {"var": var, "mean_norm": mean_norm, "bias_z": z, "cos": cos, "explained_variance": ev,
-            "episode_fraction_done": traj.done.mean()}
+            "episode_fraction_done": traj.done.mean(), "terminated_fraction": traj.terminated.mean()}

@@ -91,8 +91,8 @@ def main():
     base = pipeline.RLHFConfig()
     if args.quick:
         base = dataclasses.replace(
-            base, sft_steps=100, n_pairs=512, n_eval_pairs=256, rm_epochs=2, ppo_updates=10,
-            ppo_batch_size=64, best_of_n_max=4, best_of_n_prompts=32, eval_batch_size=64)
+            base, sft_steps=100, n_pairs=512, n_eval_pairs=256, rm_epochs=2, rl_updates=10,
+            rl_batch_size=64, best_of_n_max=4, best_of_n_prompts=32, eval_batch_size=64)
         args.beta0_updates, args.pairs = 10, [128, 512]
     pipeline.validate(base)
     t_start = time.time()
@@ -100,7 +100,7 @@ def main():
     bon = pipeline.run_best_of_n(base, prep)
 
     # 1. No KL penalty at all.
-    cfg0 = dataclasses.replace(base, kl_control="fixed", beta=0.0, ppo_updates=args.beta0_updates)
+    cfg0 = dataclasses.replace(base, kl_control="fixed", beta=0.0, rl_updates=args.beta0_updates)
     rl0 = pipeline.run_rl(cfg0, prep)
     s0 = pipeline.rl_summary(cfg0, rl0)
     rows0 = rl0["rows"]
@@ -144,7 +144,7 @@ def main():
     for n in args.pairs:
         n = min(n, prep.train_pairs.chosen.shape[0])
         sub = jax.tree.map(lambda x, n=n: x[:n], prep.train_pairs)
-        _, acc = pipeline.fit_reward_model(dataclasses.replace(base, n_pairs=n), prep.lm_cfg,
+        _, acc = pipeline.fit_reward_model(dataclasses.replace(base, n_pairs=n), prep.rm.reader,
                                            prep.sft.params, sub, prep.eval_pairs, say=_quiet)
         print(f"[rm curve] {n} pairs: held-out gold accuracy {acc:.3f}", flush=True)
         rm_curve.append({"n_pairs": n, "gold_accuracy": acc})

@@ -30,6 +30,11 @@ SCRIPTS = (
     "claim6_throughput",
     "claim7_entropy",
     "claim8_defaults",
+    "claim9_rlhf",
+    "claim10_trpo_kl",
+    "claim11_mc_variance",
+    "rlhf_scaling",
+    "rlhf_algorithms",
 )
 
 

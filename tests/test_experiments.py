@@ -156,3 +156,14 @@ def test_report_from_fixture_results(tmp_path, capsys):
     assert "figures/claimA.png" in text and "measured claimA 1.0 [0.5, 1.5]" in text
     assert text.index("## claimA") < text.index("## claimB")
     assert make_report.main(["--results", str(tmp_path / "none"), "--out", str(out)]) == 2
+
+
+def test_gao_functional_forms_fit_recovers_coefficients():
+    import rlhf_scaling
+
+    d = np.array([0.0, 0.3, 0.7, 1.2, 2.0, 3.1])
+    a, b = rlhf_scaling.fit_bon(d, d * (0.8 - 0.3 * d))
+    assert a == pytest.approx(0.8, abs=1e-9) and b == pytest.approx(0.3, abs=1e-9)
+    # RL form d (alpha - beta log d); the d = 0 point is dropped (log 0).
+    a, b = rlhf_scaling.fit_rl(d, d * (0.5 - 0.2 * np.log(np.maximum(d, 1e-12))))
+    assert a == pytest.approx(0.5, abs=1e-9) and b == pytest.approx(0.2, abs=1e-9)

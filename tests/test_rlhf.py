@@ -3,6 +3,7 @@ the gold reward's dynamic program, and a tiny end-to-end pipeline run."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -13,8 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxpg.errors import JaxpgError
-from jaxpg.rlhf import lm, ppo_lm, task
+from jaxpg.errors import ConfigError
+from jaxpg.rlhf import lm, objectives, reward_model, rl, task
 from jaxpg.rlhf.pipeline import RLHFConfig, run_rlhf, validate
 from jaxpg.rlhf.reward_model import bradley_terry_loss
 from test_no_lapack import recorded_lapack_calls, recorded_programs
@@ -23,8 +24,8 @@ from test_no_lapack import recorded_lapack_calls, recorded_programs
 TINY = RLHFConfig(
     vocab_size=8, branching=2, n_liked=2, prompt_len=2, response_len=4, context_len=6,
     n_layers=1, d_model=16, n_heads=2, sft_steps=40, sft_batch_size=32, n_pairs=64,
-    n_eval_pairs=64, rm_epochs=2, rm_batch_size=32, ppo_updates=4, ppo_batch_size=32,
-    ppo_epochs=2, ppo_minibatches=2, log_every=2, best_of_n_max=4, best_of_n_prompts=8,
+    n_eval_pairs=64, rm_epochs=2, rm_batch_size=32, rl_updates=4, rl_batch_size=32,
+    update_epochs=2, num_minibatches=2, log_every=2, best_of_n_max=4, best_of_n_prompts=8,
     eval_batch_size=32,
     progress=False,
 )
@@ -48,11 +49,11 @@ def test_bradley_terry_loss_hand_values():
 
 def test_adaptive_kl_update_hand_values():
     # KL 3 vs target 2: error 0.5 clipped to 0.2; n/H = 256/2048 = 1/8 -> beta * 1.025.
-    np.testing.assert_allclose(ppo_lm.adaptive_kl_update(0.1, 3.0, 2.0, 256, 2048.0), 0.1025)
+    np.testing.assert_allclose(objectives.adaptive_kl_update(0.1, 3.0, 2.0, 256, 2048.0), 0.1025)
     # KL 1.8 vs 2: error -0.1 (inside the clip) -> beta * (1 - 0.1 / 8) = 0.09875.
-    np.testing.assert_allclose(ppo_lm.adaptive_kl_update(0.1, 1.8, 2.0, 256, 2048.0), 0.09875)
+    np.testing.assert_allclose(objectives.adaptive_kl_update(0.1, 1.8, 2.0, 256, 2048.0), 0.09875)
     # Far below target: error clipped at -0.2 -> beta * (1 - 0.2 * 0.5) with n/H = 0.5.
-    np.testing.assert_allclose(ppo_lm.adaptive_kl_update(0.4, 0.0, 2.0, 1, 2.0), 0.36)
+    np.testing.assert_allclose(objectives.adaptive_kl_update(0.4, 0.0, 2.0, 1, 2.0), 0.36)
 
 
 def test_k3_nonnegative_and_both_estimators_unbiased():
@@ -60,8 +61,8 @@ def test_k3_nonnegative_and_both_estimators_unbiased():
     logits_p, logits_q = jax.random.normal(key, (2, 6)) * 2.0
     p, q = jax.nn.log_softmax(logits_p), jax.nn.log_softmax(logits_q)
     a = jax.random.categorical(jax.random.key(1), logits_p, shape=(200_000,))
-    k1 = ppo_lm.kl_penalty(p[a], q[a], "k1")
-    k3 = ppo_lm.kl_penalty(p[a], q[a], "k3")
+    k1 = objectives.kl_penalty(p[a], q[a], "k1")
+    k3 = objectives.kl_penalty(p[a], q[a], "k3")
     assert float(k3.min()) >= 0.0
     assert float(k1.min()) < 0.0  # k1 is not pointwise non-negative; k3 is
     true_kl = float(jnp.sum(jnp.exp(p) * (p - q)))
@@ -69,23 +70,89 @@ def test_k3_nonnegative_and_both_estimators_unbiased():
     np.testing.assert_allclose(float(k3.mean()), true_kl, rtol=0.05)
     # k3 >= 0 for arbitrary log-probabilities, not just sampled ones.
     x, y = jax.random.normal(jax.random.key(2), (2, 1000)) * 5.0
-    assert float(ppo_lm.kl_penalty(x, y, "k3").min()) >= 0.0
+    assert float(objectives.kl_penalty(x, y, "k3").min()) >= 0.0
 
 
 def test_token_rewards_and_gae_reward_to_go():
     score = jnp.array([2.0])
     kl = jnp.array([[0.1, 0.2, 0.3]])
-    r = ppo_lm.token_rewards(score, kl, 0.5)
+    mask = jnp.ones_like(kl)
+    r = objectives.token_rewards(score, kl, 0.5, mask)
     np.testing.assert_allclose(r, [[-0.05, -0.1, -0.15 + 2.0]], rtol=1e-6)
     # gamma = lam = 1 and zero values: the advantage is the reward-to-go.
-    adv = ppo_lm.gae_advantages(r, jnp.zeros_like(r), 1.0, 1.0)
+    adv = objectives.gae_advantages(r, jnp.zeros_like(r), mask, 1.0, 1.0)
     np.testing.assert_allclose(adv, [[1.7, 1.75, 1.85]], rtol=1e-6)
 
 
-def test_group_advantages():
+def test_masked_rewards_and_gae_end_at_eos():
+    # Response of 2 own tokens (the 2nd is EOS) then padding: the score lands on token 1,
+    # the padding gets no reward, no KL and advantage 0.
+    score = jnp.array([2.0])
+    kl = jnp.array([[0.1, 0.2, 9.0, 9.0]])
+    mask = jnp.array([[1.0, 1.0, 0.0, 0.0]])
+    r = objectives.token_rewards(score, kl, 0.5, mask)
+    np.testing.assert_allclose(r, [[-0.05, -0.1 + 2.0, 0.0, 0.0]], rtol=1e-6)
+    values = jnp.array([[0.5, 1.0, 7.0, 7.0]])  # padding values must not leak in
+    # gamma = 1, lam = 0.5: delta_1 = 1.9 - 1.0 = 0.9 (terminal); delta_0 = -0.05 + 1.0 - 0.5
+    # = 0.45; A_0 = 0.45 + 0.5 * 0.9 = 0.9.
+    adv = objectives.gae_advantages(r, values, mask, 1.0, 0.5)
+    np.testing.assert_allclose(adv, [[0.9, 0.9, 0.0, 0.0]], rtol=1e-6)
+    # REINFORCE++ reward-to-go: [1.85, 1.9, 0, 0] before whitening over own tokens.
+    np.testing.assert_allclose(objectives.reward_to_go(r, mask, 1.0), [[1.85, 1.9, 0, 0]],
+                               rtol=1e-6)
+
+
+def test_group_advantages_grpo_and_dr_grpo():
     ret = jnp.array([1.0, 3.0, 0.0, 0.0])
-    adv = ppo_lm.group_advantages(ret, 2)
-    np.testing.assert_allclose(adv, [-1.0, 1.0, 0.0, 0.0], atol=1e-5)
+    np.testing.assert_allclose(objectives.group_advantages(ret, 2), [-1.0, 1.0, 0.0, 0.0],
+                               atol=1e-5)
+    # Dr. GRPO keeps the group-mean baseline and drops the std: [-1, 1, 0, 0] with
+    # returns [1, 3] (std 1) would not tell them apart, so use a group of std 2.
+    ret = jnp.array([0.0, 4.0, 1.0, 1.0])
+    np.testing.assert_allclose(objectives.group_advantages(ret, 2, scale_by_std=False),
+                               [-2.0, 2.0, 0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(objectives.group_advantages(ret, 2), [-1.0, 1.0, 0.0, 0.0],
+                               atol=1e-5)
+
+
+def test_rloo_leave_one_out_baseline_hand_values():
+    # One prompt, k = 3 returns [1, 2, 6]: baselines are the means of the others,
+    # [4, 3.5, 1.5], so advantages [-3, -1.5, 4.5] (= k/(k-1) (R - mean R)).
+    adv = objectives.rloo_advantages(jnp.array([1.0, 2.0, 6.0, 0.0, 0.0, 3.0]), 3)
+    np.testing.assert_allclose(adv, [-3.0, -1.5, 4.5, -1.5, -1.5, 3.0], atol=1e-6)
+
+
+def test_reinforce_pp_whitens_over_the_whole_batch():
+    # Two responses of lengths 2 and 1; rewards put the score on the last own token.
+    r = jnp.array([[0.0, 1.0], [3.0, 0.0]])
+    mask = jnp.array([[1.0, 1.0], [1.0, 0.0]])
+    # Reward-to-go on own tokens [1, 1, 3]: mean 5/3, var ((4 + 4 + 16) / 9) / 3 = 8/9.
+    adv = objectives.reinforce_pp_advantages(r, mask, 1.0)
+    sd = math.sqrt(8 / 9)
+    want = [[(1 - 5 / 3) / sd, (1 - 5 / 3) / sd], [(3 - 5 / 3) / sd, 0.0]]
+    np.testing.assert_allclose(adv, want, rtol=1e-5)
+
+
+def test_kl_folded_into_sequence_return_for_group_algorithms():
+    score = jnp.array([1.0, 2.0])
+    kl = jnp.array([[0.5, 0.5, 4.0], [1.0, 0.0, 0.0]])
+    mask = jnp.array([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
+    # R = score - beta * sum of own-token KL, beta = 0.5: [1 - 0.5, 2 - 0.5] = [0.5, 1.5];
+    # RLOO with k = 2: [0.5 - 1.5, 1.5 - 0.5] = [-1, 1] on own tokens.
+    adv = objectives.advantages_for("rloo", score, kl, mask, None, 0.5, 1.0, 1.0, 2)
+    np.testing.assert_allclose(adv, [[-1.0, -1.0, 0.0], [1.0, 1.0, 1.0]], atol=1e-6)
+
+
+def test_token_averaging_modes():
+    loss = jnp.array([[1.0, 3.0, 100.0], [2.0, 0.0, 0.0]])
+    mask = jnp.array([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    np.testing.assert_allclose(objectives.aggregate(loss, mask, "token"), 6.0 / 3)
+    np.testing.assert_allclose(objectives.aggregate(loss, mask, "sequence"), (2.0 + 2.0) / 2)
+    np.testing.assert_allclose(objectives.aggregate(loss, mask, "constant"), 6.0 / 6)
+    ratio = jnp.array([0.5, 1.5, 1.0])
+    adv = jnp.array([1.0, 1.0, -1.0])
+    # max(-A r, -A clip(r)): [max(-0.5, -0.8), max(-1.5, -1.2), 1] = [-0.5, -1.2, 1].
+    np.testing.assert_allclose(objectives.clipped_surrogate(ratio, adv, 0.2), [-0.5, -1.2, 1.0])
 
 
 def test_kv_cache_sampling_matches_full_recomputation():
@@ -125,13 +192,11 @@ def test_language_is_normalized_and_entropy_rate_matches_samples():
 
 @pytest.mark.parametrize(
     "field,value",
-    [("n_heads", 3), ("context_len", 4), ("ppo_minibatches", 5), ("temperature", 0.0),
+    [("n_heads", 3), ("context_len", 4), ("num_minibatches", 5), ("temperature", 0.0),
      ("smoothing", 1.5)],
 )
 def test_config_validation_names_the_field(field, value):
-    import dataclasses
-
-    with pytest.raises(JaxpgError, match=field):
+    with pytest.raises(ConfigError, match=field):
         validate(dataclasses.replace(TINY, **{field: value}))
 
 
@@ -157,13 +222,13 @@ def test_pipeline_writes_run_directory(tiny_run):
         assert os.path.exists(os.path.join(out, name)), name
     assert any(f.startswith("events.out.tfevents") for f in os.listdir(out))
     with open(os.path.join(out, "config.json")) as f:
-        assert json.load(f)["ppo_updates"] == TINY.ppo_updates
+        assert json.load(f)["rl_updates"] == TINY.rl_updates
     rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
-    ppo = [r for r in rows if "ppo/gold" in r]
-    assert [r["step"] for r in ppo] == list(range(1, TINY.ppo_updates + 1))
-    for k in ["proxy", "gold", "kl_seq", "kl_per_token", "beta", "entropy", "clip_frac",
+    ppo = [r for r in rows if "rl/gold" in r]
+    assert [r["step"] for r in ppo] == list(range(1, TINY.rl_updates + 1))
+    for k in ["proxy", "gold", "kl_seq", "kl_per_token", "beta", "entropy", "clip_fraction",
               "approx_kl", "value_loss", "explained_variance"]:
-        assert all(math.isfinite(r[f"ppo/{k}"]) for r in ppo), k
+        assert all(math.isfinite(r[f"rl/{k}"]) for r in ppo), k
     assert any("sft/eval_nll" in r for r in rows)
     assert any("rm/eval_gold_accuracy" in r for r in rows)
     with open(os.path.join(out, "summary.json")) as f:
@@ -177,12 +242,27 @@ def test_first_ppo_minibatch_has_unit_ratio(tiny_run):
     """Before any gradient step the policy is the sampler: ratio 1, nothing clipped."""
     out, _ = tiny_run
     rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
-    ppo = [r for r in rows if "ppo/gold" in r]
+    ppo = [r for r in rows if "rl/gold" in r]
     for r in ppo:
-        assert r["ppo/first_mb_ratio_max_dev"] < 1e-5
-        assert r["ppo/first_mb_clip_frac"] == 0.0
+        assert r["rl/first_mb_ratio_max_dev"] < 1e-5
+        assert r["rl/first_mb_clip_fraction"] == 0.0
     # ... while later minibatches do move the policy.
-    assert max(r["ppo/approx_kl"] for r in ppo) > 0.0
+    assert max(r["rl/approx_kl"] for r in ppo) > 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", ["ppo", "grpo", "dr-grpo", "rloo", "reinforce++"])
+def test_every_algorithm_improves_gold_on_a_small_task(tmp_path, algo):
+    cfg = dataclasses.replace(
+        TINY, vocab_size=16, branching=3, n_liked=4, response_len=8, context_len=12, d_model=32,
+        sft_steps=300, n_pairs=2048, n_eval_pairs=256, rm_epochs=2, rl_updates=25,
+        rl_batch_size=64, num_minibatches=2, update_epochs=4, rl_lr=2e-4, eval_batch_size=512,
+        algo=algo, group_size=4, eos_prob=0.1, best_of_n_max=0, plot=False)
+    s = run_rlhf(cfg, str(tmp_path))
+    before, after = s["rl"]["before"], s["rl"]["after"]
+    assert after["proxy"] > before["proxy"] + 0.2
+    assert after["gold"] > before["gold"]
+    assert 0.0 < after["kl_exact_seq"] < 20.0
 
 
 @pytest.mark.slow
@@ -197,29 +277,38 @@ def test_default_config_hits_targets(tmp_path):
     assert summary["wall_s"]["total_s"] < 600
 
 
-def test_grpo_update_uses_group_baseline_and_no_critic():
-    from jaxpg.rlhf import reward_model
-
-    lang = task.make_language(jax.random.key(0), vocab_size=8, branching=2, n_liked=2)
-    cfg = lm.LMConfig(vocab_size=8, d_model=16, n_layers=1, n_heads=2, max_len=6)
+@pytest.fixture(scope="module")
+def tiny_parts():
+    lang = task.make_language(jax.random.key(0), vocab_size=8, branching=2, n_liked=2,
+                              eos_prob=0.3)
+    cfg = lm.LMConfig(vocab_size=9, d_model=16, n_layers=1, n_heads=2, max_len=6)
     params = lm.init_params(cfg, jax.random.key(1))
-    rm = reward_model.RewardModel(params, 0.0, 1.0)
-    pcfg = ppo_lm.PPOConfig(prompt_len=2, response_len=4, batch_size=16, n_epochs=2,
-                            n_minibatches=2, algo="grpo", group_size=4)
-    state = ppo_lm.init_state(pcfg, params, params, 0.1)
-    update = jax.jit(ppo_lm.make_update(cfg, pcfg, lang))
-    new, m = update(state, params, rm, jax.random.key(2), ppo_lm.PPOHParams(lr=1e-3))
-    assert float(m["first_mb_ratio_max_dev"]) < 1e-5 and float(m["first_mb_clip_frac"]) == 0.0
+    rm = reward_model.RewardModel(params, 0.0, 1.0, reward_model.Reader(cfg, 2, "mean", lang.eos))
+    return lang, cfg, params, rm
+
+
+# One compile per algorithm: rloo runs by default, the others with the slow tests.
+@pytest.mark.parametrize("algo", ["rloo"] + [pytest.param(a, marks=pytest.mark.slow)
+                                            for a in ("grpo", "dr-grpo", "reinforce++")])
+def test_critic_free_update_moves_only_the_policy(tiny_parts, algo):
+    lang, cfg, params, rm = tiny_parts
+    rcfg = dataclasses.replace(TINY, algo=algo, group_size=4, rl_batch_size=16, num_minibatches=2,
+                               update_epochs=2, rl_lr=1e-3, beta=0.1, eos_prob=0.3)
+    state = rl.init_state(rcfg, params, params)
+    update = jax.jit(rl.make_update(rcfg, cfg, lang))
+    new, m = update(state, params, rm, jax.random.key(2))
+    assert float(m["first_mb_ratio_max_dev"]) < 1e-5 and float(m["first_mb_clip_fraction"]) == 0.0
     assert "value_loss" not in m
-    same = jax.tree.map(lambda a, b: bool(jnp.all(a == b)), new.params["value"], params)
-    assert all(jax.tree.leaves(same))  # no critic gradient in GRPO
-    moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), new.params["policy"], params)
+    same = jax.tree.map(lambda a, b: bool(jnp.all(a == b)), new.params.value, params)
+    assert all(jax.tree.leaves(same))  # no critic gradient without a critic
+    moved = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), new.params.policy, params)
     assert any(jax.tree.leaves(moved))
     assert int(new.update) == 1 and float(new.beta) != 0.1  # adaptive controller stepped
+    assert 1.0 <= float(m["response_length"]) <= TINY.response_len
 
 
 def test_k3_gradients_reward_form_vs_loss_form():
-    """Exact expectations over a ~ pi for one categorical (see ppo_lm's docstring)."""
+    """Exact expectations over a ~ pi for one categorical (see objectives' docstring)."""
     theta = jax.random.normal(jax.random.key(6), (5,))
     ref = jax.nn.log_softmax(jax.random.normal(jax.random.key(7), (5,)))
     actions = jnp.arange(5)
@@ -232,14 +321,60 @@ def test_k3_gradients_reward_form_vs_loss_form():
     grad_rev = jax.grad(lambda t: kl(jax.nn.log_softmax(t), ref))(theta)  # KL(pi || ref)
     # Loss form: E_pi[grad k3] = grad KL(ref || pi).
     loss_form = jax.grad(lambda t: jnp.sum(
-        pi * ppo_lm.kl_penalty(jax.nn.log_softmax(t)[actions], ref, "k3")))(theta)
+        pi * objectives.kl_penalty(jax.nn.log_softmax(t)[actions], ref, "k3")))(theta)
     np.testing.assert_allclose(loss_form, grad_fwd, atol=1e-6)
 
     # Reward form: E_pi[grad log pi * k] for k1 is grad KL(pi || ref); for k3 it is not.
     def score_fn(est):
-        k = jax.lax.stop_gradient(ppo_lm.kl_penalty(jnp.log(pi), ref, est))
+        k = jax.lax.stop_gradient(objectives.kl_penalty(jnp.log(pi), ref, est))
         return jax.grad(lambda t: jnp.sum(pi * jax.nn.log_softmax(t)[actions] * k))(theta)
 
     np.testing.assert_allclose(score_fn("k1"), grad_rev, atol=1e-6)
     np.testing.assert_allclose(score_fn("k3"), grad_rev - grad_fwd, atol=1e-6)
     assert float(jnp.abs(score_fn("k3") - grad_rev).max()) > 1e-2
+
+
+def test_eos_language_masks_and_gold_optimum_brute_force():
+    lang = task.make_language(jax.random.key(3), vocab_size=3, branching=2, n_liked=1,
+                              sentiment_weight=2.0, eos_prob=0.25)
+    assert lang.eos == 3 and lang.vocab_size == 4
+    np.testing.assert_allclose(jnp.exp(lang.log_trans).sum(-1), 1.0, rtol=1e-5)
+    resp = jnp.array([[0, 3, 3], [1, 2, 0], [3, 3, 3]])
+    np.testing.assert_array_equal(task.response_mask(resp, 3), [[1, 1, 0], [1, 1, 1], [1, 0, 0]])
+    np.testing.assert_array_equal(task.ended(resp, 3), [True, False, True])
+    # Gold of [0, EOS] after prompt token 2: mean of (w liked(0) + log P(0|2)) and log P(EOS|0).
+    g = task.gold_reward(lang, jnp.array([[2]]), resp[:1])
+    want = (2.0 * lang.liked[0] + lang.log_trans[2, 0] + lang.log_trans[0, 3]) / 2
+    np.testing.assert_allclose(g, [want], rtol=1e-6)
+    # The optimum over every valid response (padding after the first EOS) of length <= 3,
+    # for the three possible last prompt tokens at once.
+    cands = jnp.array([r for r in itertools.product(range(4), repeat=3)
+                       if all(r[i + 1] == 3 for i in range(2) if r[i] == 3)])
+    n = cands.shape[0]
+    prompts = jnp.repeat(jnp.arange(3), n)[:, None]
+    gold = task.gold_reward(lang, prompts, jnp.tile(cands, (3, 1))).reshape(3, n)
+    np.testing.assert_allclose(task.gold_optimum(lang, jnp.arange(3), 3), gold.max(-1), rtol=1e-5)
+
+
+def test_generation_stops_at_eos_and_prompts_never_hold_it():
+    lang = task.make_language(jax.random.key(4), vocab_size=6, branching=2, eos_prob=0.4)
+    prompts = task.sample_prompts(lang, jax.random.key(0), 256, 5)
+    assert not bool(jnp.any(prompts == lang.eos))
+    cfg = lm.LMConfig(vocab_size=7, d_model=16, n_layers=1, n_heads=2, max_len=8)
+    params = lm.init_params(cfg, jax.random.key(1))
+    # Eager (no compile): 5 cached steps of a one-layer model are cheap.
+    tokens, _ = lm.generate(cfg, params, jax.random.key(2), prompts[:64, :2], 6, 1.0, lang.eos)
+    resp = tokens[:, 2:]
+    mask = task.response_mask(resp, lang.eos)
+    assert bool(jnp.all((mask == 1) | (resp == lang.eos)))  # after the first EOS: EOS only
+    assert 0 < float(task.ended(resp, lang.eos).mean()) < 1  # random init: some stop
+
+
+def test_pipeline_main_refuses_to_overwrite(tmp_path, capsys):
+    from jaxpg.rlhf.pipeline import main
+
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(SystemExit) as e:
+        main(["--out", str(tmp_path), "--sft-steps", "1"])
+    assert e.value.code == 2
+    assert "--overwrite" in capsys.readouterr().err

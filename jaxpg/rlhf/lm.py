@@ -149,8 +149,11 @@ def response_log_probs(logits: jax.Array, tokens: jax.Array, prompt_len: int):
     return logp, logp_all
 
 
-def _fill_next(tokens, t, sampled, prompt_len):
-    # Positions inside the prompt are forced; later ones take the sample.
+def _fill_next(tokens, t, sampled, prompt_len, eos: int = -1):
+    # Positions inside the prompt are forced; later ones take the sample, except that
+    # a sequence that has emitted EOS stops: it is padded with EOS from then on.
+    if eos >= 0:
+        sampled = jnp.where(tokens[:, t] == eos, eos, sampled)
     nxt = jnp.where(t + 1 < prompt_len, tokens[:, t + 1], sampled).astype(tokens.dtype)
     return jax.lax.dynamic_update_slice(tokens, nxt[:, None], (0, t + 1))
 
@@ -162,11 +165,13 @@ def generate(
     prompt: jax.Array,
     response_len: int,
     temperature: float | jax.Array = 1.0,
+    eos: int = -1,
 ) -> tuple[jax.Array, jax.Array]:
     """Sample ``response_len`` tokens after ``prompt [B, P]`` with the KV cache.
 
     Pure ancestral sampling from ``softmax(logits / temperature)``; temperature 1 is
-    the model's own distribution. Returns ``(tokens [B, P + R], step_logits [B, P+R-1, V])``
+    the model's own distribution. With ``eos >= 0`` each sequence stops at its first
+    EOS (later positions hold EOS padding, which every loss masks out). Returns ``(tokens [B, P + R], step_logits [B, P+R-1, V])``
     where ``step_logits[:, t]`` are the (untempered) logits that predicted token ``t + 1``.
     """
     model = TransformerLM(cfg)
@@ -179,14 +184,14 @@ def generate(
         t, k = xs
         logits, cache = model.apply(params, tokens[:, t], cache, t, method=TransformerLM.step)
         sampled = jax.random.categorical(k, logits / temperature, axis=-1)
-        return (_fill_next(tokens, t, sampled, p), cache), logits
+        return (_fill_next(tokens, t, sampled, p, eos), cache), logits
 
     xs = (jnp.arange(total - 1), jax.random.split(key, total - 1))
     (tokens, _), logits = jax.lax.scan(body, (tokens, init_cache(cfg, b)), xs)
     return tokens, jnp.swapaxes(logits, 0, 1)
 
 
-def generate_naive(cfg, params, key, prompt, response_len, temperature=1.0):
+def generate_naive(cfg, params, key, prompt, response_len, temperature=1.0, eos=-1):
     """Reference for :func:`generate`: a full causal pass over the whole buffer at every step.
 
     Positions after ``t`` hold placeholders that causal attention never sees. Uses the
@@ -201,6 +206,6 @@ def generate_naive(cfg, params, key, prompt, response_len, temperature=1.0):
     for t in range(total - 1):
         logits = full(tokens)[:, t]
         sampled = jax.random.categorical(keys[t], logits / temperature, axis=-1)
-        tokens = _fill_next(tokens, t, sampled, p)
+        tokens = _fill_next(tokens, t, sampled, p, eos)
         all_logits.append(logits)
     return tokens, jnp.stack(all_logits, axis=1)

@@ -19,14 +19,16 @@ Ziegler et al. 2019) so KL coefficients mean the same thing across runs.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+import functools
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
+from flax import struct
 
 from jaxpg.rlhf import lm, task
-
 
 TIE_TOL = 1e-5  # gold rewards closer than this are a tie (float rounding of equal sums)
 
@@ -38,10 +40,27 @@ class Pairs(NamedTuple):
     gold_rejected: jax.Array  # [N]
 
 
-class RewardModel(NamedTuple):
+@struct.dataclass
+class Reader:
+    """How a reward is read from the transformer's scalar head (static under ``jit``).
+
+    ``pool="last"``: at the response's last own token (its EOS, or the last position);
+    ``"mean"``: averaged over the response's own tokens. ``lm_cfg`` is the reward
+    model's own architecture, which may differ from the policy's.
+    """
+
+    lm_cfg: lm.LMConfig = struct.field(pytree_node=False)
+    prompt_len: int = struct.field(pytree_node=False)
+    pool: str = struct.field(pytree_node=False, default="mean")
+    eos: int = struct.field(pytree_node=False, default=-1)
+
+
+@struct.dataclass
+class RewardModel:
     params: dict
-    offset: float  # standardization: proxy = (r - offset) / scale
-    scale: float
+    offset: jax.Array | float  # standardization: proxy = (r - offset) / scale
+    scale: jax.Array | float
+    reader: Reader
 
 
 def bradley_terry_loss(
@@ -58,20 +77,30 @@ def bradley_terry_loss(
     return loss, {"bt_loss": bt, "center": center, "accuracy": jnp.mean(diff > 0)}
 
 
-def raw_reward(cfg: lm.LMConfig, params, tokens: jax.Array, pool_from: int | None = None):
-    """Reward ``[B]``: the scalar head at the last token, or (``pool_from = P``) its mean
-    over the response positions ``P..T-1``."""
-    scalar = lm.apply(cfg, params, tokens)[1]
-    return scalar[:, -1] if pool_from is None else scalar[:, pool_from:].mean(-1)
+def raw_reward(reader: Reader, params, tokens: jax.Array) -> jax.Array:
+    """Unstandardized reward ``[B]`` read from the scalar head as ``reader`` says."""
+    p = reader.prompt_len
+    scalar = lm.apply(reader.lm_cfg, params, tokens)[1][:, p:]  # after each response token
+    mask = task.response_mask(tokens[:, p:], reader.eos)
+    if reader.pool == "last":
+        return jnp.sum(scalar * task.last_token(mask), -1)
+    return jnp.sum(scalar * mask, -1) / jnp.maximum(mask.sum(-1), 1.0)
 
 
-def proxy_reward(cfg: lm.LMConfig, rm: RewardModel, tokens: jax.Array, pool_from=None):
-    """Standardized reward-model score ``[B]`` (what RL optimizes)."""
-    return (raw_reward(cfg, rm.params, tokens, pool_from) - rm.offset) / rm.scale
+def proxy_reward(rm: RewardModel, tokens: jax.Array) -> jax.Array:
+    """Standardized reward-model score ``[B]`` (what RL and best-of-n optimize)."""
+    return (raw_reward(rm.reader, rm.params, tokens) - rm.offset) / rm.scale
 
 
-def sample_prompts(lang: task.Language, key: jax.Array, batch: int, prompt_len: int):
-    return task.sample(lang, key, batch, prompt_len)
+def shuffle_and_split(key: jax.Array, n: int, num_minibatches: int) -> jax.Array:
+    """Row indices ``[num_minibatches, n // num_minibatches]`` of a random permutation of
+    ``range(n)`` (the last ``n mod num_minibatches`` rows of the permutation are left out).
+
+    The one minibatching helper of the RLHF stack: the reward model's epochs and the
+    RL updates both use it.
+    """
+    size = n // num_minibatches
+    return jax.random.permutation(key, n)[: num_minibatches * size].reshape(num_minibatches, size)
 
 
 def make_pairs(
@@ -86,9 +115,9 @@ def make_pairs(
 ) -> Pairs:
     """``n_pairs`` SFT response pairs, labelled by the gold (hard when temperature is 0)."""
     k_prompt, k_gen, k_label = jax.random.split(key, 3)
-    prompts = sample_prompts(lang, k_prompt, n_pairs, prompt_len)
+    prompts = task.sample_prompts(lang, k_prompt, n_pairs, prompt_len)
     both = jnp.concatenate([prompts, prompts], axis=0)
-    tokens, _ = lm.generate(cfg, sft_params, k_gen, both, response_len)
+    tokens, _ = lm.generate(cfg, sft_params, k_gen, both, response_len, eos=lang.eos)
     a, b = tokens[:n_pairs], tokens[n_pairs:]
     g_a = task.gold_reward(lang, prompts, a[:, prompt_len:])
     g_b = task.gold_reward(lang, prompts, b[:, prompt_len:])
@@ -103,20 +132,51 @@ def make_pairs(
     return Pairs(pick(a, b), pick(b, a), pick(g_a, g_b), pick(g_b, g_a))
 
 
-def gold_accuracy(cfg: lm.LMConfig, params, pairs: Pairs, pool_from=None) -> jax.Array:
+def gold_accuracy(reader: Reader, params, pairs: Pairs) -> jax.Array:
     """Fraction of pairs with a strict gold preference (beyond ``TIE_TOL``) ordered the same way."""
-    r_c = raw_reward(cfg, params, pairs.chosen, pool_from)
-    r_r = raw_reward(cfg, params, pairs.rejected, pool_from)
+    r_c = raw_reward(reader, params, pairs.chosen)
+    r_r = raw_reward(reader, params, pairs.rejected)
     gold_diff = pairs.gold_chosen - pairs.gold_rejected
-    gold_sign = jnp.sign(gold_diff)
     decided = jnp.abs(gold_diff) > TIE_TOL
-    agree = jnp.sign(r_c - r_r) == gold_sign
+    agree = jnp.sign(r_c - r_r) == jnp.sign(gold_diff)
     return jnp.sum(agree & decided) / jnp.maximum(jnp.sum(decided), 1)
 
 
+@functools.lru_cache(maxsize=32)
+def _compiled_epoch(reader: Reader, n: int, n_mb: int, minibatch: int, lr: float, total: int,
+                    margin: float, center_coef: float):
+    """One jitted epoch ``(params, opt_state, key, train, eval) -> ...``, cached, so reward
+    models that share a shape (seeds, subsets of one size) compile once."""
+    opt = _optimizer(lr, total)
+
+    def loss_fn(p, chosen, rejected):
+        r = raw_reward(reader, p, jnp.concatenate([chosen, rejected], axis=0))
+        return bradley_terry_loss(r[: chosen.shape[0]], r[chosen.shape[0] :], margin, center_coef)
+
+    def run_epoch(params, opt_state, key, train_pairs: Pairs, eval_pairs: Pairs):
+        def mb_step(carry, idx):
+            params, opt_state = carry
+            (loss, m), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+                params, train_pairs.chosen[idx], train_pairs.rejected[idx])
+            updates, opt_state = opt.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), {"loss": loss, **m}
+
+        perm = shuffle_and_split(key, n, n_mb)
+        (params, opt_state), m = jax.lax.scan(mb_step, (params, opt_state), perm)
+        acc = gold_accuracy(reader, params, eval_pairs)
+        return params, opt_state, jax.tree.map(jnp.mean, m), acc
+
+    return jax.jit(run_epoch)
+
+
+def _optimizer(lr: float, total: int):
+    sched = optax.warmup_cosine_decay_schedule(0.0, lr, max(1, total // 10), max(total, 2))
+    return optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(sched, weight_decay=0.0))
+
+
 def train_reward_model(
-    cfg: lm.LMConfig,
-    sft_params,
+    reader: Reader,
+    init_params,
     train_pairs: Pairs,
     eval_pairs: Pairs,
     norm_tokens: jax.Array,
@@ -127,9 +187,9 @@ def train_reward_model(
     margin: float = 0.0,
     center_coef: float = 0.0,
     log_fn: Callable[[dict, int], None] | None = None,
-    pool_from: int | None = None,
 ) -> tuple[RewardModel, float]:
-    """Initialize from the SFT weights, fit Bradley-Terry, standardize on ``norm_tokens``.
+    """Start from ``init_params`` (the SFT weights, or a pretrained LM of the reward
+    model's own size), fit Bradley-Terry, standardize on ``norm_tokens``.
 
     One compiled ``lax.scan`` per epoch over shuffled minibatches. Returns the model
     and its held-out accuracy against the gold's hard labels.
@@ -137,36 +197,22 @@ def train_reward_model(
     n = train_pairs.chosen.shape[0]
     n_mb = max(1, n // minibatch)
     total = epochs * n_mb
-    sched = optax.warmup_cosine_decay_schedule(0.0, lr, max(1, total // 10), max(total, 2))
-    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(sched, weight_decay=0.0))
-    params = sft_params
-    opt_state = opt.init(params)
-
-    def loss_fn(p, chosen, rejected):
-        r = raw_reward(cfg, p, jnp.concatenate([chosen, rejected], axis=0), pool_from)
-        return bradley_terry_loss(r[: chosen.shape[0]], r[chosen.shape[0] :], margin, center_coef)
-
-    def mb_step(carry, idx):
-        params, opt_state = carry
-        (loss, m), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, train_pairs.chosen[idx], train_pairs.rejected[idx])
-        updates, opt_state = opt.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), {"loss": loss, **m}
-
-    @jax.jit
-    def run_epoch(params, opt_state, key):
-        perm = jax.random.permutation(key, n)[: n_mb * minibatch].reshape(n_mb, minibatch)
-        (params, opt_state), m = jax.lax.scan(mb_step, (params, opt_state), perm)
-        acc = gold_accuracy(cfg, params, eval_pairs, pool_from)
-        return params, opt_state, jax.tree.map(jnp.mean, m), acc
-
+    run_epoch = _compiled_epoch(reader, n, n_mb, minibatch, float(lr), total, float(margin),
+                                float(center_coef))
+    params = init_params
+    opt_state = _optimizer(lr, total).init(params)
     acc = float("nan")
     for epoch in range(epochs):
         key, k = jax.random.split(key)
-        params, opt_state, m, acc = run_epoch(params, opt_state, k)
+        params, opt_state, m, acc = run_epoch(params, opt_state, k, train_pairs, eval_pairs)
         acc = float(acc)
         if log_fn is not None:
             log_fn({"rm/train_loss": float(m["loss"]), "rm/train_accuracy": float(m["accuracy"]),
                     "rm/eval_gold_accuracy": acc}, epoch + 1)
-    r = jax.jit(lambda p, t: raw_reward(cfg, p, t, pool_from))(params, norm_tokens)
-    return RewardModel(params, float(r.mean()), float(r.std() + 1e-6)), acc
+    r = _compiled_raw_reward(reader)(params, norm_tokens)
+    return RewardModel(params, float(r.mean()), float(r.std() + 1e-6), reader), acc
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled_raw_reward(reader: Reader):
+    return jax.jit(lambda p, t: raw_reward(reader, p, t))

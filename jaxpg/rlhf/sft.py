@@ -7,8 +7,9 @@ entropy rate, the floor any model can reach.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -42,7 +43,8 @@ def eval_metrics(cfg: lm.LMConfig, params, lang: task.Language, tokens: jax.Arra
     logq = jax.nn.log_softmax(logits[:, :-1], axis=-1)
     nll = -jnp.take_along_axis(logq, tokens[:, 1:, None], axis=-1).mean()
     logp = lang.log_trans[tokens[:, :-1]]  # [B, T-1, V] true next-token distributions
-    kl = jnp.sum(jnp.exp(logp) * (logp - logq), axis=-1).mean()
+    kl = jnp.sum(task.xlogx(logp) - jnp.where(jnp.isfinite(logp), jnp.exp(logp) * logq, 0.0),
+                 axis=-1).mean()
     true_nll = -task.token_log_likelihood(lang, tokens).mean()
     return {"eval_nll": nll, "true_nll": true_nll, "excess_kl": kl}
 

@@ -18,6 +18,9 @@ from flax import struct
 
 from jaxpg.errors import ConfigError
 
+POLICIES = ("gaussian", "tanh-gaussian")
+"""Continuous policy heads (discrete action spaces always get a softmax)."""
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -50,6 +53,25 @@ class TrainConfig:
     """Hidden activation: tanh, relu, elu, gelu, swish."""
     log_std_init: float = 0.0
     """Initial log standard deviation of Gaussian policies."""
+    policy: str = "gaussian"
+    """Continuous-action policy head: gaussian (unbounded; the env clips actions) or
+    tanh-gaussian (Brax's squashed Gaussian; the env maps tanh(u) to the bounds).
+    Discrete action spaces always use a softmax."""
+    state_dependent_std: bool = False
+    """Gaussian std from the policy network, softplus(raw) + min_std (Brax), instead
+    of a learned state-independent log-std."""
+    min_std: float = 1e-3
+    """Lower bound added to a state-dependent std."""
+    actor_out_scale: float = 0.01
+    """Orthogonal-init gain of the policy's last layer: 0.01 starts near-uniform /
+    zero-mean (Andrychowicz et al. 2021); ~1 starts from a random state-dependent policy."""
+    eval_every: int | None = None
+    """Evaluate the policy every this many updates inside the compiled chunk (logged as
+    eval_return); None: about 10 times a run; 0: never."""
+    num_eval_envs: int = 16
+    """Separate envs evaluated, one complete episode each (the 95% interval is over them)."""
+    eval_stochastic: bool = False
+    """Also evaluate the stochastic policy (eval_return_stochastic)."""
     normalize_obs: bool = False
     """Keep running observation mean/variance in the train state and whiten observations."""
     normalize_advantages: bool = True
@@ -84,6 +106,13 @@ class TrainConfig:
         return self.total_timesteps // self.batch_size
 
     @property
+    def eval_interval(self) -> int:
+        """Updates between evaluations (0: never); see ``eval_every``."""
+        if self.eval_every is None:
+            return max(1, self.num_updates // 10)
+        return self.eval_every
+
+    @property
     def chunk(self) -> int:
         if self.updates_per_chunk:
             return max(1, min(self.updates_per_chunk, self.num_updates))
@@ -95,8 +124,10 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self, check_env: bool = True) -> "TrainConfig":
         """Check every field before compiling; raise a one-line :class:`ConfigError`.
+
+        ``check_env=False`` when the env is a user object (``env`` is then a label).
 
         Types first (so no check below can crash on, say, a string width), then
         ranges and the relations between fields. A field without a specific check
@@ -109,7 +140,8 @@ class TrainConfig:
         _check_types(self)
         if self.algo not in ALGORITHMS:
             raise ConfigError("algo", self.algo, f"choose one of {', '.join(sorted(ALGORITHMS))}")
-        check_env_name(self.env)
+        if check_env:
+            check_env_name(self.env)
         if self.backend not in BRAX_BACKENDS:
             raise ConfigError("backend", self.backend, f"use one of {', '.join(BRAX_BACKENDS)}")
         for name in ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
@@ -145,6 +177,16 @@ class TrainConfig:
             raise ConfigError("activation", self.activation, f"use one of {', '.join(ACTIVATIONS)}")
         if not math.isfinite(self.log_std_init) or abs(self.log_std_init) > 20:
             raise ConfigError("log_std_init", self.log_std_init, "use a finite value in [-20, 20]")
+        if self.policy not in POLICIES:
+            raise ConfigError("policy", self.policy, f"use one of {', '.join(POLICIES)}")
+        if not math.isfinite(self.min_std) or not 0 < self.min_std < 1:
+            raise ConfigError("min_std", self.min_std, "use a value in (0, 1), e.g. 0.001")
+        if not math.isfinite(self.actor_out_scale) or self.actor_out_scale <= 0:
+            raise ConfigError("actor_out_scale", self.actor_out_scale, "use a positive gain, e.g. 0.01")
+        if self.eval_every is not None and self.eval_every < 0:
+            raise ConfigError("eval_every", self.eval_every, "must be >= 0 (0: no evaluation) or None")
+        if self.num_eval_envs < 1:
+            raise ConfigError("num_eval_envs", self.num_eval_envs, "must be a positive integer")
         if self.ent_schedule not in ("constant", "linear", "cosine"):
             raise ConfigError("ent_schedule", self.ent_schedule, "use constant, linear or cosine")
         if self.baseline not in ("none", "value", "linear"):
@@ -166,6 +208,7 @@ MAX_STEPS = 2**31 - 2**24
 _OPTIONAL = {
     "episode_length": (int, False),
     "updates_per_chunk": (int, False),
+    "eval_every": (int, False),
     "critic_hidden_sizes": (int, True),
 }
 

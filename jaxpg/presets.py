@@ -44,12 +44,42 @@ ENV_PRESETS: dict[str, tuple[dict, dict]] = {
         dict(lr=1e-3, critic_lr=1e-3, gamma=0.95, gae_lambda=0.95, ent_coef=0.0, ent_coef_final=0.0,
              reward_scale=0.1),
     ),  # fmt: skip
+    # rejax's tuned PPO setting for gymnax MountainCarContinuous-v0 (configs/gymnax):
+    # short horizon (gamma 0.9), no entropy bonus, 10 epochs of 10 minibatches.
+    "MountainCarContinuous-v0": (
+        dict(total_timesteps=200_000, num_envs=5, num_steps=100, update_epochs=10,
+             num_minibatches=10, activation="relu", anneal_lr=False),
+        dict(lr=3e-4, critic_lr=3e-4, gamma=0.9, gae_lambda=0.95, clip_eps=0.2, ent_coef=0.0,
+             ent_coef_final=0.0, vf_coef=0.5, max_grad_norm=10.0),
+    ),
+    "Acrobot-v1": (
+        dict(total_timesteps=500_000, num_envs=16, num_steps=128, update_epochs=4,
+             num_minibatches=4, normalize_obs=True),
+        dict(lr=1e-3, critic_lr=1e-3, gamma=0.99, gae_lambda=0.95, ent_coef=0.01,
+             ent_coef_final=0.01),
+    ),
+    "MountainCar-v0": (
+        dict(total_timesteps=1_000_000, num_envs=16, num_steps=256, update_epochs=4,
+             num_minibatches=4, normalize_obs=True),
+        dict(lr=1e-3, critic_lr=1e-3, gamma=0.99, gae_lambda=0.98, ent_coef=0.01,
+             ent_coef_final=0.01),
+    ),
     "brax/inverted_pendulum": (
         dict(BRAX_PPO, num_envs=256, num_steps=32, num_minibatches=8, update_epochs=4,
              total_timesteps=300_000, episode_length=1000),
         dict(BRAX_HPARAMS, gamma=0.99),
     ),  # fmt: skip
 }
+# PureJaxRL's published MinAtar PPO setting (examples/brax_minatar.ipynb): 64 envs x 128
+# steps, 8 minibatches, 4 epochs, lr 5e-3 annealed, relu 64x64, entropy 0.01, 1e7 steps.
+MINATAR_PPO = (
+    dict(total_timesteps=10_000_000, num_envs=64, num_steps=128, update_epochs=4,
+         num_minibatches=8, activation="relu", anneal_lr=True),
+    dict(lr=5e-3, critic_lr=5e-3, gamma=0.99, gae_lambda=0.95, clip_eps=0.2, ent_coef=0.01,
+         ent_coef_final=0.01, vf_coef=0.5, max_grad_norm=0.5),
+)
+for _name in ("Breakout", "Asterix", "Freeway", "SpaceInvaders"):
+    ENV_PRESETS[f"{_name}-MinAtar"] = (dict(MINATAR_PPO[0]), dict(MINATAR_PPO[1]))
 for _name in ("halfcheetah", "ant", "hopper", "walker2d", "humanoid"):
     ENV_PRESETS[f"brax/{_name}"] = (dict(BRAX_PPO), dict(BRAX_HPARAMS))
 # Brax's per-env PPO settings (its training notebook): reward scaling matters most.

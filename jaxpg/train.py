@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpg import envs, guard
+from jaxpg import envs, evaluation, guard
 from jaxpg.algos import ALGORITHMS
 from jaxpg.algos.common import Context, TrainState
 from jaxpg.config import HParams, TrainConfig
@@ -32,8 +32,14 @@ from jaxpg.networks import make_networks
 from jaxpg.sharding import shard_env_axis
 
 
-def make_context(config: TrainConfig) -> Context:
-    env = envs.make(config.env, backend=config.backend, episode_length=config.episode_length)
+def make_context(config: TrainConfig, env: Any = None) -> Context:
+    """Env, networks and config of a run; ``env`` is a user env object (see
+    :func:`jaxpg.envs.adapters.adapt`), else ``config.env`` is built by name."""
+    squash = config.policy == "tanh-gaussian"
+    if env is None:
+        env = envs.make(config.env, config.backend, config.episode_length, squash_actions=squash)
+    else:
+        env = envs.wrap_user_env(env, squash_actions=squash)
     check_action_space(config, env.action_space)
     nets = make_networks(
         env.action_space,
@@ -41,6 +47,10 @@ def make_context(config: TrainConfig) -> Context:
         config.activation,
         config.log_std_init,
         critic_hidden=config.critic_hidden_sizes,
+        policy=config.policy,
+        state_dependent_std=config.state_dependent_std,
+        min_std=config.min_std,
+        actor_out_scale=config.actor_out_scale,
     )
     return Context(config, env, nets)
 
@@ -82,29 +92,48 @@ class Trainer:
     def init(self, key: jax.Array, hparams: HParams) -> TrainState:
         return self.algo.init(self.ctx, key, hparams)
 
-    def update(self, state: TrainState, hparams: HParams):
-        """The algorithm's update plus ``metrics["nonfinite"]`` (see :mod:`jaxpg.guard`)."""
+    def update(self, state: TrainState, hparams: HParams, updates_done=None):
+        """The algorithm's update, in-program evaluation every ``eval_interval`` updates
+        (:mod:`jaxpg.evaluation`; ``updates_done``: the count after this update, default
+        ``state.update``) and ``metrics["nonfinite"]`` (see :mod:`jaxpg.guard`)."""
         state, metrics = self.algo.update(self.ctx, state, hparams)
         metrics = dict(metrics)
         metrics[guard.METRIC] = guard.nonfinite_code(metrics, state)
+        done = state.update if updates_done is None else updates_done
+        metrics.update(evaluation.maybe_evaluate(self.ctx, state, done))
         return state, metrics
 
-    def run_updates(self, state: TrainState, hparams: HParams, n: int):
-        """``n`` updates in one ``lax.scan``; metrics stacked ``[n]``."""
-        return jax.lax.scan(lambda s, _: self.update(s, hparams), state, None, length=n)
+    def run_updates(self, state: TrainState, hparams: HParams, n: int, first_update=None):
+        """``n`` updates in one ``lax.scan``; metrics stacked ``[n]``.
+
+        ``first_update``: the (unbatched) update count at the start, when known while
+        tracing (``make_train``: 0); it keeps the evaluation branch a real branch
+        under ``vmap``.
+        """
+        if first_update is None:
+            return jax.lax.scan(lambda s, _: self.update(s, hparams), state, None, length=n)
+        body = lambda s, i: self.update(s, hparams, first_update + i + 1)
+        return jax.lax.scan(body, state, jnp.arange(n))
 
 
-def make_trainer(config: TrainConfig) -> Trainer:
-    return Trainer(make_context(config.validate()))
+def make_trainer(config: TrainConfig, env: Any = None) -> Trainer:
+    return Trainer(make_context(config.validate(check_env=env is None), env))
 
 
-def make_train(config: TrainConfig) -> Callable[[jax.Array, HParams], tuple[TrainState, dict]]:
-    """Return the pure ``train(key, hparams) -> (final_state, metrics[num_updates])``."""
-    trainer = make_trainer(config)
+def make_train(
+    config: TrainConfig, env: Any = None
+) -> Callable[[jax.Array, HParams], tuple[TrainState, dict]]:
+    """Return the pure ``train(key, hparams) -> (final_state, metrics[num_updates])``.
+
+    ``env``: train on this env object instead of ``config.env`` (then only a label):
+    anything with jaxpg's env interface, a gymnax ``(env, params)`` pair, a Brax
+    ``Env`` or a MuJoCo Playground env (see :mod:`jaxpg.envs.adapters`).
+    """
+    trainer = make_trainer(config, env)
 
     def train(key: jax.Array, hparams: HParams):
         state = trainer.init(key, hparams)
-        return trainer.run_updates(state, hparams, config.num_updates)
+        return trainer.run_updates(state, hparams, config.num_updates, first_update=0)
 
     return train
 
@@ -122,6 +151,8 @@ def summarize_chunk(metrics: dict[str, np.ndarray]) -> dict[str, float]:
         total = float(np.sum(metrics[f"{name}_sum"]))
         row[name] = total / count if count > 0 else float("nan")
         row.pop(f"{name}_sum")
+    row = {k: v for k, v in row.items() if not k.startswith(evaluation.EVAL_PREFIX)}
+    row.update(evaluation.summarize(metrics))
     return row
 
 
@@ -339,6 +370,7 @@ def run(
     keep_checkpoints: int = 3,
     handle_signals: bool = True,
     wandb_project: str | None = None,
+    env: Any = None,
 ) -> RunResult:
     """Train with the chunked driver, writing (and checkpointing) ``out_dir`` if given.
 
@@ -357,14 +389,14 @@ def run(
     from jaxpg.logging import RunLogger
     from jaxpg.progress import Progress
 
-    config = config.validate()
+    config = config.validate(check_env=env is None)
     hparams = hparams.validate()
     _check_run_options(checkpoint_every, keep_checkpoints)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError("seed", seed, "must be a non-negative integer")
     if resume and not out_dir:
         raise JaxpgError("resume needs the run directory (out_dir)")
-    trainer = make_trainer(config)
+    trainer = make_trainer(config, env)
     chunk = config.chunk
     num_updates = config.num_updates
     every = checkpoint_every or max(chunk, num_updates // 10)
@@ -373,7 +405,7 @@ def run(
     t_start = time.perf_counter()
 
     ckpt, history, state = None, deque(maxlen=HISTORY_ROWS), None
-    returns = _Returns()
+    returns, evals = _Returns(), evaluation.EvalTracker()
     if out_dir:
         prepare_run_dir(out_dir, resume, overwrite)
         ckpt = Checkpointer(out_dir, keep=keep_checkpoints, create=not resume)
@@ -388,6 +420,7 @@ def run(
         for row in _truncate_metrics(out_dir, int(state.update)):
             history.append(row)
             returns.add(row)
+            evals.add(row)
 
     logger = RunLogger(out_dir, append=resume, wandb_project=wandb_project) if out_dir else None
     if logger and not resume:
@@ -453,6 +486,7 @@ def run(
                     break  # the bad state is never saved
                 history.append(row)
                 returns.add(row)
+                evals.add(row)
                 done = good["update"] = row["update"]
                 good["env_steps"] = row["env_steps"]
                 if on_row:
@@ -479,6 +513,7 @@ def run(
         "checkpoint": os.path.join(ckpt.directory, str(last_saved)) if ckpt and last_saved is not None else None,
         "episode_return": returns.last,
         "best_episode_return": returns.best,
+        **evals.summary(),
         "env_steps": good["env_steps"],
         "updates": good["update"],
         "updates_planned": num_updates,

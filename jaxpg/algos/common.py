@@ -103,9 +103,9 @@ def policy_stats(ctx: Context, params, obs: jax.Array) -> dict[str, jax.Array]:
     dist = ctx.nets.policy(params, obs)
     out = {"entropy": dist.entropy().mean()}
     if not ctx.env.action_space.is_discrete:
-        log_std = params["actor"]["params"]["log_std"]
-        out["log_std_mean"] = log_std.mean()
-        out["log_std_min"] = log_std.min()
+        # over the batch too: the std may depend on the state
+        out["log_std_mean"] = dist.log_std.mean()
+        out["log_std_min"] = dist.log_std.min()
     return out
 
 

@@ -1,0 +1,114 @@
+"""MuJoCo Playground environments behind the jaxpg interface (``playground/<Name>``).
+
+An optional extra: ``pip install -e '.[playground]'`` (the PyPI package
+``playground==0.2.0``, which ships the DeepMind Control Suite with its assets; its
+locomotion and manipulation envs need assets it downloads, so only the Control
+Suite names are listed here, though :func:`jaxpg.envs.adapters.from_playground`
+takes any Playground env instance).
+
+We use the raw env, not Playground's training wrappers: its ``done`` is a real
+termination (e.g. NaN physics, a fallen robot), and the time limit is ours, so a
+cut is reported as *truncation*, with the true pre-reset observation in
+``info["final_obs"]`` (Playground's own auto-reset wrapper discards it). As with
+Brax, auto-reset returns each env slot to the first state it was reset to, which
+keeps a reset out of every step's cost.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxpg.envs.core import Box
+from jaxpg.errors import JaxpgError
+
+PLAYGROUND_PREFIX = "playground/"
+CONTROL_SUITE = (
+    "AcrobotSwingup", "AcrobotSwingupSparse", "BallInCup", "CartpoleBalance",
+    "CartpoleBalanceSparse", "CartpoleSwingup", "CartpoleSwingupSparse", "CheetahRun",
+    "FingerSpin", "FingerTurnEasy", "FingerTurnHard", "FishSwim", "HopperHop", "HopperStand",
+    "HumanoidRun", "HumanoidStand", "HumanoidWalk", "PendulumSwingup", "PointMass",
+    "ReacherEasy", "ReacherHard", "WalkerRun", "WalkerStand", "WalkerWalk",
+)  # fmt: skip
+DEFAULT_EPISODE_LENGTH = 1000
+
+
+def installed() -> bool:
+    return importlib.util.find_spec("mujoco_playground") is not None
+
+
+def playground_names() -> list[str]:
+    """``playground/<Name>`` for the Control Suite envs, if Playground is installed."""
+    return [PLAYGROUND_PREFIX + n for n in CONTROL_SUITE] if installed() else []
+
+
+def _flat_obs(obs) -> jax.Array:
+    """A flat float32 vector; dict observations use their ``"state"`` entry."""
+    if isinstance(obs, Mapping):
+        obs = obs["state"]
+    return jnp.reshape(jnp.asarray(obs, jnp.float32), (-1,))
+
+
+@struct.dataclass
+class PlaygroundState:
+    inner: object  # mujoco_playground State
+    first: object  # the state this slot resets to
+    time: jax.Array
+
+
+class PlaygroundEnv:
+    """A Playground env: Box(-1, 1) actions, termination from ``done``, our time limit."""
+
+    def __init__(self, name: str, episode_length: int | None = None, env=None):
+        self.name = PLAYGROUND_PREFIX + name
+        if env is None:
+            env = _load(name)
+        self._env = env
+        config = getattr(env, "_config", None)
+        default = getattr(config, "episode_length", None) if config is not None else None
+        self.max_episode_steps = int(episode_length or default or DEFAULT_EPISODE_LENGTH)
+        size = env.observation_size
+        if isinstance(size, Mapping):
+            size = size["state"]
+        self.obs_size = int(jnp.prod(jnp.asarray(size))) if not isinstance(size, int) else size
+        n = int(env.action_size)
+        self.action_space = Box((n,), (-1.0,) * n, (1.0,) * n)
+
+    @property
+    def playground_env(self):
+        return self._env
+
+    def reset(self, key):
+        s = self._env.reset(key)
+        return _flat_obs(s.obs), PlaygroundState(s, s, jnp.zeros((), jnp.int32))
+
+    def step(self, key, state: PlaygroundState, action):
+        del key  # the dynamics are deterministic
+        action = jnp.clip(action, -1.0, 1.0)
+        nxt = self._env.step(state.inner, action)
+        time = state.time + 1
+        terminated = jnp.asarray(nxt.done) > 0.5
+        truncated = jnp.logical_and(time >= self.max_episode_steps, jnp.logical_not(terminated))
+        done = jnp.logical_or(terminated, truncated)
+        final_obs = _flat_obs(nxt.obs)
+        new_inner = jax.tree.map(lambda a, b: jnp.where(done, a, b), state.first, nxt)
+        new_state = PlaygroundState(new_inner, state.first, jnp.where(done, 0, time))
+        reward = jnp.asarray(nxt.reward, jnp.float32)
+        return _flat_obs(new_inner.obs), new_state, reward, terminated, truncated, {"final_obs": final_obs}
+
+
+def _load(name: str):
+    if not installed():
+        raise JaxpgError(
+            f"env playground/{name} needs MuJoCo Playground: pip install -e '.[playground]'"
+        )
+    from mujoco_playground import registry
+
+    try:
+        return registry.load(name)
+    except Exception as e:  # noqa: BLE001 - its loaders raise many kinds
+        raise JaxpgError(f"cannot load playground/{name}: {type(e).__name__}: {e}") from None

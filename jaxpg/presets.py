@@ -23,6 +23,12 @@ BRAX_PPO = dict(
     anneal_lr=False,
     clip_value=False,
     episode_length=1000,
+    # Brax's policy: tanh-squashed Gaussian, std = softplus(raw) + 0.001 from the network
+    # (initial std softplus(0) + 0.001 = 0.694).
+    policy="tanh-gaussian",
+    state_dependent_std=True,
+    min_std=1e-3,
+    log_std_init=-0.3651,
 )
 BRAX_HPARAMS = dict(
     lr=3e-4, critic_lr=3e-4, gamma=0.95, gae_lambda=0.95, ent_coef=1e-3, ent_coef_final=1e-3,

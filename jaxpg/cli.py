@@ -184,7 +184,7 @@ def cmd_rlhf(argv: list[str]) -> int:
 
 
 def cmd_train(argv: list[str]) -> int:
-    from jaxpg.presets import preset
+    from jaxpg.presets import no_preset_note, preset
 
     resume = _preparse_resume(argv)
     if resume is not None:
@@ -206,6 +206,9 @@ def cmd_train(argv: list[str]) -> int:
         if importlib.util.find_spec("wandb") is None:
             raise JaxpgError("--wandb needs the wandb package: pip install wandb (or pip install -e '.[wandb]')")
     print(f"jaxpg train: {args.config.algo} on {args.config.env}, writing {out}")
+    note = no_preset_note(args.config.algo, args.config.env)
+    if note:
+        print(f"jaxpg train: {note}")
     result = run(
         args.config, args.hparams, seed=args.seed, out_dir=out, progress=not args.quiet,
         overwrite=args.overwrite, checkpoint_every=args.checkpoint_every,

@@ -99,6 +99,16 @@ ENV_PRESETS["brax/humanoid"][1].update(gamma=0.97, reward_scale=0.1)
 ENV_PRESETS["brax/hopper"][1]["gamma"] = 0.997
 ENV_PRESETS["brax/walker2d"][1]["gamma"] = 0.997
 
+# MuJoCo Playground's PPO setting for the DM Control Suite (its dm_control_suite_params):
+# 2048 envs x 30-step unrolls, 32 minibatches, 16 epochs, gamma 0.995, lr 1e-3, entropy
+# 1e-2, rewards x10, observation normalization, Brax's networks and tanh-Gaussian policy.
+PLAYGROUND_PPO = (
+    dict(BRAX_PPO, num_envs=2048, num_steps=30, num_minibatches=32, update_epochs=16,
+         total_timesteps=60_000_000, episode_length=None),
+    dict(BRAX_HPARAMS, lr=1e-3, critic_lr=1e-3, gamma=0.995, ent_coef=1e-2, ent_coef_final=1e-2,
+         reward_scale=10.0, clip_eps=0.3),
+)  # fmt: skip
+
 ALGO_HPARAMS: dict[str, dict] = {}
 """Per-algorithm hyperparameter overrides applied on top of the env preset (any env)."""
 
@@ -146,10 +156,26 @@ def preset(algo: str = "ppo", env: str = "CartPole-v1") -> tuple[TrainConfig, HP
     cfg_kw, hp_kw = ENV_PRESETS.get(env, ({}, {}))
     if env.startswith("brax/") and env not in ENV_PRESETS:
         cfg_kw, hp_kw = BRAX_PPO, BRAX_HPARAMS
-    if env not in ENV_PRESETS and not env.startswith("brax/"):
+    elif env.startswith("playground/") and env not in ENV_PRESETS:
+        cfg_kw, hp_kw = PLAYGROUND_PPO
+    elif env not in ENV_PRESETS:
         cfg_kw, hp_kw = {}, {}
     per_env = ALGO_PRESETS.get(algo, {})
     algo_cfg, algo_hp = per_env.get(env, per_env.get("*", ({}, {})))
     config = TrainConfig(algo=algo, env=env, **{**cfg_kw, **algo_cfg})
     hparams = HParams(**{**hp_kw, **algo_hp, **ALGO_HPARAMS.get(algo, {})})
     return config, hparams
+
+
+def has_preset(algo: str, env: str) -> bool:
+    """Whether ``env`` has tuned settings (its own, or its family's: brax/, playground/)."""
+    del algo  # algorithm presets apply to every env
+    return env in ENV_PRESETS or env.startswith(("brax/", "playground/"))
+
+
+def no_preset_note(algo: str, env: str) -> str | None:
+    """The one-line note printed when ``env`` trains with the generic defaults."""
+    if has_preset(algo, env):
+        return None
+    return (f"note: no preset for {env}; training with jaxpg's generic {algo} defaults "
+            "(tune with flags, or `jaxpg sweep`)")  # fmt: skip

@@ -124,3 +124,10 @@ def test_tanh_gaussian_squashes_into_bounds():
     np.testing.assert_allclose(np.exp(np.asarray(dist.log_std)), 1.0, atol=0.05)
     bounded = envs.core.squash_action(jnp.array([-50.0, 0.0, 50.0]), envs.Box((3,), -2.0, 2.0))
     np.testing.assert_allclose(np.asarray(bounded), [-2.0, 0.0, 2.0], atol=1e-6)
+
+
+def test_readme_shows_the_custom_env_example():
+    with open(os.path.join(ROOT, "examples", "custom_env.py")) as f:
+        example = f.read().split('"""\n\n', 1)[1]
+    with open(os.path.join(ROOT, "README.md")) as f:
+        assert example in f.read()

@@ -102,6 +102,7 @@ class PlaygroundEnv:
 
 
 def _load(name: str):
+    """``registry.load(name)`` on MJX's pure-JAX implementation, made LAPACK-free."""
     if not installed():
         raise JaxpgError(
             f"env playground/{name} needs MuJoCo Playground: pip install -e '.[playground]'"
@@ -109,6 +110,28 @@ def _load(name: str):
     from mujoco_playground import registry
 
     try:
-        return registry.load(name)
+        env = registry.load(name, config_overrides={"impl": "jax"})
     except Exception as e:  # noqa: BLE001 - its loaders raise many kinds
         raise JaxpgError(f"cannot load playground/{name}: {type(e).__name__}: {e}") from None
+    return make_lapack_free(env)
+
+
+def make_lapack_free(env):
+    """Switch ``env``'s MJX model to the CG solver and the sparse Jacobian, in place.
+
+    Playground 0.2.0 defaults to ``impl="warp"`` (its GPU kernels; on CPU, under our
+    vmapped scan, it leaked a tracer) and, on MJX's JAX implementation, the Newton
+    solver and dense mass-matrix factorization, which lower to LAPACK ``potrf``/``trsm``
+    custom calls on CPU -- batched LAPACK kernels can deadlock XLA's CPU pool. With
+    ``mjSOL_CG`` and ``mjJAC_SPARSE`` the step is matmuls and loops only (checked by
+    ``experiments/playground_cartpole.py`` and a test). Uses the env's private
+    ``_mjx_model`` (Playground has no public setter).
+    """
+    import mujoco
+    from mujoco import mjx
+
+    model = env.mj_model
+    model.opt.solver = mujoco.mjtSolver.mjSOL_CG
+    model.opt.jacobian = mujoco.mjtJacobian.mjJAC_SPARSE
+    env._mjx_model = mjx.put_model(model, impl="jax")
+    return env

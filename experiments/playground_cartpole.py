@@ -28,15 +28,27 @@ sys.path.insert(0, os.path.dirname(HERE))
 import jax  # noqa: E402
 
 from jaxpg.presets import preset  # noqa: E402
-from jaxpg.train import device_description, make_train, run  # noqa: E402
+from jaxpg.train import device_description, make_train, make_trainer, run  # noqa: E402
 
 
-def lapack_calls(config, hparams) -> tuple[int, list[str]]:
-    """Number of LAPACK custom calls in the lowered training program, and their targets."""
-    text = jax.jit(make_train(config)).lower(jax.random.PRNGKey(0), hparams.as_arrays()).as_text()
+def _custom_calls(text: str) -> list[str]:
     targets = re.findall(r'custom_call @(\w+)|call_target_name = "(\w+)"', text)
-    names = sorted({a or b for a, b in targets})
-    return sum("lapack" in n.lower() for n in names), names
+    return sorted({a or b for a, b in targets})
+
+
+def lapack_calls(config, hparams) -> dict:
+    """Custom-call targets of the lowered whole training program (init + updates) and of
+    one update alone (what the driver's chunks run), and how many are LAPACK's."""
+    hp = hparams.as_arrays()
+    key = jax.random.PRNGKey(0)
+    whole = _custom_calls(jax.jit(make_train(config)).lower(key, hp).as_text())
+    trainer = make_trainer(config)
+    abstract = jax.eval_shape(trainer.init, key, hp)
+    update = jax.jit(trainer.run_updates, static_argnums=2).lower(abstract, hp, 1).as_text()
+    updates = _custom_calls(update)
+    count = lambda names: sum("lapack" in n.lower() for n in names)
+    return {"train_program": whole, "train_lapack": count(whole),
+            "update_program": updates, "update_lapack": count(updates)}  # fmt: skip
 
 
 def main() -> None:
@@ -56,9 +68,10 @@ def main() -> None:
         eval_every=max(1, a.steps // (a.num_envs * a.num_steps) // 10),
     )  # fmt: skip
     t0 = time.perf_counter()
-    n_lapack, targets = lapack_calls(config, hparams)
+    calls = lapack_calls(config, hparams)
     lower_s = time.perf_counter() - t0
-    print(f"lowered in {lower_s:.0f} s: {n_lapack} LAPACK custom calls; custom calls: {targets}")
+    print(f"lowered in {lower_s:.0f} s: whole program {calls['train_lapack']} LAPACK custom calls "
+          f"{calls['train_program']}; one update {calls['update_lapack']} {calls['update_program']}")
     out = a.out or f"/tmp/jaxpg-playground-{a.env}"
     result = run(config, hparams, seed=0, out_dir=out, progress=False, overwrite=True)
     rows = [r for r in result.history if "eval_return" in r]
@@ -66,7 +79,7 @@ def main() -> None:
     s = result.summary
     res = {
         "env": name, "device": device_description(), "jax_version": jax.__version__,
-        "lapack_custom_calls": n_lapack, "custom_call_targets": targets, "lower_time_s": lower_s,
+        "custom_calls": calls, "lower_time_s": lower_s,
         "config": config.to_dict(), "hparams": hparams.to_dict(),
         "eval_curve": curve, "eval_return": s["eval_return"], "best_eval_return": s["best_eval_return"],
         "best_eval_env_steps": s["best_eval_env_steps"], "wall_time_s": s["wall_time_s"],

@@ -58,11 +58,12 @@ ENV_PRESETS: dict[str, tuple[dict, dict]] = {
         dict(lr=3e-4, critic_lr=3e-4, gamma=0.9, gae_lambda=0.95, clip_eps=0.2, ent_coef=0.0,
              ent_coef_final=0.0, vf_coef=0.5, max_grad_norm=10.0),
     ),
+    # rejax's tuned PPO setting for gymnax Acrobot-v1, with twice its 100k-step budget.
     "Acrobot-v1": (
-        dict(total_timesteps=500_000, num_envs=16, num_steps=128, update_epochs=4,
-             num_minibatches=4, normalize_obs=True),
-        dict(lr=1e-3, critic_lr=1e-3, gamma=0.99, gae_lambda=0.95, ent_coef=0.01,
-             ent_coef_final=0.01),
+        dict(total_timesteps=200_000, num_envs=5, num_steps=100, update_epochs=5,
+             num_minibatches=5, normalize_obs=True),
+        dict(lr=7.5e-4, critic_lr=7.5e-4, gamma=0.99, gae_lambda=0.95, ent_coef=0.01,
+             ent_coef_final=0.01, max_grad_norm=0.5),
     ),
     "MountainCar-v0": (
         dict(total_timesteps=1_000_000, num_envs=16, num_steps=256, update_epochs=4,

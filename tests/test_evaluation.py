@@ -131,3 +131,20 @@ def test_readme_shows_the_custom_env_example():
         example = f.read().split('"""\n\n', 1)[1]
     with open(os.path.join(ROOT, "README.md")) as f:
         assert example in f.read()
+
+
+@pytest.mark.slow  # ~100 s on a 2-core CPU (Playground's model load and MJX compile)
+def test_playground_env_step_has_no_lapack_call():
+    """MJX on CPU: CG solver + sparse Jacobian (jaxpg.envs.playground_env.make_lapack_free)."""
+    pytest.importorskip("mujoco_playground")
+    env = envs.make("playground/CartpoleBalance", squash_actions=True)
+
+    def rollout(key):
+        obs, state = jax.vmap(env.reset)(jax.random.split(key, 4))
+        out = jax.vmap(env.step)(jax.random.split(key, 4), state, jnp.ones((4, 1)))
+        return out[2], out[5]["final_obs"]
+
+    text = jax.jit(rollout).lower(jax.random.PRNGKey(0)).as_text()
+    assert "lapack" not in text.lower()
+    reward, final_obs = jax.jit(rollout)(jax.random.PRNGKey(0))
+    assert reward.shape == (4,) and final_obs.shape == (4, env.obs_size)

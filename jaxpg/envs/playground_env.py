@@ -55,9 +55,37 @@ def _flat_obs(obs) -> jax.Array:
 
 @struct.dataclass
 class PlaygroundState:
-    inner: object  # mujoco_playground State
-    first: object  # the state this slot resets to
+    inner: tuple  # the non-empty leaves of the mujoco_playground State (see _Packer)
+    first: tuple  # the same for the state this slot resets to
     time: jax.Array
+
+
+class _Packer:
+    """A Playground ``State`` as the tuple of its non-empty leaves, and back.
+
+    MJX ``Data`` has zero-size arrays (e.g. ``act`` without actuator state), which
+    orbax cannot checkpoint; they carry nothing, so the train state leaves them out.
+    """
+
+    def __init__(self, env):
+        abstract = jax.eval_shape(env.reset, jax.random.PRNGKey(0))
+        leaves, self.treedef = jax.tree.flatten(abstract)
+        self.specs = [(leaf.shape, leaf.dtype) for leaf in leaves]
+
+    def pack(self, state) -> tuple:
+        return tuple(x for x, (shape, _) in zip(jax.tree.leaves(state), self.specs) if _size(shape))
+
+    def unpack(self, packed: tuple):
+        it = iter(packed)
+        leaves = [next(it) if _size(shape) else jnp.zeros(shape, dtype) for shape, dtype in self.specs]
+        return jax.tree.unflatten(self.treedef, leaves)
+
+
+def _size(shape) -> int:
+    out = 1
+    for d in shape:
+        out *= d
+    return out
 
 
 class PlaygroundEnv:
@@ -77,28 +105,30 @@ class PlaygroundEnv:
         self.obs_size = int(jnp.prod(jnp.asarray(size))) if not isinstance(size, int) else size
         n = int(env.action_size)
         self.action_space = Box((n,), (-1.0,) * n, (1.0,) * n)
+        self._packer = _Packer(env)
 
     @property
     def playground_env(self):
         return self._env
 
     def reset(self, key):
-        s = self._env.reset(key)
-        return _flat_obs(s.obs), PlaygroundState(s, s, jnp.zeros((), jnp.int32))
+        s = self._packer.pack(self._env.reset(key))
+        return _flat_obs(self._packer.unpack(s).obs), PlaygroundState(s, s, jnp.zeros((), jnp.int32))
 
     def step(self, key, state: PlaygroundState, action):
         del key  # the dynamics are deterministic
         action = jnp.clip(action, -1.0, 1.0)
-        nxt = self._env.step(state.inner, action)
+        nxt = self._env.step(self._packer.unpack(state.inner), action)
         time = state.time + 1
         terminated = jnp.asarray(nxt.done) > 0.5
         truncated = jnp.logical_and(time >= self.max_episode_steps, jnp.logical_not(terminated))
         done = jnp.logical_or(terminated, truncated)
         final_obs = _flat_obs(nxt.obs)
-        new_inner = jax.tree.map(lambda a, b: jnp.where(done, a, b), state.first, nxt)
+        new_inner = jax.tree.map(lambda a, b: jnp.where(done, a, b), state.first, self._packer.pack(nxt))
         new_state = PlaygroundState(new_inner, state.first, jnp.where(done, 0, time))
         reward = jnp.asarray(nxt.reward, jnp.float32)
-        return _flat_obs(new_inner.obs), new_state, reward, terminated, truncated, {"final_obs": final_obs}
+        obs = _flat_obs(self._packer.unpack(new_inner).obs)
+        return obs, new_state, reward, terminated, truncated, {"final_obs": final_obs}
 
 
 def _load(name: str):

@@ -15,10 +15,8 @@ With ``--profile`` it also splits one update's time into rollout (policy + env,
 
 Target (H100): 2048 seeds x 5e5 steps in <= 30 s of run time.
 
-Known issue: on a 2-core CPU shared with other jobs, the XLA CPU runtime (jax 0.10.2)
-sometimes never finishes the 48-update program at N=16..64 (every thread parked, the
-main thread in ``CpuPjRtRawLoadedExecutable::Execute`` -> ``BlockUntilReady``), with
-or without ``--xla_cpu_multi_thread_eigen=false``. Rerun, or run one N per call.
+That CPU hang seen here in earlier runs (every thread parked in a batched LAPACK QR
+from the orthogonal initializer) is gone: see docs/jaxlib-cpu-deadlock.md.
 """
 
 from __future__ import annotations

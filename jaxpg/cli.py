@@ -22,6 +22,7 @@ import tyro
 
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import JaxpgError
+from jaxpg.flags import parse_flags
 from jaxpg.rlhf.pipeline import RLHFConfig
 
 
@@ -82,34 +83,6 @@ def _preparse_resume(argv: list[str]) -> str | None:
 def default_out_dir(config: TrainConfig, seed: int) -> str:
     env = config.env.replace("/", "-")
     return os.path.join("runs", f"{config.algo}-{env}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}")
-
-
-def _parse(cls, argv: list[str], prog: str, default):
-    """``tyro.cli`` whose parse errors become one-line :class:`JaxpgError`s (not a box)."""
-    import contextlib
-    import io
-
-    if any(a in ("-h", "--help") for a in argv):
-        return tyro.cli(cls, args=argv, prog=prog, default=default)
-    buf = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(buf):
-            return tyro.cli(cls, args=argv, prog=prog, default=default)
-    except SystemExit as e:
-        if not e.code:
-            raise
-        # tyro draws a box: a title line, then "│ message │" lines; keep the first message.
-        # (ASCII "+-", "|" when the stream cannot encode the box characters).
-        # Without a box (no terminal) the title is a line of its own: drop it.
-        lines = [ln.strip() for ln in buf.getvalue().splitlines() if ln.strip()]
-        if lines and not lines[0].startswith(("╭", "+")):
-            lines = lines[1:]
-        lines = [ln.strip("│|").strip() for ln in lines if not ln.startswith(("╭", "╰", "+"))]
-        lines = [ln for ln in lines if ln and not ln.startswith(("─", "-"))]
-        first = lines[0] if lines else "could not parse the flags"
-        if first.endswith((" of", ":")) and len(lines) > 1:
-            first = f"{first} {lines[1]}"  # "Expected one of" + the choices line
-        raise JaxpgError(f"{first} (see {prog} --help)") from None
 
 
 RESUME_FLAGS = ("--resume", "--quiet")
@@ -173,7 +146,7 @@ def cmd_rlhf(argv: list[str]) -> int:
     from jaxpg.rlhf.pipeline import run_rlhf, validate
     from jaxpg.train import prepare_run_dir
 
-    args = _parse(RLHFArgs, argv, "jaxpg rlhf", RLHFArgs(cfg=RLHFConfig()))
+    args = parse_flags(RLHFArgs, argv, "jaxpg rlhf", RLHFArgs(cfg=RLHFConfig()))
     out = args.out or os.path.join("runs", f"rlhf-s{args.cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}")
     validate(args.cfg)  # before the run directory is made
     prepare_run_dir(out, resume=False, overwrite=args.overwrite)
@@ -194,7 +167,7 @@ def cmd_train(argv: list[str]) -> int:
 
     check_env_name(env)
     config, hparams = preset(algo, env)
-    args = _parse(TrainArgs, argv, "jaxpg train", TrainArgs(config=config, hparams=hparams))
+    args = parse_flags(TrainArgs, argv, "jaxpg train", TrainArgs(config=config, hparams=hparams))
     from jaxpg.train import run
 
     out = args.out or default_out_dir(args.config, args.seed)

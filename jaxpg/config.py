@@ -8,6 +8,7 @@ so a batch of them can be ``vmap``-ed: ``jax.vmap(train)(keys, hparams_batch)``.
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -251,6 +252,28 @@ def _check_types(config: "TrainConfig") -> None:
             raise ConfigError(f.name, value, fix + (" or None" if f.name in _OPTIONAL else ""))
 
 
+def parse_int(text: str) -> int:
+    """An integer as people type it: ``1000000``, ``1_000_000``, ``1e6``, ``5E7``, ``2.5e5``.
+
+    Scientific notation is accepted when the value is a whole number; ``1.5`` or
+    ``1e-3`` raise ``ValueError`` with a message that says so. Exact for any size
+    (``decimal``, not float).
+    """
+    try:
+        value = decimal.Decimal(text.strip())
+    except decimal.InvalidOperation:
+        raise ValueError(f"{text!r} is not a number (write an integer such as 1000000 or 1e6)") from None
+    if not value.is_finite() or value != value.to_integral_value():
+        raise ValueError(f"{text!r} is not a whole number (write an integer such as 1000000 or 1e6)")
+    return int(value)
+
+
+# Smallest CG damping accepted (NPG/TRPO): below it, float32 round-off in the singular
+# Fisher dominates the direction and a step's true KL leaves max_kl far behind
+# (measured on CartPole: see tests/test_natural.py).
+MIN_CG_DAMPING = 1e-2
+
+
 @struct.dataclass
 class HParams:
     """Float hyperparameters: traced, so a batch of them can be vmapped."""
@@ -278,9 +301,9 @@ class HParams:
     reward_scale: float = 1.0
     """Multiply rewards by this before computing returns."""
     max_kl: float = 0.01
-    """KL trust-region radius delta of NPG/TRPO: mean KL(old || new) of a step <= delta."""
+    """KL radius delta of NPG/TRPO: a step's quadratic KL model 0.5 s'Fs (undamped F) is delta; TRPO's line search also keeps the true mean KL(old || new) <= delta."""
     cg_damping: float = 0.1
-    """Damping lambda of the Fisher-vector product (F + lambda I) v used by CG (NPG/TRPO)."""
+    """Damping lambda > 0 of the Fisher-vector product (F + lambda I) v used by CG (NPG/TRPO); it shapes the direction only."""
     ls_backtrack: float = 0.8
     """TRPO line search: each trial step is this fraction of the previous one."""
     kl_coef: float = 1.0
@@ -316,8 +339,14 @@ class HParams:
                      "kl_coef", "kl_penalty_target"):
             if not np.all(d[name] > 0):
                 raise ConfigError(name, getattr(self, name), "must be > 0")
+        if not np.all(d["cg_damping"] >= MIN_CG_DAMPING):
+            raise ConfigError(
+                "cg_damping", self.cg_damping,
+                f"must be >= {MIN_CG_DAMPING:g}: the float32 Fisher is singular, and with less "
+                "damping NPG steps overshoot max_kl several-fold (measured)",
+            )  # fmt: skip
         for name in ("ent_coef", "ent_coef_final", "vf_coef", "target_kl", "clip_eps",
-                     "cg_damping", "linear_baseline_reg"):
+                     "linear_baseline_reg"):
             if name in d and not np.all(d[name] >= 0):
                 raise ConfigError(name, getattr(self, name), "must be >= 0")
         if not np.all((d["ls_backtrack"] > 0) & (d["ls_backtrack"] < 1)):

@@ -1,7 +1,8 @@
 """Actor and critic MLPs (flax.linen), built by a factory from the env's spaces.
 
 Separate actor and critic networks (no shared torso), orthogonal initialisation
-with a small final-layer scale for the policy (Andrychowicz et al. 2021):
+with a small final-layer scale for the policy (Andrychowicz et al. 2021),
+computed without LAPACK (:func:`jaxpg.linalg.orthogonal`, see that module for why):
 the initial policy is near-uniform / near-zero-mean.
 """
 
@@ -18,6 +19,7 @@ import numpy as np
 from jaxpg.config import POLICIES  # noqa: F401 - re-exported
 from jaxpg.distributions import Categorical, DiagGaussian, TanhGaussian
 from jaxpg.envs.core import ActionSpace
+from jaxpg.linalg import orthogonal
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "elu": nn.elu, "gelu": nn.gelu, "swish": nn.swish}
 
@@ -34,8 +36,8 @@ class MLP(nn.Module):
     def __call__(self, x):
         act = ACTIVATIONS[self.activation]
         for width in self.hidden:
-            x = act(nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x))
-        return nn.Dense(self.out, kernel_init=nn.initializers.orthogonal(self.out_scale))(x)
+            x = act(nn.Dense(width, kernel_init=orthogonal(np.sqrt(2)))(x))
+        return nn.Dense(self.out, kernel_init=orthogonal(self.out_scale))(x)
 
 
 def inverse_softplus(y: float) -> float:

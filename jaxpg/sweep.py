@@ -39,7 +39,8 @@ import jax.numpy as jnp
 import numpy as np
 import tyro
 
-from jaxpg.config import HParams, TrainConfig
+from jaxpg.config import HParams, TrainConfig, parse_int
+from jaxpg.flags import parse_flags
 from jaxpg.errors import ConfigError, JaxpgError
 from jaxpg.sharding import (
     AGENTS,
@@ -142,7 +143,7 @@ def _static_value(name: str, text: str, item: str):
                 raise ValueError
             return text.lower() == "true"
         if base is int:
-            return int(float(text)) if float(text).is_integer() else int(text)
+            return parse_int(text)
         if base is float:
             return float(text)
         return text
@@ -693,7 +694,7 @@ def cli_main(argv: list[str]) -> int:
     check_env_name(env)
     config, hparams = preset(algo, env)
     default = SweepArgs(config=config, hparams=hparams)
-    args = tyro.cli(SweepArgs, args=argv, prog="jaxpg sweep", default=default)
+    args = parse_flags(SweepArgs, argv, "jaxpg sweep", default)
     grid = parse_grid(args.grid)
     samples = parse_sample(args.sample)
     both = set(grid) & set(samples)

@@ -30,6 +30,7 @@ from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import ConfigError, JaxpgError
 from jaxpg.networks import make_networks
 from jaxpg.sharding import shard_env_axis
+from jaxpg.watchdog import ChunkWatchdog
 
 
 def make_context(config: TrainConfig, env: Any = None) -> Context:
@@ -370,6 +371,7 @@ def run(
     keep_checkpoints: int = 3,
     handle_signals: bool = True,
     wandb_project: str | None = None,
+    watchdog: ChunkWatchdog | None = None,
     env: Any = None,
 ) -> RunResult:
     """Train with the chunked driver, writing (and checkpointing) ``out_dir`` if given.
@@ -383,6 +385,9 @@ def run(
     would. SIGINT/SIGTERM stop the run at the next chunk boundary with a
     checkpoint; a non-finite update stops it without saving the bad state.
     ``summary["status"]`` is ``completed``, ``interrupted`` or ``nonfinite``.
+    A chunk that runs far longer than the ones before it gets one line on stderr
+    (``watchdog``, default :class:`jaxpg.watchdog.ChunkWatchdog`: 10x the median, at
+    least 60 s; 600 s for the first chunk).
     """
     from jaxpg.checkpoint import Checkpointer, check_compatible
     from jaxpg.diagnostics import HealthMonitor
@@ -459,6 +464,7 @@ def run(
     bar = Progress(config.total_timesteps, enabled=progress, title=f"{config.algo} on {config.env}")
     train_time = 0.0
     monitor = HealthMonitor()
+    watchdog = watchdog or ChunkWatchdog()
     with _stop_on_signals(handle_signals) as stop:
         try:
             while done < num_updates and stop.signum is None:
@@ -466,8 +472,10 @@ def run(
                 n = min(chunk - done % chunk, num_updates - done)
                 fn = executable(n)
                 t0 = time.perf_counter()
-                state, metrics = fn(state, hp)
-                metrics = jax.device_get(metrics)
+                label = f"chunk of updates {done + 1}-{done + n} (of {num_updates})"
+                with watchdog.watch(label):  # one line on stderr if this chunk is far late
+                    state, metrics = fn(state, hp)
+                    metrics = jax.device_get(metrics)
                 dt = time.perf_counter() - t0
                 train_time += dt
                 bad = guard.first_nonfinite(metrics[guard.METRIC])

@@ -37,6 +37,9 @@ def test_train_writes_run_directory(tmp_path):
         (["--num-minibatches", "3"], "num_minibatches"),
         (["--lr", "-0.1"], "lr"),
         (["--total-timesteps", "10"], "total_timesteps"),
+        (["--total-timesteps", "1.5"], "not a whole number"),
+        (["--num-envs", "1e-3"], "--num-envs"),
+        (["--algo", "npg", "--cg-damping", "0"], "cg_damping"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(tmp_path, args, needle):
@@ -45,6 +48,32 @@ def test_bad_input_is_one_line_exit_2(tmp_path, args, needle):
     assert "Traceback" not in r.stderr
     assert needle in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_train_accepts_integers_as_people_type_them(tmp_path):
+    """--total-timesteps 1e6 failed with "invalid literal for int()" before."""
+    out = tmp_path / "run"
+    r = jaxpg("train", "--total-timesteps", "4.096e3", "--num-envs", "8", "--num-steps", "1_28",
+              "--out", str(out), "--quiet")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    config = json.load(open(out / "config.json"))["config"]
+    assert config["total_timesteps"] == 4096 and config["num_steps"] == 128
+
+
+@pytest.mark.parametrize("text,value", [("1e6", 10**6), ("5E7", 5 * 10**7), ("1_000_000", 10**6),
+                                        ("2.5e5", 250_000), (" 42 ", 42), ("12345678901234567890", 12345678901234567890)])
+def test_parse_int_accepts(text, value):
+    from jaxpg.config import parse_int
+
+    assert parse_int(text) == value and isinstance(parse_int(text), int)
+
+
+@pytest.mark.parametrize("text", ["1.5", "1e-3", "abc", "inf", "nan", ""])
+def test_parse_int_refuses(text):
+    from jaxpg.config import parse_int
+
+    with pytest.raises(ValueError, match="number"):
+        parse_int(text)
 
 
 def test_help_lists_fields():

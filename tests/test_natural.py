@@ -95,3 +95,35 @@ def test_natural_step_hits_kl_radius_and_line_search_respects_it():
     # An ascent-less direction is rejected: no step.
     x_rej, frac_rej, _ = natural.backtracking_line_search(obj, kl, x0, -step, delta, 0.5, 10)
     assert float(frac_rej) == 0.0 and np.array_equal(np.asarray(x_rej), np.asarray(x0))
+
+
+def test_natural_step_scaled_by_undamped_fisher_meets_the_radius():
+    """NPG's promise: the step's quadratic KL model 0.5 s^T F s (F undamped) is delta
+    even when CG ran on F + lambda I; the true KL is then delta up to third order.
+    Scaling with the damped product instead (the old rule) falls well short."""
+    actor, unravel, x0, obs = _tiny_policy(False)
+    old = jax.lax.stop_gradient(actor.apply(unravel(x0), obs))
+    kl = lambda x: old.kl(actor.apply(unravel(x), obs)).mean()
+    adv = jax.random.normal(jax.random.PRNGKey(7), (16,))
+    acts = old.sample(jax.random.PRNGKey(8))
+    logp_old = old.log_prob(acts)
+    obj = lambda x: jnp.mean(jnp.exp(actor.apply(unravel(x), obs).log_prob(acts) - logp_old) * adv)
+    g = jax.grad(obj)(x0)
+    damped = natural.fisher_vector_product(kl, x0, 0.1)
+    undamped = natural.fisher_vector_product(kl, x0)
+    d, _ = natural.conjugate_gradient(damped, g, 10)
+    delta = 1e-3
+    step, _ = natural.natural_step(d, undamped, g, delta)
+    assert float(0.5 * step @ undamped(step)) == pytest.approx(delta, rel=1e-4)
+    assert float(kl(x0 + step)) == pytest.approx(delta, rel=0.1)
+    short, _ = natural.natural_step(d, damped, g, delta)
+    assert float(kl(x0 + short)) < 0.9 * delta
+
+
+def test_cg_damping_below_the_floor_is_refused():
+    from jaxpg.config import MIN_CG_DAMPING, HParams
+    from jaxpg.errors import ConfigError
+
+    HParams(cg_damping=MIN_CG_DAMPING).validate()
+    with pytest.raises(ConfigError, match="cg_damping"):
+        HParams(cg_damping=0.0).validate()

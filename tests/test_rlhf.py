@@ -17,6 +17,7 @@ from jaxpg.errors import JaxpgError
 from jaxpg.rlhf import lm, ppo_lm, task
 from jaxpg.rlhf.pipeline import RLHFConfig, run_rlhf, validate
 from jaxpg.rlhf.reward_model import bradley_terry_loss
+from test_no_lapack import recorded_lapack_calls, recorded_programs
 
 # Small enough to compile quickly on a shared 2-core CPU.
 TINY = RLHFConfig(
@@ -137,7 +138,17 @@ def test_config_validation_names_the_field(field, value):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("rlhf"))
-    return out, run_rlhf(TINY, out)
+    with recorded_programs(out + "_ir"):  # for the no-LAPACK guard
+        summary = run_rlhf(TINY, out)
+    return out, summary
+
+
+def test_rlhf_programs_have_no_lapack_call(tiny_run):
+    """SFT, pairs, reward model, PPO and best-of-n programs: no batched LAPACK kernel
+    (they deadlock XLA's CPU pool; see tests/test_no_lapack.py)."""
+    out, _ = tiny_run
+    assert len(os.listdir(out + "_ir")) > 5  # the recording worked
+    assert recorded_lapack_calls(out + "_ir") == {}
 
 
 def test_pipeline_writes_run_directory(tiny_run):

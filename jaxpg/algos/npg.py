@@ -4,8 +4,13 @@ Each update: roll out, GAE advantages, the vanilla gradient ``g`` of the
 surrogate ``L(theta) = mean[pi_theta / pi_old * A] (+ c_H H)``, the natural
 direction ``x ~ (F + lambda I)^-1 g`` by ``cg_iters`` steps of conjugate gradient
 on Fisher-vector products (Hessian-vector products of the mean KL, see
-:mod:`jaxpg.natural`), and the step ``theta += sqrt(2 delta / x^T F x) x`` that
-puts the quadratic KL model at the radius ``delta = max_kl``. The critic is fitted
+:mod:`jaxpg.natural`), and the step ``s = sqrt(2 delta / x^T F x) x`` that puts the
+quadratic KL model ``0.5 s^T F s`` at the radius ``delta = max_kl``. ``F`` there is
+the *undamped* Fisher (one more Fisher-vector product): the damping ``lambda`` only
+regularises the direction, so the quadratic model meets ``delta`` exactly and the
+true mean KL of the step is ``delta`` up to third-order terms (tested). Damping must
+be > 0: in float32 ``F`` is singular and undamped CG returns directions whose true KL
+is orders of magnitude above ``delta``. The critic is fitted
 by ``update_epochs`` x ``num_minibatches`` Adam steps on the GAE targets.
 
 TRPO (:mod:`jaxpg.algos.trpo`) is this update plus a KL/improvement line search;
@@ -74,9 +79,11 @@ def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_searc
         return old_dist.kl(ctx.nets.policy({"actor": unravel(x)}, batch.obs)).mean()
 
     g = jax.grad(objective)(x0)
-    fvp = natural.fisher_vector_product(mean_kl, x0, hparams.cg_damping)
-    direction, residual = natural.conjugate_gradient(fvp, g, cfg.cg_iters)
-    full_step, expected = natural.natural_step(direction, fvp, g, delta)
+    damped_fvp = natural.fisher_vector_product(mean_kl, x0, hparams.cg_damping)
+    direction, residual = natural.conjugate_gradient(damped_fvp, g, cfg.cg_iters)
+    # Scale with the *undamped* Fisher so that 0.5 s^T F s = delta holds as documented.
+    fisher_vp = natural.fisher_vector_product(mean_kl, x0)
+    full_step, expected = natural.natural_step(direction, fisher_vp, g, delta)
     if line_search:
         x_new, step_fraction, _ = natural.backtracking_line_search(
             objective, mean_kl, x0, full_step, delta, hparams.ls_backtrack, cfg.ls_steps

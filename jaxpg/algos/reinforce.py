@@ -49,6 +49,7 @@ from jaxpg.algos.common import (
     set_learning_rate,
 )
 from jaxpg.config import HParams, entropy_coef
+from jaxpg.linalg import solve_spd
 from jaxpg.normalization import RunningStats
 
 
@@ -81,7 +82,7 @@ def linear_features(raw_obs: jax.Array, time: jax.Array, horizon: int) -> jax.Ar
 
 
 def ridge_fit(x: jax.Array, y: jax.Array, mask: jax.Array, reg: float | jax.Array) -> jax.Array:
-    """Masked ridge regression ``w = (X^T M X + reg * s I)^-1 X^T M y``.
+    """Masked ridge regression ``w = (X^T M X + reg * s I)^-1 X^T M y`` (by CG: no LAPACK).
 
     ``x [N, F]``, ``y [N]``, ``mask [N]``; ``s`` is the mean diagonal of ``X^T M X``
     (so ``reg`` is scale free) plus a tiny floor. Non-finite solutions become 0.
@@ -89,7 +90,7 @@ def ridge_fit(x: jax.Array, y: jax.Array, mask: jax.Array, reg: float | jax.Arra
     xm = x * mask[:, None]
     gram = xm.T @ x
     scale = jnp.trace(gram) / gram.shape[0] + 1e-8
-    w = jnp.linalg.solve(gram + (reg * scale + 1e-8) * jnp.eye(gram.shape[0]), xm.T @ y)
+    w = solve_spd(gram + (reg * scale + 1e-8) * jnp.eye(gram.shape[0]), xm.T @ y)
     return jnp.where(jnp.all(jnp.isfinite(w)), w, jnp.zeros_like(w))
 
 

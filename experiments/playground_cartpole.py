@@ -59,6 +59,7 @@ def main() -> None:
     p.add_argument("--num-steps", type=int, default=30)
     p.add_argument("--episode-length", type=int, default=1000)
     p.add_argument("--out", default=None)
+    p.add_argument("--lower-only", action="store_true", help="only the LAPACK check")
     a = p.parse_args()
     name = f"playground/{a.env}"
     config, hparams = preset("ppo", name)
@@ -72,6 +73,8 @@ def main() -> None:
     lower_s = time.perf_counter() - t0
     print(f"lowered in {lower_s:.0f} s: whole program {calls['train_lapack']} LAPACK custom calls "
           f"{calls['train_program']}; one update {calls['update_lapack']} {calls['update_program']}")
+    if a.lower_only:
+        return
     out = a.out or f"/tmp/jaxpg-playground-{a.env}"
     result = run(config, hparams, seed=0, out_dir=out, progress=False, overwrite=True)
     rows = [r for r in result.history if "eval_return" in r]

@@ -18,10 +18,9 @@ def _train_return(result, last: int = 3) -> float:
 
 @pytest.mark.slow
 def test_breakout_minatar_preset_learns():
-    config, hparams = preset("ppo", "Breakout-MinAtar")
-    # 4M of the preset's 10M steps (the schedule still anneals to 0 over the shorter run)
-    result = run(config.replace(total_timesteps=4_000_000), hparams, seed=0, progress=False)
-    assert _train_return(result) >= 20  # random policy: about 1; measured: ~38 at 4.7M
+    config, hparams = preset("ppo", "Breakout-MinAtar")  # 1e7 steps: ~15 min on 2 CPU cores
+    result = run(config, hparams, seed=0, progress=False)
+    assert _train_return(result) >= 30  # default settings: 5.6; measured with the preset: 45.6
 
 
 @pytest.mark.slow
@@ -45,4 +44,4 @@ def test_playground_cartpole_balance_learns():
     config = config.replace(num_envs=64, num_steps=30, num_minibatches=4, update_epochs=8,
                             total_timesteps=300_000, num_eval_envs=16, eval_every=15)  # fmt: skip
     result = run(config, hparams, seed=0, progress=False)
-    assert result.summary["best_eval_return"] >= 700  # of 1000
+    assert result.summary["best_eval_return"] >= 900  # of 1000; measured: 999.7 at 144k steps

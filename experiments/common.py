@@ -26,7 +26,9 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jaxpg.config import HParams, TrainConfig  # noqa: E402
-from jaxpg.plotting import band, bootstrap_ratio_ci, mean_ci  # noqa: E402,F401
+from jaxpg.analysis.plotting import plot_bands  # noqa: E402
+from jaxpg.analysis.stats import band, bootstrap_ratio_ci, mean_ci  # noqa: E402,F401
+from jaxpg.config import stack_hparams  # noqa: E402,F401
 
 RESULTS = os.path.join(HERE, "results")
 FIGURES = os.path.join(HERE, "figures")
@@ -58,11 +60,6 @@ def hardware() -> dict:
         if jax.devices()[0].platform == "cpu"
         else "",
     }
-
-
-def stack_hparams(hps: Sequence[HParams]) -> HParams:
-    """A batch ``[len(hps)]`` of hyperparameters (float32 leaves)."""
-    return jax.tree.map(lambda *xs: jnp.asarray(np.array(xs, np.float32)), *hps)
 
 
 def train_many(cfg: TrainConfig, hps: Sequence[HParams], seeds: Sequence[int]):
@@ -114,7 +111,7 @@ def final_return(metrics: dict, frac: float = 0.2) -> np.ndarray:
 
 def write_result(args, name: str, result: dict) -> str:
     """Write ``results/<name>.json`` with the hardware and the time it took."""
-    from jaxpg.logging import write_json
+    from jaxpg.runner.logging import write_json
 
     os.makedirs(args.results, exist_ok=True)
     result = dict(result)
@@ -141,24 +138,8 @@ def rel_figure(path: str) -> str:
 
 def plot_curves(path: str, x, groups: dict, title: str, ylabel: str = "episode return", xlabel="env steps"):
     """Mean curve and 95% t band over seeds for each ``{label: curves[S, P]}``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for label, curves in groups.items():
-        mean, lo, hi = band(np.asarray(curves))
-        (ln,) = ax.plot(x, mean, label=f"{label} (n={np.asarray(curves).shape[0]})")
-        ax.fill_between(x, lo, hi, color=ln.get_color(), alpha=0.2, linewidth=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    series = [(f"{label} (n={np.asarray(c).shape[0]})", x, *band(np.asarray(c))) for label, c in groups.items()]
+    plot_bands(path, series, title, xlabel, ylabel)
 
 
 def bar_chart(path: str, labels, means, lows, highs, title: str, ylabel: str, log: bool = False):

@@ -18,8 +18,15 @@ termination (as many trainers do) biases value targets of time-limited tasks.
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
+
+
+def _check_time_major(*arrays) -> None:
+    """Every per-step input has the same ``[T]`` or ``[T, B]`` shape (checked at trace time)."""
+    chex.assert_rank(arrays[0], {1, 2})
+    chex.assert_equal_shape(arrays)
 
 
 def _reverse_scan(step, init, xs):
@@ -38,6 +45,7 @@ def td_errors(
 
     All arguments are ``[T, B]`` (or ``[T]``); returns the same shape.
     """
+    _check_time_major(rewards, values, next_values, terminated)
     not_term = 1.0 - terminated.astype(rewards.dtype)
     return rewards + gamma * not_term * next_values - values
 
@@ -61,6 +69,7 @@ def gae(
     lam = 0 gives one-step TD errors; lam = 1 gives bootstrapped Monte Carlo
     (n-step up to the segment end) advantages. Shapes ``[T, B]`` (or ``[T]``).
     """
+    _check_time_major(rewards, values, next_values, terminated, truncated)
     deltas = td_errors(rewards, values, next_values, terminated, gamma)
     done = jnp.logical_or(terminated, truncated).astype(rewards.dtype)
     decay = gamma * lam * (1.0 - done)
@@ -103,6 +112,7 @@ def nstep_returns(
     with ``G_T = V(s_T)`` supplied by ``next_values[T-1]``.
     """
     rewards = jnp.asarray(rewards)
+    _check_time_major(rewards, next_values, terminated, truncated)
     not_term = 1.0 - jnp.asarray(terminated).astype(rewards.dtype)
     trunc = jnp.asarray(truncated).astype(rewards.dtype)
     # The final step of the segment bootstraps from V(s_T): treat it as a cut.
@@ -126,6 +136,7 @@ def reward_to_go(
     No bootstrapping: ``G_T = 0`` past the last step. Unbiased only where the
     episode containing ``t`` ends inside the segment; REINFORCE masks the rest.
     """
+    _check_time_major(rewards, dones)
     keep = 1.0 - dones.astype(rewards.dtype)
 
     def step(next_ret, x):

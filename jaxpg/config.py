@@ -13,12 +13,19 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
 from jaxpg.errors import ConfigError
 
+# The vocabularies of the string-valued static choices. The registries that map
+# them to code (jaxpg.algos.ALGORITHMS, jaxpg.networks.ACTIVATION_FNS, the Brax env
+# wrapper) key on these names, so checking a config needs none of those modules.
+ALGOS = ("ppo", "a2c", "reinforce", "npg", "trpo")
+ACTIVATIONS = ("tanh", "relu", "elu", "gelu", "swish")
+BRAX_BACKENDS = ("generalized", "positional", "spring", "mjx")
 POLICIES = ("gaussian", "tanh-gaussian")
 """Continuous policy heads (discrete action spaces always get a softmax)."""
 
@@ -125,24 +132,17 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def validate(self, check_env: bool = True) -> "TrainConfig":
+    def validate(self) -> "TrainConfig":
         """Check every field before compiling; raise a one-line :class:`ConfigError`.
-
-        ``check_env=False`` when the env is a user object (``env`` is then a label).
 
         Types first (so no check below can crash on, say, a string width), then
         ranges and the relations between fields. A field without a specific check
-        must at least have the type of its default.
+        must at least have the type of its default. The env name is checked where
+        envs are made (:func:`jaxpg.envs.make`), before anything is written.
         """
-        from jaxpg.algos import ALGORITHMS
-        from jaxpg.envs import BRAX_BACKENDS, check_env_name
-        from jaxpg.networks import ACTIVATIONS
-
         _check_types(self)
-        if self.algo not in ALGORITHMS:
-            raise ConfigError("algo", self.algo, f"choose one of {', '.join(sorted(ALGORITHMS))}")
-        if check_env:
-            check_env_name(self.env)
+        if self.algo not in ALGOS:
+            raise ConfigError("algo", self.algo, f"choose one of {', '.join(sorted(ALGOS))}")
         if self.backend not in BRAX_BACKENDS:
             raise ConfigError("backend", self.backend, f"use one of {', '.join(BRAX_BACKENDS)}")
         for name in ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
@@ -372,9 +372,12 @@ def _as_real_array(value) -> np.ndarray | None:
     return arr.astype(np.float64)
 
 
-def jax_tree_float32(tree):
-    import jax
+def stack_hparams(hparams) -> "HParams":
+    """``[HParams] * A -> HParams`` of float32 ``[A]`` arrays: a vmappable batch (a sweep)."""
+    return jax.tree.map(lambda *xs: np.asarray(xs, np.float32), *hparams)
 
+
+def jax_tree_float32(tree):
     return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), tree)
 
 

@@ -1,6 +1,6 @@
 """Training diagnostics: a host-side health monitor and gradient-variance estimates.
 
-* :class:`HealthMonitor` reads each logged row (the driver :func:`jaxpg.train.run`
+* :class:`HealthMonitor` reads each logged row (the driver :func:`jaxpg.runner.loop.run`
   calls :meth:`HealthMonitor.check` once per row) and prints one warning per kind
   of trouble, naming the update where it was first seen: log-std collapse,
   vanishing or exploding gradients, entropy collapse. A NaN/inf in the metrics
@@ -26,6 +26,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
+
+from jaxpg.algos import ALGORITHMS
+from jaxpg.algos.common import make_context
+from jaxpg.errors import ConfigError
 
 # Metrics that are NaN by design (no episode finished in a chunk), not a failure.
 _NAN_OK = ("episode_return", "episode_length")
@@ -161,14 +165,12 @@ def gradient_estimates(config, hparams, key: jax.Array, num_batches: int, state=
     of ``state`` (default: the initial state from ``key``). Returns
     ``(samples, unravel)`` with ``unravel`` mapping a flat row back to the actor pytree.
     """
-    from jaxpg.train import make_trainer
-
-    trainer = make_trainer(config)
-    ctx, algo = trainer.ctx, trainer.algo
+    ctx = make_context(config.validate())
+    algo = ALGORITHMS[config.algo]
     hp = hparams.validate().as_arrays()
     k_init, k_batches = jax.random.split(key)
     if state is None:
-        state = jax.jit(trainer.init)(k_init, hp)
+        state = jax.jit(lambda k, h: algo.init(ctx, k, h))(k_init, hp)
     _, unravel = ravel_pytree(state.params["actor"])
 
     def one(k):
@@ -215,8 +217,6 @@ def gradient_variance(
                                    jax.random.PRNGKey(0), num_batches=128)
             print(b, gv.total_variance)
     """
-    from jaxpg.errors import ConfigError
-
     if num_batches < 2:
         raise ConfigError("num_batches", num_batches, "need at least 2 batches for a variance")
     samples, unravel = gradient_estimates(config, hparams, key, num_batches, state)

@@ -16,12 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpg.config import POLICIES  # noqa: F401 - re-exported
 from jaxpg.distributions import Categorical, DiagGaussian, TanhGaussian
 from jaxpg.envs.core import ActionSpace
 from jaxpg.linalg import orthogonal
 
-ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "elu": nn.elu, "gelu": nn.gelu, "swish": nn.swish}
+# One function per name in jaxpg.config.ACTIVATIONS.
+ACTIVATION_FNS = {"tanh": nn.tanh, "relu": nn.relu, "elu": nn.elu, "gelu": nn.gelu, "swish": nn.swish}
 
 
 class MLP(nn.Module):
@@ -34,7 +34,7 @@ class MLP(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        act = ACTIVATIONS[self.activation]
+        act = ACTIVATION_FNS[self.activation]
         for width in self.hidden:
             x = act(nn.Dense(width, kernel_init=orthogonal(np.sqrt(2)))(x))
         return nn.Dense(self.out, kernel_init=orthogonal(self.out_scale))(x)

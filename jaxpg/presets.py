@@ -1,7 +1,7 @@
 """Per-environment defaults: what `jaxpg train --env X` uses unless told otherwise.
 
-Values are settings known to learn each env with PPO; algorithms of the policy-
-gradient family may override hyperparameters in ``ALGO_HPARAMS``.
+Values are settings known to learn each env with PPO; ``ALGO_PRESETS`` overrides
+them per algorithm.
 """
 
 from __future__ import annotations
@@ -110,9 +110,6 @@ PLAYGROUND_PPO = (
          reward_scale=10.0, clip_eps=0.3),
 )  # fmt: skip
 
-ALGO_HPARAMS: dict[str, dict] = {}
-"""Per-algorithm hyperparameter overrides applied on top of the env preset (any env)."""
-
 # Per-algorithm (config, hparams) overrides: ALGO_PRESETS[algo][env], where env "*"
 # applies to every env without its own entry. Applied on top of ENV_PRESETS.
 # Budgets are those verified to learn (see tests/test_algos.py and the issue note).
@@ -164,7 +161,7 @@ def preset(algo: str = "ppo", env: str = "CartPole-v1") -> tuple[TrainConfig, HP
     per_env = ALGO_PRESETS.get(algo, {})
     algo_cfg, algo_hp = per_env.get(env, per_env.get("*", ({}, {})))
     config = TrainConfig(algo=algo, env=env, **{**cfg_kw, **algo_cfg})
-    hparams = HParams(**{**hp_kw, **algo_hp, **ALGO_HPARAMS.get(algo, {})})
+    hparams = HParams(**{**hp_kw, **algo_hp})
     return config, hparams
 
 

@@ -87,7 +87,15 @@ def episode_metrics(traj: Trajectory) -> dict[str, jax.Array]:
         "episode_return_sum": jnp.sum(traj.episode_return * done),
         "episode_length_sum": jnp.sum(traj.episode_length * done),
         "episode_count": jnp.sum(done),
-        # 1.0/0.0 flags read by the non-finite guard (jaxpg.guard): the raw data lives here.
-        "obs_finite": jnp.all(jnp.isfinite(traj.raw_obs)).astype(jnp.float32),
-        "reward_finite": jnp.all(jnp.isfinite(traj.reward)).astype(jnp.float32),
+        **finite_flags(traj.raw_obs, traj.reward),
+    }
+
+
+def finite_flags(raw_obs: jax.Array, reward: jax.Array) -> dict[str, jax.Array]:
+    """1.0/0.0 flags read by the non-finite guard (:mod:`jaxpg.guard`), computed where
+    the raw data lives, so a NaN observation is reported as such and not as the loss
+    it poisons. Every algorithm's metrics carry them."""
+    return {
+        "obs_finite": jnp.all(jnp.isfinite(raw_obs)).astype(jnp.float32),
+        "reward_finite": jnp.all(jnp.isfinite(reward)).astype(jnp.float32),
     }

@@ -82,10 +82,6 @@ def shard_leading(tree: Any, mesh: Mesh) -> Any:
     return jax.device_put(tree, sharding)
 
 
-def replicate(tree: Any, mesh: Mesh) -> Any:
-    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
-
-
 def env_axis_sharding(state: Any, num_envs: int, mesh: Mesh) -> Any:
     """A pytree of shardings for a train state: env-batched leaves split, others replicated.
 

@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
+from jaxpg import guard
 from jaxpg.algos import ALGORITHMS, reinforce
 from jaxpg.algos.common import Context
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.envs.core import Discrete, EpisodeStats
 from jaxpg.networks import make_networks
 from jaxpg.presets import preset
+from jaxpg.runner.trainer import Trainer
 from jaxpg.train import make_train, run
 
 
@@ -98,6 +100,41 @@ def test_linear_baseline_ridge_fit_recovers_linear_target():
     y = x @ w_true + jnp.where(mask > 0, 0.0, 100.0)  # masked rows are garbage
     w = reinforce.ridge_fit(x, y, mask, 1e-6)
     np.testing.assert_allclose(np.asarray(w), np.asarray(w_true), atol=1e-3)
+
+
+@pytest.mark.parametrize("baseline", ["none", "linear"])
+def test_reinforce_policy_gradient_applies_reward_scale(baseline):
+    """The diagnostic estimator scales with ``reward_scale`` as training does (it used to ignore it)."""
+    ctx = _mdp_context(baseline, num_envs=8)
+    hp = HParams().as_arrays()
+    state = reinforce.init(ctx, jax.random.PRNGKey(0), hp)
+
+    def grad(scale):
+        g = reinforce.policy_gradient(ctx, state, hp.replace(reward_scale=jnp.float32(scale)), jax.random.PRNGKey(1))
+        return np.asarray(ravel_pytree(g)[0])
+
+    np.testing.assert_allclose(grad(3.0), 3.0 * grad(1.0), rtol=1e-4, atol=1e-7)
+    assert np.abs(grad(1.0)).max() > 1e-4  # a real gradient, not zeros
+
+
+class NaNObsMDP(TwoStepMDP):
+    """The two-step MDP whose every observation after a step is NaN."""
+
+    def step(self, key, state, action):
+        obs, state, *rest = super().step(key, state, action)
+        return (obs * jnp.nan, state, *rest)
+
+
+def test_reinforce_reports_nonfinite_observations_to_the_guard():
+    """A NaN observation is reported as such, not as the loss it poisons: REINFORCE
+    emits the ``obs_finite``/``reward_finite`` flags the non-finite guard reads."""
+    ctx = _mdp_context("value")
+    ctx = Context(ctx.config, EpisodeStats(NaNObsMDP()), ctx.nets)
+    trainer = Trainer(ctx)
+    state = trainer.init(jax.random.PRNGKey(0), HParams().as_arrays())
+    _, metrics = jax.jit(trainer.update)(state, HParams().as_arrays())
+    assert float(metrics["obs_finite"]) == 0.0 and float(metrics["reward_finite"]) == 1.0
+    assert int(metrics[guard.METRIC]) == guard.OBSERVATIONS
 
 
 SMALL = dict(num_envs=4, num_steps=64, num_minibatches=2, update_epochs=2, hidden_sizes=(8,))

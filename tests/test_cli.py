@@ -85,7 +85,7 @@ def test_help_lists_fields():
 
 def test_wandb_logger_without_the_package_is_a_clear_error(monkeypatch, tmp_path):
     from jaxpg.errors import JaxpgError
-    from jaxpg.logging import RunLogger
+    from jaxpg.runner.logging import RunLogger
 
     monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb -> ImportError
     with pytest.raises(JaxpgError, match="pip install wandb"):

@@ -13,7 +13,7 @@ FIRST_TRIED = ("Breakout-MinAtar", "Asterix-MinAtar", "Freeway-MinAtar", "SpaceI
 def test_first_tried_envs_have_valid_presets(env):
     config, hparams = preset("ppo", env)
     assert has_preset("ppo", env) and no_preset_note("ppo", env) is None
-    config.validate(check_env=False)  # playground names need the optional extra
+    config.validate()  # playground names need the optional extra
     hparams.validate()
 
 

@@ -90,7 +90,7 @@ def test_adapter_gymnax_instance_with_params():
 
     env, params = gymnax.make("CartPole-v1")
     params = params.replace(max_steps_in_episode=50)
-    ctx = make_context(TrainConfig(env="my-cartpole", **TINY).validate(check_env=False), (env, params))
+    ctx = make_context(TrainConfig(env="my-cartpole", **TINY).validate(), (env, params))
     assert ctx.env.max_episode_steps == 50 and ctx.env.action_space.n == 2
     obs, state = ctx.env.reset(jax.random.PRNGKey(0))
     assert obs.shape == (4,)

@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.join(ROOT, "experiments"))
 
 from jaxpg.cli import main as cli  # noqa: E402
 from jaxpg.config import HParams, TrainConfig  # noqa: E402
-from jaxpg.plotting import mean_ci  # noqa: E402
+from jaxpg.analysis.stats import mean_ci  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +43,14 @@ def test_eval_deterministic_and_stochastic(run_dir, capsys):
         assert np.all(returns >= 1) and np.all(returns <= 200)
         assert r[mode]["mean"] == pytest.approx(returns.mean(), rel=1e-5)
     # the same seed gives the same evaluation
-    from jaxpg.evaluate import evaluate_run
+    from jaxpg.analysis.evaluate import evaluate_run
 
     again = evaluate_run(run_dir, episodes=6, seed=0, max_steps=200)
     assert again["stochastic"]["returns"] == r["stochastic"]["returns"]
 
 
 def test_eval_loaded_policy_matches_trained_params(run_dir):
-    from jaxpg.evaluate import load_run
+    from jaxpg.runner.rundir import load_run
 
     run = load_run(run_dir)
     assert run.config.env == "CartPole-v1" and run.config.num_envs == 4

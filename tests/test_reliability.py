@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 
 from jaxpg import cli
+from jaxpg import config as config_module
 from jaxpg.algos import ALGORITHMS, ppo
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import JaxpgError
 from jaxpg import guard
-from jaxpg.checkpoint import Checkpointer
+from jaxpg.runner.checkpoint import Checkpointer
 from jaxpg.train import load_run_config, make_train, make_trainer, prepare_run_dir, run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -183,6 +184,7 @@ def _bad_algo(poison_update: int, field: str):
 @pytest.mark.parametrize("field,quantity", [("params", "parameters")])
 def test_nonfinite_stops_keeps_last_good_checkpoint(monkeypatch, tmp_path, field, quantity):
     monkeypatch.setitem(ALGORITHMS, "ppo_poisoned", _bad_algo(5, field))
+    monkeypatch.setattr(config_module, "ALGOS", (*config_module.ALGOS, "ppo_poisoned"))
     out = str(tmp_path / "run")
     cfg = CFG.replace(algo="ppo_poisoned")
     result = run(cfg, HP, out_dir=out, progress=False, checkpoint_every=2)
@@ -247,9 +249,9 @@ def test_guard_reports_earliest_nonfinite_quantity():
 
 def test_sigint_in_process_then_resume_from_cli(monkeypatch, capsys, tmp_path):
     """Ctrl-C: stop at the chunk boundary, checkpoint, exit 130; --resume finishes the run."""
-    import jaxpg.train as train_mod
+    import jaxpg.runner.loop as loop_mod
 
-    real = train_mod.summarize_chunk
+    real = loop_mod.summarize_chunk
     calls = []
 
     def summarize_and_interrupt(metrics):
@@ -258,7 +260,7 @@ def test_sigint_in_process_then_resume_from_cli(monkeypatch, capsys, tmp_path):
             os.kill(os.getpid(), signal.SIGINT)
         return real(metrics)
 
-    monkeypatch.setattr(train_mod, "summarize_chunk", summarize_and_interrupt)
+    monkeypatch.setattr(loop_mod, "summarize_chunk", summarize_and_interrupt)
     out = str(tmp_path / "run")
     flags = ["--total-timesteps", "128", "--num-envs", "4", "--num-steps", "8",
              "--num-minibatches", "2", "--update-epochs", "1", "--hidden-sizes", "8",
@@ -339,9 +341,3 @@ def test_bad_input_one_line_exit_2(finished_run, args, needle):
     assert rc == 2
     assert len(text.splitlines()) == 1 and "Traceback" not in text
     assert needle.replace("RUN", run_dir) in text
-
-
-def test_action_space_must_suit_algorithm(monkeypatch):
-    monkeypatch.setattr(ppo, "ACTION_SPACES", ("continuous",), raising=False)
-    with pytest.raises(JaxpgError, match="invalid env='CartPole-v1': ppo needs continuous actions"):
-        make_trainer(CFG)

@@ -6,4 +6,5 @@ algorithm's own policy-gradient estimator on one fresh batch, for
 
 from jaxpg.algos import a2c, npg, ppo, reinforce, trpo
 
+# Keyed by the names in jaxpg.config.ALGOS (tests/test_layout.py checks they agree).
 ALGORITHMS = {"ppo": ppo, "a2c": a2c, "reinforce": reinforce, "npg": npg, "trpo": trpo}

@@ -11,16 +11,14 @@ and learning rate (critic's default about 3x the actor's, see presets).
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
+from jaxpg import losses
 from jaxpg.algos.common import (
     Context,
     TrainState,
     adam_step,
     collect,
     common_diagnostics,
-    flatten_time_batch,
-    gae_advantages,
     gae_policy_gradient,
     global_norm,
     hparams_opt,
@@ -30,7 +28,7 @@ from jaxpg.algos.common import (
     progress,
     set_learning_rate,
 )
-from jaxpg.algos.ppo import make_batch
+from jaxpg.batch import flatten_time_batch, make_batch, step_advantages
 from jaxpg.config import HParams, entropy_coef
 from jaxpg.rollout import episode_metrics
 
@@ -47,8 +45,8 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     state = state.replace(key=key)
     params_old = state.params
     traj, state = collect(ctx, state, k_roll)
-    batch = flatten_time_batch(make_batch(ctx, params_old, traj, hparams))
-    adv = gae_advantages(ctx, batch)
+    batch = flatten_time_batch(make_batch(ctx.nets, params_old, traj, hparams))
+    adv = step_advantages(batch.advantage, ctx.config.normalize_advantages)
 
     frac = lr_factor(ctx, state)
     ent_coef = entropy_coef(hparams, ctx.config.ent_schedule, progress(ctx, state))
@@ -63,8 +61,7 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     (loss_a, entropy), g_actor = jax.value_and_grad(actor_loss, has_aux=True)(params_old["actor"])
 
     def critic_loss(c):
-        v = ctx.nets.value({"critic": c}, batch.obs)
-        return 0.5 * jnp.mean((v - batch.target) ** 2)
+        return losses.value_loss(ctx.nets.value({"critic": c}, batch.obs), batch.target)
 
     loss_c, g_critic = jax.value_and_grad(critic_loss)(params_old["critic"])
     actor, st_actor = adam_step(opt_actor, st_actor, params_old["actor"], g_actor)

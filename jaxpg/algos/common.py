@@ -10,8 +10,12 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from jaxpg import envs, losses
+from jaxpg.advantages import explained_variance
+from jaxpg.batch import flatten_time_batch, make_batch, shuffle_and_split, step_advantages
 from jaxpg.config import HParams, TrainConfig
-from jaxpg.networks import Networks
+from jaxpg.errors import ConfigError
+from jaxpg.networks import Networks, make_networks
 from jaxpg.normalization import RunningStats
 from jaxpg.rollout import Trajectory, rollout
 
@@ -42,6 +46,45 @@ class Context:
     @property
     def progress_denominator(self) -> int:
         return max(self.config.num_updates, 1)
+
+
+def make_context(config: TrainConfig, env: Any = None) -> Context:
+    """The env and networks ``config`` names (one-line :class:`ConfigError` if they cannot act).
+
+    ``env``: a user env object (see :func:`jaxpg.envs.adapters.adapt`) instead of the
+    env named ``config.env``. A tanh-Gaussian policy gets an env that squashes its
+    pre-tanh actions (:class:`jaxpg.envs.SquashActions`).
+    """
+    squash = config.policy == "tanh-gaussian"
+    if env is None:
+        env = envs.make(config.env, config.backend, config.episode_length, squash_actions=squash)
+    else:
+        env = envs.wrap_user_env(env, squash_actions=squash)
+    check_action_space(config, env.action_space)
+    nets = make_networks(
+        env.action_space,
+        config.hidden_sizes,
+        config.activation,
+        config.log_std_init,
+        critic_hidden=config.critic_hidden_sizes,
+        policy=config.policy,
+        state_dependent_std=config.state_dependent_std,
+        min_std=config.min_std,
+        actor_out_scale=config.actor_out_scale,
+    )
+    return Context(config, env, nets)
+
+
+def check_action_space(config: TrainConfig, space) -> None:
+    """Raise a one-line :class:`ConfigError` if the policy cannot act in ``space``:
+    it handles ``Discrete(n >= 1)`` with a softmax and a flat ``Box`` with a diagonal Gaussian."""
+    if space.is_discrete and space.n < 1:
+        raise ConfigError("env", config.env, f"has {space.n} actions; a policy needs at least 1")
+    if not space.is_discrete and len(space.shape) != 1:
+        raise ConfigError(
+            "env", config.env,
+            f"action shape {space.shape} is not a flat vector; the Gaussian policy needs one",
+        )  # fmt: skip
 
 
 def adam_with_clip(learning_rate, max_grad_norm):
@@ -109,11 +152,6 @@ def policy_stats(ctx: Context, params, obs: jax.Array) -> dict[str, jax.Array]:
     return out
 
 
-def flatten_time_batch(tree):
-    """``[T, B, ...] -> [T * B, ...]`` for every leaf."""
-    return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tree)
-
-
 def init_state(ctx: Context, key: jax.Array, opt_state_fn, algo_state=None) -> TrainState:
     """Initial state: networks, optimizers (``opt_state_fn(params)``), envs reset."""
     k_net, k_env, k_run = jax.random.split(key, 3)
@@ -164,14 +202,11 @@ def fit_value(
     gradient norm (the gradient at the data-collecting parameters) and the mean loss.
     """
     cfg = ctx.config
-    n = obs.shape[0]
-    mask = jnp.ones((n,), jnp.float32) if mask is None else mask.astype(jnp.float32)
+    mask = jnp.ones(obs.shape[:1], jnp.float32) if mask is None else mask.astype(jnp.float32)
     _, opt = hparams_opt(hparams)
-    mb = n // cfg.num_minibatches
 
     def loss_fn(critic, o, t, m):
-        v = ctx.nets.value({"critic": critic}, o)
-        return 0.5 * jnp.sum(m * (v - t) ** 2) / jnp.maximum(m.sum(), 1.0)
+        return losses.value_loss(ctx.nets.value({"critic": critic}, o), t, mask_t=m)
 
     def step(carry, data):
         critic, st = carry
@@ -180,37 +215,26 @@ def fit_value(
         return (critic, st), (loss, global_norm(g))
 
     def epoch(carry, k):
-        perm = jax.random.permutation(k, n)[: mb * cfg.num_minibatches]
-        split = lambda x: x[perm].reshape((cfg.num_minibatches, mb) + x.shape[1:])
-        return jax.lax.scan(step, carry, (split(obs), split(target), split(mask)))
+        return jax.lax.scan(step, carry, shuffle_and_split(k, (obs, target, mask), cfg.num_minibatches))
 
-    (critic, opt_state), (losses, norms) = jax.lax.scan(
+    (critic, opt_state), (loss_values, norms) = jax.lax.scan(
         epoch, (params["critic"], opt_state), jax.random.split(key, cfg.update_epochs)
     )
     params = {**params, "critic": critic}
-    return params, opt_state, {"value_loss": losses.mean(), "critic_grad_norm": norms[0, 0]}
+    return params, opt_state, {"value_loss": loss_values.mean(), "critic_grad_norm": norms[0, 0]}
 
 
 def pg_objective(ctx: Context, actor_params, obs, action, log_prob_old, advantage, ent_coef=0.0):
-    """Importance-weighted policy-gradient surrogate (to maximise), averaged over samples.
+    """Importance-weighted policy-gradient surrogate (to maximise) plus the entropy bonus.
 
-    ``L(theta) = mean[ pi_theta(a|s) / pi_old(a|s) * A ] + ent_coef * mean[H(pi_theta(.|s))]``.
-    At ``theta = old`` its gradient is the vanilla estimate ``mean[grad log pi(a|s) A]``
-    (Schulman et al. 2015, eq. 14). Inputs are flat ``[N, ...]``.
+    ``L(theta) = mean[ pi_theta(a|s) / pi_old(a|s) * A ] + ent_coef * mean[H(pi_theta(.|s))]``;
+    see :func:`jaxpg.losses.importance_weighted_objective`. Inputs are flat ``[N, ...]``.
     Returns ``(objective, entropy)``.
     """
     dist = ctx.nets.policy({"actor": actor_params}, obs)
-    ratio = jnp.exp(dist.log_prob(action) - log_prob_old)
     entropy = dist.entropy().mean()
-    return jnp.mean(ratio * advantage) + ent_coef * entropy, entropy
-
-
-def gae_advantages(ctx: Context, batch, normalize: bool | None = None) -> jax.Array:
-    """The batch's GAE advantages, whitened when ``config.normalize_advantages``."""
-    normalize = ctx.config.normalize_advantages if normalize is None else normalize
-    from jaxpg.advantages import normalize as whiten
-
-    return whiten(batch.advantage) if normalize else batch.advantage
+    objective = losses.importance_weighted_objective(dist.log_prob(action), log_prob_old, advantage)
+    return objective + ent_coef * entropy, entropy
 
 
 def gae_policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: jax.Array):
@@ -220,27 +244,17 @@ def gae_policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: 
     The estimator shared by a2c, npg, trpo and ppo (their first step's gradient);
     used by :func:`jaxpg.diagnostics.gradient_variance`.
     """
-    from jaxpg.algos.ppo import make_batch
-
     traj, _ = collect(ctx, state, key)
-    batch = flatten_time_batch(make_batch(ctx, state.params, traj, hparams))
-    adv = gae_advantages(ctx, batch)
+    batch = flatten_time_batch(make_batch(ctx.nets, state.params, traj, hparams))
+    adv = step_advantages(batch.advantage, ctx.config.normalize_advantages)
     return jax.grad(
         lambda a: pg_objective(ctx, a, batch.obs, batch.action, batch.log_prob, adv)[0]
     )(state.params["actor"])
 
 
-def reset_envs(ctx: Context, state: TrainState, key: jax.Array) -> TrainState:
-    """``state`` with every env reset to a fresh episode (new keys)."""
-    obs, env_state = jax.vmap(ctx.env.reset)(jax.random.split(key, ctx.config.num_envs))
-    return state.replace(env_state=env_state, obs=obs)
-
-
 def common_diagnostics(ctx: Context, params_old, params, obs, value, target) -> dict:
     """Per-update diagnostics every algorithm logs: KL(old || new) on the batch,
     explained variance of the (pre-update) critic, entropy and log-std stats."""
-    from jaxpg.advantages import explained_variance
-
     old = ctx.nets.policy(params_old, obs)
     new = ctx.nets.policy(params, obs)
     out = {"kl": old.kl(new).mean(), "explained_variance": explained_variance(value, target)}

@@ -31,8 +31,6 @@ from jaxpg.algos.common import (
     collect,
     common_diagnostics,
     fit_value,
-    flatten_time_batch,
-    gae_advantages,
     gae_policy_gradient,
     hparams_opt,
     init_state,
@@ -41,7 +39,7 @@ from jaxpg.algos.common import (
     progress,
     set_learning_rate,
 )
-from jaxpg.algos.ppo import make_batch
+from jaxpg.batch import flatten_time_batch, make_batch, step_advantages
 from jaxpg.config import HParams, entropy_coef
 from jaxpg.rollout import episode_metrics
 
@@ -60,8 +58,8 @@ def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_searc
     state = state.replace(key=key)
     params_old = state.params
     traj, state = collect(ctx, state, k_roll)
-    batch = flatten_time_batch(make_batch(ctx, params_old, traj, hparams))
-    adv = gae_advantages(ctx, batch)
+    batch = flatten_time_batch(make_batch(ctx.nets, params_old, traj, hparams))
+    adv = step_advantages(batch.advantage, ctx.config.normalize_advantages)
 
     frac = lr_factor(ctx, state)
     ent_coef = entropy_coef(hparams, cfg.ent_schedule, progress(ctx, state))
@@ -108,7 +106,7 @@ def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_searc
         "surrogate_improvement": objective(x_new) - objective(x0),
         "max_kl": delta,
         "ent_coef": ent_coef,
-        "lr": hparams.critic_lr * frac,
+        "critic_lr": hparams.critic_lr * frac,  # the actor has no learning rate: max_kl
     }
     metrics.update(common_diagnostics(ctx, params_old, params, batch.obs, batch.value, batch.target))
     metrics.update(episode_metrics(traj))

@@ -15,18 +15,15 @@ adaptive coefficient: after each update, with ``d`` the batch mean KL and
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
-from flax import struct
 
 from jaxpg import advantages as adv_lib
+from jaxpg import losses
 from jaxpg.algos.common import (
     Context,
     TrainState,
     collect,
-    flatten_time_batch,
     gae_policy_gradient,
     global_norm,
     hparams_opt,
@@ -36,21 +33,9 @@ from jaxpg.algos.common import (
     progress,
     set_learning_rate,
 )
+from jaxpg.batch import Batch, flatten_time_batch, make_batch, shuffle_and_split, step_advantages
 from jaxpg.config import HParams, entropy_coef
 from jaxpg.rollout import episode_metrics
-
-
-@struct.dataclass
-class Batch:
-    """One flat batch ``[N, ...]`` of what the PPO loss needs."""
-
-    obs: jax.Array
-    action: jax.Array
-    log_prob: jax.Array
-    advantage: jax.Array
-    target: jax.Array
-    value: jax.Array
-    old_dist: Any = None  # pi_old on obs (for the exact KL penalty)
 
 
 def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
@@ -71,62 +56,31 @@ def adapt_kl_coef(beta, kl, target):
 
 
 def ppo_loss(ctx: Context, params, batch: Batch, hparams: HParams, ent_coef, kl_coef=0.0):
-    """Clipped-surrogate loss; returns ``(loss, metrics)``."""
+    """PPO's minibatch loss (surrogate, entropy bonus, value loss); returns ``(loss, metrics)``."""
     eps = hparams.clip_eps
     dist = ctx.nets.policy(params, batch.obs)
-    log_prob = dist.log_prob(batch.action)
-    log_ratio = log_prob - batch.log_prob
+    log_ratio = dist.log_prob(batch.action) - batch.log_prob
     ratio = jnp.exp(log_ratio)
-    advantage = batch.advantage
-    if ctx.config.normalize_advantages:
-        advantage = adv_lib.normalize(advantage)
+    advantage = step_advantages(batch.advantage, ctx.config.normalize_advantages)
     if ctx.config.ppo_objective == "kl_penalty":
-        surrogate = ratio * advantage - kl_coef * batch.old_dist.kl(dist)
+        kl = batch.old_dist.kl(dist)
+        policy_loss = losses.kl_penalty_surrogate_loss(ratio, advantage, kl, kl_coef)
     else:
-        surrogate = jnp.minimum(ratio * advantage, jnp.clip(ratio, 1.0 - eps, 1.0 + eps) * advantage)
-    policy_loss = -surrogate.mean()
+        policy_loss = losses.clipped_surrogate_loss(ratio, advantage, eps)
     entropy = dist.entropy().mean()
-
     value = ctx.nets.value(params, batch.obs)
-    value_err = (value - batch.target) ** 2
-    if ctx.config.clip_value:
-        clipped = batch.value + jnp.clip(value - batch.value, -eps, eps)
-        value_err = jnp.maximum(value_err, (clipped - batch.target) ** 2)
-    value_loss = 0.5 * value_err.mean()
+    clip = (batch.value, eps) if ctx.config.clip_value else (None, None)
+    value_loss = losses.value_loss(value, batch.target, *clip)
 
     loss = policy_loss - ent_coef * entropy + hparams.vf_coef * value_loss
     metrics = {
         "policy_loss": policy_loss,
         "value_loss": value_loss,
         "entropy": entropy,
-        # k3 estimator of KL(old || new): unbiased and >= 0 (Schulman's blog)
-        "approx_kl": jnp.mean(ratio - 1.0 - log_ratio),
-        "clip_fraction": jnp.mean((jnp.abs(ratio - 1.0) > eps).astype(jnp.float32)),
+        "approx_kl": losses.approx_kl(log_ratio),
+        "clip_fraction": losses.clip_fraction(ratio, eps),
     }
     return loss, metrics
-
-
-def make_batch(ctx: Context, params, traj, hparams: HParams) -> Batch:
-    values = ctx.nets.value(params, traj.obs)
-    next_values = ctx.nets.value(params, traj.next_obs)
-    advantage = adv_lib.gae(
-        traj.reward * hparams.reward_scale,
-        values,
-        next_values,
-        traj.terminated,
-        traj.truncated,
-        hparams.gamma,
-        hparams.gae_lambda,
-    )
-    return Batch(
-        obs=traj.obs,
-        action=traj.action,
-        log_prob=traj.log_prob,
-        advantage=advantage,
-        target=advantage + values,
-        value=values,
-        old_dist=ctx.nets.policy(params, traj.obs),
-    )
 
 
 def update(ctx: Context, state: TrainState, hparams: HParams):
@@ -136,7 +90,7 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     state = state.replace(key=key)
     params_old = state.params
     traj, state = collect(ctx, state, k_roll)
-    batch = flatten_time_batch(make_batch(ctx, params_old, traj, hparams))
+    batch = flatten_time_batch(make_batch(ctx.nets, params_old, traj, hparams))
 
     frac = lr_factor(ctx, state)
     ent_coef = entropy_coef(hparams, cfg.ent_schedule, progress(ctx, state))
@@ -168,12 +122,7 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
         return (params, opt_state, jnp.logical_or(stopped, over)), m
 
     def epoch(carry, key_e):
-        perm = jax.random.permutation(key_e, cfg.batch_size)
-        shuffled = jax.tree.map(
-            lambda x: x[perm].reshape((cfg.num_minibatches, cfg.minibatch_size) + x.shape[1:]),
-            batch,
-        )
-        return jax.lax.scan(minibatch_step, carry, shuffled)
+        return jax.lax.scan(minibatch_step, carry, shuffle_and_split(key_e, batch, cfg.num_minibatches))
 
     init = (state.params, opt_state, jnp.zeros((), bool))
     (params, opt_state, _), m = jax.lax.scan(

@@ -48,9 +48,11 @@ from jaxpg.algos.common import (
     progress,
     set_learning_rate,
 )
+from jaxpg.batch import step_advantages
 from jaxpg.config import HParams, entropy_coef
 from jaxpg.linalg import solve_spd
 from jaxpg.normalization import RunningStats
+from jaxpg.rollout import finite_flags
 
 
 @struct.dataclass
@@ -160,10 +162,12 @@ def collect_episodes(ctx: Context, params, obs_stats: RunningStats, key: jax.Arr
     return jax.lax.while_loop(cond, body, init)[4]
 
 
-def returns_to_go(ep: Episodes, gamma) -> jax.Array:
-    """``G_t = sum_{k >= t} gamma^(k-t) r_k valid_k``; ``[H, B]`` (0 where masked)."""
-    rewards = ep.reward * ep.valid
-    return adv_lib.reward_to_go(rewards, jnp.zeros_like(rewards), gamma) * ep.valid
+def returns_to_go(ep: Episodes, hparams: HParams) -> jax.Array:
+    """``G_t = sum_{k >= t} gamma^(k-t) c r_k valid_k`` with ``c = reward_scale``;
+    ``[H, B]`` (0 where masked). The one place rewards are scaled, so training, the
+    baselines and :func:`policy_gradient` all estimate the same thing."""
+    rewards = ep.reward * hparams.reward_scale * ep.valid
+    return adv_lib.reward_to_go(rewards, jnp.zeros_like(rewards), hparams.gamma) * ep.valid
 
 
 def baseline_values(ctx: Context, params, algo_state, ep: Episodes) -> jax.Array:
@@ -178,10 +182,9 @@ def baseline_values(ctx: Context, params, algo_state, ep: Episodes) -> jax.Array
 
 
 def advantages(ctx: Context, ep: Episodes, returns: jax.Array, baseline: jax.Array) -> jax.Array:
+    """``(G_t - b_t)`` on the valid steps (0 elsewhere), whitened over them when configured."""
     adv = (returns - baseline) * ep.valid
-    if ctx.config.normalize_advantages:
-        adv = adv_lib.normalize(adv, ep.valid)
-    return adv
+    return step_advantages(adv, ctx.config.normalize_advantages, ep.valid)
 
 
 def surrogate(ctx: Context, actor, ep: Episodes, adv: jax.Array, ent_coef=0.0):
@@ -215,7 +218,7 @@ def policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: jax.
         fit = collect_episodes(ctx, state.params, state.obs_stats, k_fit)
         algo_state = {**algo_state, "linear_w": _fit_linear(ctx, fit, hparams)}
     ep = collect_episodes(ctx, state.params, state.obs_stats, k_batch)
-    adv = advantages(ctx, ep, returns_to_go(ep, hparams.gamma),
+    adv = advantages(ctx, ep, returns_to_go(ep, hparams),
                      baseline_values(ctx, state.params, algo_state, ep))  # fmt: skip
     return jax.grad(lambda a: surrogate(ctx, a, ep, adv)[0])(state.params["actor"])
 
@@ -223,7 +226,7 @@ def policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: jax.
 def _fit_linear(ctx: Context, ep: Episodes, hparams: HParams) -> jax.Array:
     feats = linear_features(ep.raw_obs, ep.time, ctx.config.num_steps)
     feats = feats.reshape(-1, feats.shape[-1])
-    target = returns_to_go(ep, hparams.gamma).reshape(-1)
+    target = returns_to_go(ep, hparams).reshape(-1)
     return ridge_fit(feats, target, ep.valid.reshape(-1), hparams.linear_baseline_reg)
 
 
@@ -233,7 +236,7 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     key, k_roll, k_value = jax.random.split(state.key, 3)
     params_old = state.params
     ep = collect_episodes(ctx, params_old, state.obs_stats, k_roll)
-    returns = returns_to_go(ep, hparams.gamma) * hparams.reward_scale
+    returns = returns_to_go(ep, hparams)
     baseline = baseline_values(ctx, params_old, state.algo_state, ep)
     adv = advantages(ctx, ep, returns, baseline)
 
@@ -263,8 +266,7 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     else:
         metrics["critic_grad_norm"] = jnp.zeros(())
         if cfg.baseline == "linear":
-            ep_scaled = ep.replace(reward=ep.reward * hparams.reward_scale)
-            algo_state = {**algo_state, "linear_w": _fit_linear(ctx, ep_scaled, hparams)}
+            algo_state = {**algo_state, "linear_w": _fit_linear(ctx, ep, hparams)}
 
     # Diagnostics over the valid steps.
     n = jnp.maximum(valid.sum(), 1.0)
@@ -284,6 +286,7 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     metrics["episode_return_sum"] = jnp.sum(ep.reward * ep.valid)
     metrics["episode_length_sum"] = jnp.sum(lengths)
     metrics["episode_count"] = jnp.asarray(cfg.num_envs, jnp.float32)
+    metrics.update(finite_flags(ep.raw_obs, ep.reward))
 
     obs_stats = state.obs_stats
     if cfg.normalize_obs:

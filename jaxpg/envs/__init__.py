@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import difflib
 
+from jaxpg.config import BRAX_BACKENDS
 from jaxpg.envs.adapters import adapt
-from jaxpg.envs.brax_env import BRAX_BACKENDS, BRAX_ENVS, BraxEnv
+from jaxpg.envs.brax_env import BRAX_ENVS, BraxEnv
 from jaxpg.envs.core import Box, Discrete, EpisodeStats, SquashActions, clip_action
 from jaxpg.envs.gymnax_env import GymnaxEnv
 from jaxpg.envs.playground_env import PLAYGROUND_PREFIX, PlaygroundEnv, playground_names

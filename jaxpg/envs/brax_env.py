@@ -28,7 +28,6 @@ BRAX_ENVS = (
     "swimmer",
     "walker2d",
 )
-BRAX_BACKENDS = ("generalized", "positional", "spring", "mjx")
 
 
 @struct.dataclass

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from jaxpg.errors import JaxpgError
 from jaxpg.rlhf import lm, ppo_lm, reward_model, sft, task
 
-from jaxpg.logging import RunLogger
+from jaxpg.runner.logging import RunLogger
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxpg.errors import JaxpgError
+
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
@@ -51,8 +53,6 @@ def start_wandb(out_dir: str, project: str, resume: bool = False):
     try:
         import wandb
     except ImportError:
-        from jaxpg.errors import JaxpgError
-
         raise JaxpgError(
             "--wandb needs the wandb package: pip install wandb (or pip install -e '.[wandb]')"
         ) from None

@@ -14,8 +14,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxpg.algos.common import make_context
 from jaxpg.errors import JaxpgError
-from jaxpg.evaluate import default_max_steps, load_run, make_policy_fn
+from jaxpg.evaluate import default_max_steps, make_policy_fn
+from jaxpg.runner.rundir import load_run
 
 
 def play_episode(ctx, params, obs_stats, key, deterministic: bool, max_steps: int):
@@ -60,8 +62,6 @@ def render_run(
     max_steps: int | None = None,
 ) -> str:
     """Play one episode of the saved policy and write a GIF (gymnax) or HTML (Brax)."""
-    from jaxpg.train import make_context
-
     run = load_run(run_dir)
     ctx = make_context(run.config)
     env = ctx.env.env  # inside EpisodeStats

@@ -1,0 +1,2 @@
+"""After training: statistics over seeds (``stats``), learning-curve figures
+(``plotting``) and episode rendering (``render``)."""

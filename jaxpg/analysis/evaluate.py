@@ -1,0 +1,29 @@
+"""``jaxpg eval DIR``: evaluate a finished run's final policy, deterministic and stochastic."""
+
+from __future__ import annotations
+
+import os
+
+import jax
+
+from jaxpg.algos.common import make_context
+from jaxpg.errors import JaxpgError
+from jaxpg.evaluate import evaluate
+from jaxpg.runner.logging import write_json
+from jaxpg.runner.rundir import load_run
+
+
+def evaluate_run(run_dir: str, episodes: int = 10, seed: int = 0, max_steps: int | None = None) -> dict:
+    """Deterministic and stochastic evaluation of a saved run; also written to ``eval.json``."""
+    if episodes < 1:
+        raise JaxpgError(f"invalid episodes={episodes}: must be >= 1")
+    run = load_run(run_dir)
+    ctx = make_context(run.config)
+    out: dict = {"episodes": episodes, "seed": seed, "env": run.config.env, "algo": run.config.algo}
+    key = jax.random.PRNGKey(seed)
+    for mode, det in (("deterministic", True), ("stochastic", False)):
+        key, k = jax.random.split(key)
+        r = evaluate(ctx, run.params, run.obs_stats, k, episodes, det, max_steps)
+        out[mode] = {"mean": float(r.mean()), "std": float(r.std()), "returns": r.tolist()}
+    write_json(os.path.join(run_dir, "eval.json"), out)
+    return out

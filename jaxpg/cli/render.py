@@ -1,0 +1,32 @@
+"""``jaxpg render DIR``: one episode of a run's policy as a GIF (gymnax) or HTML (Brax)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tyro
+
+from jaxpg.analysis.render import render_run
+
+
+@dataclass
+class RenderArgs:
+    """Play one episode of a run's final policy and write a GIF (gymnax) or HTML (Brax)."""
+
+    run_dir: tyro.conf.Positional[str]
+    """Run directory written by jaxpg train."""
+    out: str | None = None
+    """Output file; default DIR/episode.gif or DIR/episode.html."""
+    seed: int = 0
+    """Episode seed."""
+    stochastic: bool = False
+    """Sample actions instead of taking the mode."""
+    max_steps: int | None = None
+    """Frames at most; default the env's time limit (capped at 1000)."""
+
+
+def main(argv: list[str]) -> int:
+    a = tyro.cli(RenderArgs, args=argv, prog="jaxpg render")
+    out = render_run(a.run_dir, a.out, a.seed, not a.stochastic, a.max_steps)
+    print(f"jaxpg render: wrote {out}")
+    return 0

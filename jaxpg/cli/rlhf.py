@@ -1,0 +1,34 @@
+"""``jaxpg rlhf``: the RLHF pipeline end to end (loaded only for this subcommand)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import tyro
+
+from jaxpg.cli.common import parse_flags, timestamped_dir
+from jaxpg.rlhf.pipeline import RLHFConfig, run_rlhf, validate
+from jaxpg.runner.rundir import prepare_run_dir
+
+
+@dataclass
+class RLHFArgs:
+    """RLHF end to end: language -> SFT -> preferences -> reward model -> PPO -> report."""
+
+    cfg: Annotated[RLHFConfig, tyro.conf.OmitArgPrefixes]
+    out: str | None = None
+    """Run directory; default runs/rlhf-s<seed>-<time>."""
+    overwrite: bool = False
+    """Replace a run already in --out."""
+
+
+def main(argv: list[str]) -> int:
+    args = parse_flags(RLHFArgs, argv, "jaxpg rlhf", RLHFArgs(cfg=RLHFConfig()))
+    out = args.out or timestamped_dir(f"rlhf-s{args.cfg.seed}")
+    validate(args.cfg)  # before the run directory is made
+    prepare_run_dir(out, resume=False, overwrite=args.overwrite)
+    print(f"jaxpg rlhf: writing {out}")
+    summary = run_rlhf(args.cfg, out)
+    print(f"done in {summary['wall_s']['total_s']:.0f} s: {out}/summary.json")
+    return 0

@@ -1,0 +1,131 @@
+"""``jaxpg train``: one agent, a run directory; ``--resume DIR`` continues one.
+
+The defaults shown by ``--help`` and used by a run are the preset for the chosen
+``--algo`` and ``--env`` (see :mod:`jaxpg.presets`); any flag given overrides them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import signal
+import sys
+from dataclasses import dataclass
+from typing import Annotated
+
+import tyro
+
+from jaxpg.cli.common import parse_flags, preparse_algo_env, timestamped_dir
+from jaxpg.config import HParams, TrainConfig
+from jaxpg.envs import check_env_name
+from jaxpg.errors import JaxpgError
+from jaxpg.presets import no_preset_note, preset
+from jaxpg.runner.loop import run
+from jaxpg.runner.rundir import load_run_config
+
+
+@dataclass
+class TrainArgs:
+    """Train one agent and write a run directory."""
+
+    config: Annotated[TrainConfig, tyro.conf.OmitArgPrefixes]
+    hparams: Annotated[HParams, tyro.conf.OmitArgPrefixes]
+    seed: int = 0
+    """Random seed (the root PRNG key)."""
+    out: str | None = None
+    """Run directory; default runs/<algo>-<env>-s<seed>-<time>."""
+    quiet: bool = False
+    """No live progress display."""
+    resume: str | None = None
+    """Continue the run in this directory from its latest checkpoint, with its saved config."""
+    overwrite: bool = False
+    """Replace a run already in --out (its metrics and checkpoints are deleted)."""
+    checkpoint_every: int | None = None
+    """Checkpoint every this many updates (at chunk boundaries); None: about every tenth of the run."""
+    keep_checkpoints: int = 3
+    """How many of the latest checkpoints to keep."""
+    wandb: str | None = None
+    """Also log to Weights & Biases under this project (offline unless WANDB_MODE=online; needs wandb)."""
+
+
+def preparse_resume(argv: list[str]) -> str | None:
+    if argv and argv[-1] == "--resume" or any(
+        a == "--resume" and b.startswith("-") for a, b in zip(argv, argv[1:])
+    ):
+        raise JaxpgError("--resume needs the run directory: jaxpg train --resume DIR")
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--resume", default=None)
+    known, _ = p.parse_known_args(argv)
+    return known.resume
+
+
+RESUME_FLAGS = ("--resume", "--quiet")
+
+
+def resume(argv: list[str], run_dir: str) -> int:
+    others = [a.split("=")[0] for a in argv if a.startswith("--") and a.split("=")[0] not in RESUME_FLAGS]
+    if others:
+        raise JaxpgError(
+            f"--resume continues {run_dir} with its saved config; drop {', '.join(others)} "
+            "(or start a new run with --out to change settings)"
+        )
+    saved = load_run_config(run_dir)
+    print(f"jaxpg train: resuming {run_dir} ({saved.config.algo} on {saved.config.env})")
+    result = run(
+        saved.config, saved.hparams, seed=saved.seed, out_dir=run_dir, progress="--quiet" not in argv,
+        resume=True, checkpoint_every=saved.options.get("checkpoint_every"),
+        keep_checkpoints=saved.options.get("keep_checkpoints", 3),
+    )  # fmt: skip
+    return report(result.summary, run_dir)
+
+
+def report(s: dict, out: str) -> int:
+    """Print the run's last line; the exit status says how it ended (0, 1, 128 + signal)."""
+    if s["status"] == "interrupted":
+        signum = int(getattr(signal, s["signal"]))
+        print(
+            f"jaxpg train: {s['stop_reason']} at update {s['updates']}/{s['updates_planned']}; "
+            f"checkpoint saved; resume with: jaxpg train --resume {out}",
+            file=sys.stderr,
+        )
+        return 128 + signum
+    if s["status"] == "nonfinite":
+        kept = f"last good checkpoint {s['checkpoint']}" if s["checkpoint"] else "no checkpoint yet"
+        print(
+            f"jaxpg train: stopped: {s['stop_reason']} (the first quantity to go non-finite); "
+            f"{kept}, the bad state was not saved; lower --lr/--critic-lr or check the env's "
+            "rewards and observations",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"done: return {s['episode_return']:.1f} after {s['env_steps']:,} steps in "
+        f"{s['wall_time_s']:.1f} s (compile {s['compile_time_s']:.1f} s, "
+        f"{s['sps']:,.0f} steps/s) on {s['device']}"
+    )
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    run_dir = preparse_resume(argv)
+    if run_dir is not None:
+        return resume(argv, run_dir)
+    algo, env = preparse_algo_env(argv)
+    check_env_name(env)
+    config, hparams = preset(algo, env)
+    args = parse_flags(TrainArgs, argv, "jaxpg train", TrainArgs(config=config, hparams=hparams))
+    out = args.out or timestamped_dir(f"{args.config.algo}-{args.config.env}-s{args.seed}")
+    args.config.validate()
+    args.hparams.validate()
+    if args.wandb and importlib.util.find_spec("wandb") is None:
+        raise JaxpgError("--wandb needs the wandb package: pip install wandb (or pip install -e '.[wandb]')")
+    print(f"jaxpg train: {args.config.algo} on {args.config.env}, writing {out}")
+    note = no_preset_note(args.config.algo, args.config.env)
+    if note:
+        print(f"jaxpg train: {note}")
+    result = run(
+        args.config, args.hparams, seed=args.seed, out_dir=out, progress=not args.quiet,
+        overwrite=args.overwrite, checkpoint_every=args.checkpoint_every,
+        keep_checkpoints=args.keep_checkpoints, wandb_project=args.wandb,
+    )  # fmt: skip
+    return report(result.summary, out)

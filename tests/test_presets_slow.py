@@ -34,7 +34,8 @@ def test_acrobot_preset_learns():
 def test_mountaincar_continuous_preset_reaches_the_flag():
     config, hparams = preset("ppo", "MountainCarContinuous-v0")
     result = run(config, hparams, seed=0, progress=False)
-    assert result.summary["best_eval_return"] >= 50  # standing still: 0; the flag: +100
+    # training episodes (stochastic policy); standing still: 0; the flag: +100; measured 86.7
+    assert _train_return(result) >= 50
 
 
 @pytest.mark.slow

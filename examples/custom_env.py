@@ -4,8 +4,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxpg.config import HParams, TrainConfig
-from jaxpg.train import run
 from jaxpg.envs import Box
+from jaxpg.train import run
 
 
 class Reach:

@@ -1,6 +1,5 @@
 """In-program evaluation (jaxpg.evaluation) and bring-your-own-env (jaxpg.envs.adapters)."""
 
-import importlib.util
 import json
 import os
 import sys
@@ -140,7 +139,7 @@ def test_playground_env_step_has_no_lapack_call():
     env = envs.make("playground/CartpoleBalance", squash_actions=True)
 
     def rollout(key):
-        obs, state = jax.vmap(env.reset)(jax.random.split(key, 4))
+        _, state = jax.vmap(env.reset)(jax.random.split(key, 4))
         out = jax.vmap(env.step)(jax.random.split(key, 4), state, jnp.ones((4, 1)))
         return out[2], out[5]["final_obs"]
 

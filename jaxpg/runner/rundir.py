@@ -200,10 +200,3 @@ def load_run(run_dir: str) -> LoadedRun:
     saved = load_run_config(run_dir)
     params, stats = load_params(run_dir)
     return LoadedRun(run_dir, saved.config, saved.hparams, params, stats, saved.seed)
-
-
-def load_run(run_dir: str) -> LoadedRun:
-    """A finished run's config and final parameters (one-line errors if missing)."""
-    saved = load_run_config(run_dir)
-    params, stats = load_params(run_dir)
-    return LoadedRun(run_dir, saved.config, saved.hparams, params, stats, saved.seed)

@@ -380,12 +380,3 @@ def stack_hparams(hparams) -> "HParams":
 def jax_tree_float32(tree):
     return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), tree)
 
-
-def entropy_coef(hparams: HParams, schedule: str, progress):
-    """Entropy coefficient at ``progress`` in [0, 1] (fraction of updates done)."""
-    start, end = hparams.ent_coef, hparams.ent_coef_final
-    if schedule == "linear":
-        return start + (end - start) * progress
-    if schedule == "cosine":
-        return end + 0.5 * (start - end) * (1.0 + jnp.cos(jnp.pi * progress))
-    return start + 0.0 * progress

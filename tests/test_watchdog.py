@@ -4,7 +4,7 @@ import time
 
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.train import run
-from jaxpg.watchdog import ChunkWatchdog
+from jaxpg.runner.watchdog import ChunkWatchdog
 
 
 def test_late_chunk_is_reported_with_its_name_and_time():

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxpg import envs, losses
+from jaxpg import envs, losses, optim
 from jaxpg.advantages import explained_variance
-from jaxpg.batch import flatten_time_batch, make_batch, shuffle_and_split, step_advantages
+from jaxpg.batch import Batch, flatten_time_batch, make_batch, shuffle_and_split, step_advantages
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import ConfigError
 from jaxpg.networks import Networks, make_networks
 from jaxpg.normalization import RunningStats
-from jaxpg.rollout import Trajectory, rollout
+from jaxpg.rollout import Trajectory, episode_metrics, rollout
 
 
 @struct.dataclass
@@ -87,31 +87,19 @@ def check_action_space(config: TrainConfig, space) -> None:
         )  # fmt: skip
 
 
-def adam_with_clip(learning_rate, max_grad_norm):
-    """``chain(clip_by_global_norm, adam)``; wrapped by inject_hyperparams so both are traced."""
-    return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate, eps=1e-5))
-
-
-def make_optimizer(lr, max_grad_norm) -> optax.GradientTransformation:
-    return optax.inject_hyperparams(adam_with_clip)(learning_rate=lr, max_grad_norm=max_grad_norm)
-
-
-def set_learning_rate(opt_state, lr):
-    """Return ``opt_state`` (an inject_hyperparams state) with a new learning rate."""
-    hp = dict(opt_state.hyperparams)
-    hp["learning_rate"] = jnp.asarray(lr, jnp.asarray(hp["learning_rate"]).dtype)
-    return opt_state._replace(hyperparams=hp)
+def progress(ctx: Context, state: TrainState):
+    """Fraction of the planned updates done, in [0, 1): what the schedules follow."""
+    return state.update.astype(jnp.float32) / ctx.progress_denominator
 
 
 def lr_factor(ctx: Context, state: TrainState):
     """Linear decay to 0 over training when ``anneal_lr``, else 1."""
-    if not ctx.config.anneal_lr:
-        return 1.0
-    return 1.0 - state.update.astype(jnp.float32) / ctx.progress_denominator
+    return optim.linear_decay(progress(ctx, state), ctx.config.anneal_lr)
 
 
-def progress(ctx: Context, state: TrainState):
-    return state.update.astype(jnp.float32) / ctx.progress_denominator
+def entropy_coef(ctx: Context, state: TrainState, hparams: HParams):
+    """The entropy coefficient of this update (``config.ent_schedule``)."""
+    return optim.entropy_coef(hparams, ctx.config.ent_schedule, progress(ctx, state))
 
 
 def collect(ctx: Context, state: TrainState, key: jax.Array) -> tuple[Trajectory, TrainState]:
@@ -170,40 +158,25 @@ def init_state(ctx: Context, key: jax.Array, opt_state_fn, algo_state=None) -> T
     )
 
 
-def hparams_opt(hparams: HParams):
-    """The actor and critic optimizers for ``hparams``."""
-    return (
-        make_optimizer(hparams.lr, hparams.max_grad_norm),
-        make_optimizer(hparams.critic_lr, hparams.max_grad_norm),
-    )
-
-
-def adam_step(opt, opt_state, params, grads):
-    """One optax step; returns ``(new_params, new_opt_state)``."""
-    updates, opt_state = opt.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state
-
-
 def fit_value(
     ctx: Context,
     params: dict,
+    opt: optax.GradientTransformation,
     opt_state,
     obs: jax.Array,
     target: jax.Array,
-    hparams: HParams,
     key: jax.Array,
     mask: jax.Array | None = None,
 ):
-    """Fit the critic to ``target`` by ``update_epochs`` x ``num_minibatches`` Adam steps.
+    """Fit the critic to ``target`` by ``update_epochs`` x ``num_minibatches`` steps of
+    ``opt`` (the critic's optimizer at this update's learning rate).
 
     ``obs [N, obs]``, ``target [N]``, optional ``mask [N]`` (1 = use the sample).
-    ``opt_state`` is the critic's (inject_hyperparams) state with its learning rate
-    already set. Returns ``(params, opt_state, metrics)`` with the first step's
-    gradient norm (the gradient at the data-collecting parameters) and the mean loss.
+    Returns ``(params, opt_state, metrics)`` with the first step's gradient norm (the
+    gradient at the data-collecting parameters) and the mean loss.
     """
     cfg = ctx.config
     mask = jnp.ones(obs.shape[:1], jnp.float32) if mask is None else mask.astype(jnp.float32)
-    _, opt = hparams_opt(hparams)
 
     def loss_fn(critic, o, t, m):
         return losses.value_loss(ctx.nets.value({"critic": critic}, o), t, mask_t=m)
@@ -211,7 +184,7 @@ def fit_value(
     def step(carry, data):
         critic, st = carry
         loss, g = jax.value_and_grad(loss_fn)(critic, *data)
-        critic, st = adam_step(opt, st, critic, g)
+        critic, st = optim.step(opt, st, critic, g)
         return (critic, st), (loss, global_norm(g))
 
     def epoch(carry, k):
@@ -262,9 +235,48 @@ def common_diagnostics(ctx: Context, params_old, params, obs, value, target) -> 
     return out
 
 
+class UpdateStart(NamedTuple):
+    """What every actor-critic update (a2c, npg, trpo, ppo) starts from."""
+
+    state: TrainState  # after the rollout: key, env states and step counter advanced
+    params_old: Any  # the parameters that collected the batch
+    traj: Trajectory
+    batch: Batch  # flat [N, ...]
+    keys: list  # the update's own keys, beyond the rollout's
+    lr_factor: Any
+    ent_coef: Any
+    opt_actor: optax.GradientTransformation  # at this update's learning rate
+    opt_critic: optax.GradientTransformation
+
+
+def start_update(ctx: Context, state: TrainState, hparams: HParams, num_keys: int = 0) -> UpdateStart:
+    """Split keys, collect a rollout, make the flat batch, evaluate this update's schedules."""
+    key, k_roll, *keys = jax.random.split(state.key, 2 + num_keys)
+    params_old = state.params
+    traj, state = collect(ctx, state.replace(key=key), k_roll)
+    batch = flatten_time_batch(make_batch(ctx.nets, params_old, traj, hparams))
+    frac = lr_factor(ctx, state)
+    opt_actor, opt_critic = optim.actor_critic(hparams, frac)
+    ent_coef = entropy_coef(ctx, state, hparams)
+    return UpdateStart(state, params_old, traj, batch, keys, frac, ent_coef, opt_actor, opt_critic)
+
+
+def finish_update(ctx: Context, start: UpdateStart, params, opt_state, metrics: dict, algo_state=None):
+    """The new state (update counter advanced) and the metrics plus the diagnostics every
+    algorithm logs (:func:`common_diagnostics`) and the finished episodes' sums."""
+    b = start.batch
+    metrics = {**metrics, **common_diagnostics(ctx, start.params_old, params, b.obs, b.value, b.target)}
+    metrics.update(episode_metrics(start.traj))
+    algo_state = start.state.algo_state if algo_state is None else algo_state
+    state = start.state.replace(
+        params=params, opt_state=opt_state, update=start.state.update + 1, algo_state=algo_state
+    )
+    return state, metrics
+
+
 def init_actor_critic(ctx: Context, key: jax.Array, hparams: HParams, algo_state=None) -> TrainState:
     """Initial state with an Adam optimizer for the actor and one for the critic."""
-    opt_actor, opt_critic = hparams_opt(hparams)
+    opt_actor, opt_critic = optim.actor_critic(hparams)
     return init_state(
         ctx,
         key,

@@ -24,45 +24,34 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from jaxpg import natural
+from jaxpg import natural, optim
 from jaxpg.algos.common import (
     Context,
     TrainState,
-    collect,
-    common_diagnostics,
+    finish_update,
     fit_value,
     gae_policy_gradient,
-    hparams_opt,
     init_state,
-    lr_factor,
     pg_objective,
-    progress,
-    set_learning_rate,
+    start_update,
 )
-from jaxpg.batch import flatten_time_batch, make_batch, step_advantages
-from jaxpg.config import HParams, entropy_coef
-from jaxpg.rollout import episode_metrics
+from jaxpg.batch import step_advantages
+from jaxpg.config import HParams
 
 policy_gradient = gae_policy_gradient
 
 
 def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
-    _, opt_critic = hparams_opt(hparams)
+    _, opt_critic = optim.actor_critic(hparams)
     return init_state(ctx, key, lambda p: {"critic": opt_critic.init(p["critic"])})
 
 
 def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_search: bool):
     """One NPG (``line_search=False``) or TRPO (``True``) iteration."""
     cfg = ctx.config
-    key, k_roll, k_value = jax.random.split(state.key, 3)
-    state = state.replace(key=key)
-    params_old = state.params
-    traj, state = collect(ctx, state, k_roll)
-    batch = flatten_time_batch(make_batch(ctx.nets, params_old, traj, hparams))
+    start = start_update(ctx, state, hparams, num_keys=1)
+    batch, params_old, ent_coef, frac = start.batch, start.params_old, start.ent_coef, start.lr_factor
     adv = step_advantages(batch.advantage, ctx.config.normalize_advantages)
-
-    frac = lr_factor(ctx, state)
-    ent_coef = entropy_coef(hparams, cfg.ent_schedule, progress(ctx, state))
     delta = hparams.max_kl * frac
 
     x0, unravel = ravel_pytree(params_old["actor"])
@@ -89,9 +78,8 @@ def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_searc
     else:
         x_new, step_fraction = x0 + full_step, jnp.ones(())
 
-    st_critic = set_learning_rate(state.opt_state["critic"], hparams.critic_lr * frac)
     params, st_critic, vm = fit_value(
-        ctx, params_old, st_critic, batch.obs, batch.target, hparams, k_value
+        ctx, params_old, start.opt_critic, state.opt_state["critic"], batch.obs, batch.target, start.keys[0]
     )
     params = {**params, "actor": unravel(x_new)}
 
@@ -108,12 +96,7 @@ def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_searc
         "ent_coef": ent_coef,
         "critic_lr": hparams.critic_lr * frac,  # the actor has no learning rate: max_kl
     }
-    metrics.update(common_diagnostics(ctx, params_old, params, batch.obs, batch.value, batch.target))
-    metrics.update(episode_metrics(traj))
-    state = state.replace(
-        params=params, opt_state={"critic": st_critic}, update=state.update + 1
-    )
-    return state, metrics
+    return finish_update(ctx, start, params, {"critic": st_critic}, metrics)
 
 
 def update(ctx: Context, state: TrainState, hparams: HParams):

@@ -10,37 +10,39 @@ value loss, per-network global-norm clipping and an optional target-KL stop.
 adaptive coefficient: after each update, with ``d`` the batch mean KL and
 ``d_targ = kl_penalty_target``, ``beta *= 2`` if ``d > 1.5 d_targ`` and
 ``beta /= 2`` if ``d < d_targ / 1.5``. ``beta`` (start: ``kl_coef``) lives in
-``TrainState.algo_state["kl_coef"]``.
+``TrainState.algo_state`` (:class:`PenaltyState`).
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from flax import struct
 
-from jaxpg import advantages as adv_lib
-from jaxpg import losses
+from jaxpg import losses, optim
 from jaxpg.algos.common import (
     Context,
     TrainState,
-    collect,
+    finish_update,
     gae_policy_gradient,
     global_norm,
-    hparams_opt,
     init_actor_critic,
-    lr_factor,
-    policy_stats,
-    progress,
-    set_learning_rate,
+    start_update,
 )
-from jaxpg.batch import Batch, flatten_time_batch, make_batch, shuffle_and_split, step_advantages
-from jaxpg.config import HParams, entropy_coef
-from jaxpg.rollout import episode_metrics
+from jaxpg.batch import Batch, shuffle_and_split, step_advantages
+from jaxpg.config import HParams
+
+
+@struct.dataclass
+class PenaltyState:
+    """PPO's state beyond networks and optimizers: the adaptive KL-penalty coefficient."""
+
+    kl_coef: jax.Array  # beta; adapted only with ppo_objective="kl_penalty"
 
 
 def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
     return init_actor_critic(
-        ctx, key, hparams, algo_state={"kl_coef": jnp.asarray(hparams.kl_coef, jnp.float32)}
+        ctx, key, hparams, algo_state=PenaltyState(jnp.asarray(hparams.kl_coef, jnp.float32))
     )
 
 
@@ -86,32 +88,16 @@ def ppo_loss(ctx: Context, params, batch: Batch, hparams: HParams, ent_coef, kl_
 def update(ctx: Context, state: TrainState, hparams: HParams):
     """One PPO iteration: rollout, GAE, epochs x minibatches of clipped updates."""
     cfg = ctx.config
-    key, k_roll, k_shuffle = jax.random.split(state.key, 3)
-    state = state.replace(key=key)
-    params_old = state.params
-    traj, state = collect(ctx, state, k_roll)
-    batch = flatten_time_batch(make_batch(ctx.nets, params_old, traj, hparams))
-
-    frac = lr_factor(ctx, state)
-    ent_coef = entropy_coef(hparams, cfg.ent_schedule, progress(ctx, state))
-    kl_coef = state.algo_state["kl_coef"]
-    opt_actor, opt_critic = hparams_opt(hparams)
-    opt_state = {
-        "actor": set_learning_rate(state.opt_state["actor"], hparams.lr * frac),
-        "critic": set_learning_rate(state.opt_state["critic"], hparams.critic_lr * frac),
-    }
+    start = start_update(ctx, state, hparams, num_keys=1)
+    batch, ent_coef, kl_coef = start.batch, start.ent_coef, state.algo_state.kl_coef
 
     def minibatch_step(carry, mb: Batch):
         params, opt_state, stopped = carry
         loss_fn = lambda p: ppo_loss(ctx, p, mb, hparams, ent_coef, kl_coef)
         grads, m = jax.grad(loss_fn, has_aux=True)(params)
-        ua, sa = opt_actor.update(grads["actor"], opt_state["actor"], params["actor"])
-        uc, sc = opt_critic.update(grads["critic"], opt_state["critic"], params["critic"])
-        new_params = {
-            "actor": jax.tree.map(jnp.add, params["actor"], ua),
-            "critic": jax.tree.map(jnp.add, params["critic"], uc),
-        }
-        new_opt = {"actor": sa, "critic": sc}
+        actor, sa = optim.step(start.opt_actor, opt_state["actor"], params["actor"], grads["actor"])
+        critic, sc = optim.step(start.opt_critic, opt_state["critic"], params["critic"], grads["critic"])
+        new_params, new_opt = {"actor": actor, "critic": critic}, {"actor": sa, "critic": sc}
         # A stopped update keeps its parameters (target-KL early stop).
         keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(stopped, o, n), new, old)
         params, opt_state = keep(new_params, params), keep(new_opt, opt_state)
@@ -124,29 +110,18 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     def epoch(carry, key_e):
         return jax.lax.scan(minibatch_step, carry, shuffle_and_split(key_e, batch, cfg.num_minibatches))
 
-    init = (state.params, opt_state, jnp.zeros((), bool))
+    init = (state.params, state.opt_state, jnp.zeros((), bool))
     (params, opt_state, _), m = jax.lax.scan(
-        epoch, init, jax.random.split(k_shuffle, cfg.update_epochs)
+        epoch, init, jax.random.split(start.keys[0], cfg.update_epochs)
     )
     active = m.pop("active")
     n_active = jnp.maximum(active.sum(), 1.0)
     metrics = {k: jnp.sum(v * active) / n_active for k, v in m.items()}
-    metrics["minibatches_done"] = active.sum()
-
-    # Diagnostics on the whole batch, after the update.
-    old = ctx.nets.policy(params_old, batch.obs)
-    new = ctx.nets.policy(params, batch.obs)
-    metrics["kl"] = old.kl(new).mean()
-    metrics["explained_variance"] = adv_lib.explained_variance(batch.value, batch.target)
-    metrics.update(policy_stats(ctx, params, batch.obs))
-    metrics["ent_coef"] = ent_coef
-    metrics["lr"] = hparams.lr * frac
-    metrics.update(episode_metrics(traj))
-    algo_state = dict(state.algo_state)
+    metrics.update(minibatches_done=active.sum(), ent_coef=ent_coef, lr=hparams.lr * start.lr_factor,
+                   kl_coef=kl_coef)  # fmt: skip
+    # The diagnostics (KL, explained variance, entropy) are on the whole batch, after the update.
+    state, metrics = finish_update(ctx, start, params, opt_state, metrics)
     if cfg.ppo_objective == "kl_penalty":
-        algo_state["kl_coef"] = adapt_kl_coef(kl_coef, metrics["kl"], hparams.kl_penalty_target)
-    metrics["kl_coef"] = kl_coef
-    state = state.replace(
-        params=params, opt_state=opt_state, update=state.update + 1, algo_state=algo_state
-    )
+        beta = adapt_kl_coef(kl_coef, metrics["kl"], hparams.kl_penalty_target)
+        state = state.replace(algo_state=PenaltyState(beta))
     return state, metrics

@@ -24,8 +24,9 @@ Baselines (``config.baseline``), none of which bias the estimate:
 * ``linear``: ``b = phi(s_t, t)^T w`` with ``phi = [s, s^2, t', t'^2, t'^3, 1]``,
   ``t' = t / H``, ``s`` clipped to [-10, 10] (Duan et al. 2016, rllab's
   LinearFeatureBaseline); ``w`` is the ridge least-squares fit of ``G_t`` on the
-  *previous* batch (kept in ``algo_state``), so it is independent of the actions
-  it baselines -- fitting on the same batch would bias the estimate slightly.
+  *previous* batch (kept in ``algo_state``, a :class:`LinearBaseline`), so it is
+  independent of the actions it baselines -- fitting on the same batch would bias
+  the estimate slightly.
 """
 
 from __future__ import annotations
@@ -35,21 +36,19 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxpg import advantages as adv_lib
+from jaxpg import optim
 from jaxpg.algos.common import (
     Context,
     TrainState,
-    adam_step,
+    entropy_coef,
     fit_value,
     global_norm,
-    hparams_opt,
     init_actor_critic,
     lr_factor,
     policy_stats,
-    progress,
-    set_learning_rate,
 )
 from jaxpg.batch import step_advantages
-from jaxpg.config import HParams, entropy_coef
+from jaxpg.config import HParams
 from jaxpg.linalg import solve_spd
 from jaxpg.normalization import RunningStats
 from jaxpg.rollout import finite_flags
@@ -70,6 +69,14 @@ class Episodes:
     @property
     def lengths(self) -> jax.Array:
         return self.valid.sum(0)
+
+
+@struct.dataclass
+class LinearBaseline:
+    """REINFORCE's state beyond networks and optimizers: the linear baseline's weights
+    ``w`` (fitted on the previous batch; unused by the other baselines)."""
+
+    w: jax.Array  # [2 * obs_size + 4]
 
 
 def num_features(obs_size: int) -> int:
@@ -177,7 +184,7 @@ def baseline_values(ctx: Context, params, algo_state, ep: Episodes) -> jax.Array
         return ctx.nets.value(params, ep.obs)
     if kind == "linear":
         feats = linear_features(ep.raw_obs, ep.time, ctx.config.num_steps)
-        return feats @ algo_state["linear_w"]
+        return feats @ algo_state.w
     return jnp.zeros_like(ep.reward)
 
 
@@ -202,7 +209,7 @@ def surrogate(ctx: Context, actor, ep: Episodes, adv: jax.Array, ent_coef=0.0):
 
 def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
     w = jnp.zeros((num_features(ctx.env.obs_size),), jnp.float32)
-    return init_actor_critic(ctx, key, hparams, algo_state={"linear_w": w})
+    return init_actor_critic(ctx, key, hparams, algo_state=LinearBaseline(w))
 
 
 def policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: jax.Array):
@@ -216,7 +223,7 @@ def policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: jax.
     algo_state = state.algo_state
     if ctx.config.baseline == "linear":
         fit = collect_episodes(ctx, state.params, state.obs_stats, k_fit)
-        algo_state = {**algo_state, "linear_w": _fit_linear(ctx, fit, hparams)}
+        algo_state = LinearBaseline(_fit_linear(ctx, fit, hparams))
     ep = collect_episodes(ctx, state.params, state.obs_stats, k_batch)
     adv = advantages(ctx, ep, returns_to_go(ep, hparams),
                      baseline_values(ctx, state.params, algo_state, ep))  # fmt: skip
@@ -241,13 +248,12 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     adv = advantages(ctx, ep, returns, baseline)
 
     frac = lr_factor(ctx, state)
-    ent_coef = entropy_coef(hparams, cfg.ent_schedule, progress(ctx, state))
-    opt_actor, _ = hparams_opt(hparams)
-    st_actor = set_learning_rate(state.opt_state["actor"], hparams.lr * frac)
+    ent_coef = entropy_coef(ctx, state, hparams)
+    opt_actor, opt_critic = optim.actor_critic(hparams, frac)
     (obj, _), g = jax.value_and_grad(
         lambda a: surrogate(ctx, a, ep, adv, ent_coef), has_aux=True
     )(params_old["actor"])
-    actor, st_actor = adam_step(opt_actor, st_actor, params_old["actor"], jax.tree.map(jnp.negative, g))
+    actor, st_actor = optim.step(opt_actor, state.opt_state["actor"], params_old["actor"], jax.tree.map(jnp.negative, g))
     params = {**params_old, "actor": actor}
     opt_state = {**state.opt_state, "actor": st_actor}
 
@@ -257,16 +263,15 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
                "lr": hparams.lr * frac}  # fmt: skip
     algo_state = state.algo_state
     if cfg.baseline == "value":
-        st_critic = set_learning_rate(state.opt_state["critic"], hparams.critic_lr * frac)
         params, st_critic, vm = fit_value(
-            ctx, params, st_critic, flat(ep.obs), flat(returns), hparams, k_value, valid
+            ctx, params, opt_critic, state.opt_state["critic"], flat(ep.obs), flat(returns), k_value, valid
         )
         opt_state = {**opt_state, "critic": st_critic}
         metrics.update(vm)
     else:
         metrics["critic_grad_norm"] = jnp.zeros(())
         if cfg.baseline == "linear":
-            algo_state = {**algo_state, "linear_w": _fit_linear(ctx, ep, hparams)}
+            algo_state = LinearBaseline(_fit_linear(ctx, ep, hparams))
 
     # Diagnostics over the valid steps.
     n = jnp.maximum(valid.sum(), 1.0)

@@ -1,8 +1,7 @@
 """The ``jaxpg`` command: ``jaxpg train``, and the other subcommands.
 
-Each subcommand is a module here with ``main(argv) -> exit status``, imported only
-when it runs (so ``jaxpg train`` never loads the RLHF stack, nor ``jaxpg plot``
-jax programs). User errors (a bad value, an unknown env, a missing file) print one
+Each subcommand is a module here with ``main(argv) -> exit status``, imported by
+name only when it runs (so ``jaxpg train`` never loads the RLHF stack). User errors (a bad value, an unknown env, a missing file) print one
 line and exit with status 2; no traceback.
 """
 

@@ -29,8 +29,8 @@ from jaxpg.runner.progress import Progress
 from jaxpg.runner.rundir import prepare_run_dir, save_params, truncate_metrics
 from jaxpg.runner.signals import signal_name, stop_on_signals
 from jaxpg.runner.trainer import Trainer, make_trainer
+from jaxpg.runner.watchdog import ChunkWatchdog
 from jaxpg.sharding import shard_env_axis
-from jaxpg.watchdog import ChunkWatchdog
 
 # Rows kept in memory: enough for any plot, bounded so that a run with tiny chunks
 # left overnight does not grow the host's memory (metrics.jsonl has every row).
@@ -216,14 +216,13 @@ class Stop:
 
 
 def train_chunks(trainer, programs, state, hp, out: Outputs, history, *, every, progress, on_row,
-                 handle_signals, t_start, watchdog=None):  # fmt: skip
+                 handle_signals, t_start, watchdog: ChunkWatchdog):  # fmt: skip
     """Run chunks until done, stopped by a signal or a health check. Returns
     ``(state, Stop, train_time)``; the state is the last one computed (a bad one
     too: it is never checkpointed, see :class:`Outputs`)."""
     config = trainer.ctx.config
     done, chunk, num_updates = int(state.update), config.chunk, config.num_updates
     stop, train_time, monitor = Stop(), 0.0, HealthMonitor()
-    watchdog = watchdog or ChunkWatchdog()
     bar = Progress(config.total_timesteps, enabled=progress, title=f"{config.algo} on {config.env}")
     with stop_on_signals(handle_signals) as request:
         try:
@@ -297,8 +296,8 @@ def run(
     checkpoint; a non-finite update stops it without saving the bad state.
     ``summary["status"]`` is ``completed``, ``interrupted`` or ``nonfinite``.
     A chunk that runs far longer than the ones before it gets one line on stderr
-    (``watchdog``, default :class:`jaxpg.watchdog.ChunkWatchdog`: 10x the median, at
-    least 60 s; 600 s for the first chunk). ``env``: a user env object (see
+    (``watchdog``, default :class:`jaxpg.runner.watchdog.ChunkWatchdog`: 10x the median,
+    at least 60 s; 600 s for the first chunk). ``env``: a user env object (see
     :func:`jaxpg.runner.trainer.make_train`); ``config.env`` is then a label.
     """
     config, hparams = config.validate(), hparams.validate()
@@ -324,7 +323,7 @@ def run(
     programs = ChunkPrograms(trainer)
     state, stop, train_time = train_chunks(
         trainer, programs, state, hp, out, history, every=every, progress=progress,
-        on_row=on_row, handle_signals=handle_signals, t_start=t_start, watchdog=watchdog,
+        on_row=on_row, handle_signals=handle_signals, t_start=t_start, watchdog=watchdog or ChunkWatchdog(),
     )  # fmt: skip
     timings = {
         "wall_time_s": time.perf_counter() - t_start,

@@ -16,11 +16,13 @@ final and best evaluation return; plus the env-only ceiling (uniform random
 actions through a jitted scan of our env wrapper) and our rollout-only speed
 (policy + env, no learning), at the same env count.
 
-Known differences that remain (each trainer's own design): Brax uses one Adam over
-both networks, a tanh-squashed Gaussian with state-dependent std, GAE per 20-step
-unroll and drops (rather than bootstraps) time-limit cuts; we use separate Adams,
-a state-independent log-std with clipped actions, GAE over the whole 160-step
-rollout and bootstrap time-limit cuts from V(final obs).
+Both use the same policy: a tanh-squashed Gaussian with state-dependent std
+(softplus + 0.001), our ``policy="tanh-gaussian", state_dependent_std=True`` (the Brax
+presets' default). Known differences that remain (each trainer's own design): Brax
+uses one Adam over both networks, a one-sample entropy estimate, GAE per 20-step
+unroll and drops (rather than bootstraps) time-limit cuts; we use separate Adams, a
+Gauss-Hermite entropy estimate, GAE over the whole 160-step rollout and bootstrap
+time-limit cuts from V(final obs).
 
     python experiments/bench_brax.py                      # full setting (use a GPU)
     python experiments/bench_brax.py --scale cpu-tiny     # 64 envs, a few updates: smoke test

@@ -26,6 +26,8 @@ from jaxpg.errors import ConfigError
 ALGOS = ("ppo", "a2c", "reinforce", "npg", "trpo")
 ACTIVATIONS = ("tanh", "relu", "elu", "gelu", "swish")
 BRAX_BACKENDS = ("generalized", "positional", "spring", "mjx")
+POLICIES = ("gaussian", "tanh-gaussian")
+"""Continuous policy heads (discrete action spaces always get a softmax)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,25 @@ class TrainConfig:
     """Hidden activation: tanh, relu, elu, gelu, swish."""
     log_std_init: float = 0.0
     """Initial log standard deviation of Gaussian policies."""
+    policy: str = "gaussian"
+    """Continuous-action policy head: gaussian (unbounded; the env clips actions) or
+    tanh-gaussian (Brax's squashed Gaussian; the env maps tanh(u) to the bounds).
+    Discrete action spaces always use a softmax."""
+    state_dependent_std: bool = False
+    """Gaussian std from the policy network, softplus(raw) + min_std (Brax), instead
+    of a learned state-independent log-std."""
+    min_std: float = 1e-3
+    """Lower bound added to a state-dependent std."""
+    actor_out_scale: float = 0.01
+    """Orthogonal-init gain of the policy's last layer: 0.01 starts near-uniform /
+    zero-mean (Andrychowicz et al. 2021); ~1 starts from a random state-dependent policy."""
+    eval_every: int | None = None
+    """Evaluate the policy every this many updates inside the compiled chunk (logged as
+    eval_return); None: about 10 times a run; 0: never."""
+    num_eval_envs: int = 16
+    """Separate envs evaluated, one complete episode each (the 95% interval is over them)."""
+    eval_stochastic: bool = False
+    """Also evaluate the stochastic policy (eval_return_stochastic)."""
     normalize_obs: bool = False
     """Keep running observation mean/variance in the train state and whiten observations."""
     normalize_advantages: bool = True
@@ -91,6 +112,13 @@ class TrainConfig:
     @property
     def num_updates(self) -> int:
         return self.total_timesteps // self.batch_size
+
+    @property
+    def eval_interval(self) -> int:
+        """Updates between evaluations (0: never); see ``eval_every``."""
+        if self.eval_every is None:
+            return max(1, self.num_updates // 10)
+        return self.eval_every
 
     @property
     def chunk(self) -> int:
@@ -150,6 +178,16 @@ class TrainConfig:
             raise ConfigError("activation", self.activation, f"use one of {', '.join(ACTIVATIONS)}")
         if not math.isfinite(self.log_std_init) or abs(self.log_std_init) > 20:
             raise ConfigError("log_std_init", self.log_std_init, "use a finite value in [-20, 20]")
+        if self.policy not in POLICIES:
+            raise ConfigError("policy", self.policy, f"use one of {', '.join(POLICIES)}")
+        if not math.isfinite(self.min_std) or not 0 < self.min_std < 1:
+            raise ConfigError("min_std", self.min_std, "use a value in (0, 1), e.g. 0.001")
+        if not math.isfinite(self.actor_out_scale) or self.actor_out_scale <= 0:
+            raise ConfigError("actor_out_scale", self.actor_out_scale, "use a positive gain, e.g. 0.01")
+        if self.eval_every is not None and self.eval_every < 0:
+            raise ConfigError("eval_every", self.eval_every, "must be >= 0 (0: no evaluation) or None")
+        if self.num_eval_envs < 1:
+            raise ConfigError("num_eval_envs", self.num_eval_envs, "must be a positive integer")
         if self.ent_schedule not in ("constant", "linear", "cosine"):
             raise ConfigError("ent_schedule", self.ent_schedule, "use constant, linear or cosine")
         if self.baseline not in ("none", "value", "linear"):
@@ -171,6 +209,7 @@ MAX_STEPS = 2**31 - 2**24
 _OPTIONAL = {
     "episode_length": (int, False),
     "updates_per_chunk": (int, False),
+    "eval_every": (int, False),
     "critic_hidden_sizes": (int, True),
 }
 

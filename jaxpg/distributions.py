@@ -16,6 +16,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -87,4 +88,84 @@ class DiagGaussian:
         return jnp.sum(lq - lp + 0.5 * (var_ratio + mean_term) - 0.5, axis=-1)
 
 
-Distribution = Categorical | DiagGaussian
+def log_det_tanh_jacobian(u: jax.Array) -> jax.Array:
+    """``log(1 - tanh(u)^2)`` elementwise, finite for every finite ``u``.
+
+    Uses ``1 - tanh(u)^2 = 4 / (e^u + e^-u)^2``, so
+    ``log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u))``: no ``1 - 1`` cancellation
+    when ``|u|`` is large (where ``tanh(u)`` rounds to +-1 in float32), and its
+    gradient ``-2 tanh(u)`` stays bounded.
+    """
+    return 2.0 * (math.log(2.0) - u - jax.nn.softplus(-2.0 * u))
+
+
+# Gauss-Hermite rule for E[f(X)], X ~ N(0, 1): nodes x_k, weights w_k / sqrt(2 pi).
+_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(32)
+_GH_WEIGHTS = _GH_WEIGHTS / math.sqrt(2.0 * math.pi)
+
+
+@struct.dataclass
+class TanhGaussian:
+    """The squashed Gaussian ``a = tanh(u)``, ``u ~ N(mean, diag(exp(log_std))^2)``.
+
+    The policy Brax's PPO and SAC use. **Actions are represented by their pre-tanh
+    value** ``u``: ``sample`` returns ``u``, ``log_prob(u)`` is the exact log-density
+    of the squashed action ``a = tanh(u)``, and the environment applies the squash
+    (:class:`jaxpg.envs.core.SquashActions` maps ``u`` to ``tanh(u)``, rescaled to the
+    action bounds). Keeping ``u`` avoids ``atanh`` of an action that float32 has
+    rounded to +-1: log-probabilities and their gradients stay finite however
+    saturated the action is.
+
+    * ``log p(a) = log N(u; mean, std) - sum_i log(1 - tanh(u_i)^2)`` (change of
+      variables; :func:`log_det_tanh_jacobian` in a stable form).
+    * Deterministic action: ``mode() = mean``, i.e. ``a = tanh(mean)`` in the env.
+    * ``kl``: exact. KL is invariant under the bijection tanh, so it is the KL of the
+      underlying Gaussians.
+    * ``entropy``: ``H(a) = H(u) + E[sum_i log(1 - tanh(u_i)^2)]`` has no closed form;
+      the expectation factorizes over action dimensions and each 1-D term is
+      computed by 32-point Gauss-Hermite quadrature: deterministic and
+      differentiable (Brax instead uses a one-sample Monte Carlo estimate). It is
+      accurate to ~1e-3 nats per dimension for std up to ~5 (tested against Monte
+      Carlo); the integrand has a kink-like bend at 0 that wide Gaussians resolve
+      less well.
+    """
+
+    mean: jax.Array  # [..., d]
+    log_std: jax.Array  # [..., d] (broadcastable to mean)
+
+    @property
+    def base(self) -> DiagGaussian:
+        return DiagGaussian(self.mean, self.log_std)
+
+    def sample(self, key: jax.Array) -> jax.Array:
+        """A pre-tanh sample ``u`` (the env acts with ``tanh(u)``)."""
+        return self.base.sample(key)
+
+    def mode(self) -> jax.Array:
+        """``mean`` (pre-tanh): the env's deterministic action is ``tanh(mean)``."""
+        return self.mean
+
+    def log_prob(self, action: jax.Array) -> jax.Array:
+        """Log-density of the squashed action ``tanh(action)``; ``action`` is pre-tanh ``u``."""
+        return self.base.log_prob(action) - jnp.sum(log_det_tanh_jacobian(action), axis=-1)
+
+    def log_prob_squashed(self, squashed: jax.Array, eps: float = 1e-6) -> jax.Array:
+        """Log-density at a squashed action ``a`` in ``(-1, 1)^d`` (clipped to ``1 - eps``)."""
+        a = jnp.clip(squashed, -1.0 + eps, 1.0 - eps)
+        return self.log_prob(jnp.arctanh(a))
+
+    def entropy(self) -> jax.Array:
+        """Gauss-Hermite estimate of the squashed distribution's entropy (see class doc)."""
+        log_std = jnp.broadcast_to(self.log_std, self.mean.shape)
+        nodes = jnp.asarray(_GH_NODES, self.mean.dtype)
+        weights = jnp.asarray(_GH_WEIGHTS, self.mean.dtype)
+        u = self.mean[..., None] + jnp.exp(log_std)[..., None] * nodes  # [..., d, K]
+        expected_log_det = jnp.sum(log_det_tanh_jacobian(u) * weights, axis=-1)
+        return self.base.entropy() + jnp.sum(expected_log_det, axis=-1)
+
+    def kl(self, other: "TanhGaussian") -> jax.Array:
+        """Exact ``KL(self || other)``: that of the pre-tanh Gaussians (tanh is a bijection)."""
+        return self.base.kl(other.base)
+
+
+Distribution = Categorical | DiagGaussian | TanhGaussian

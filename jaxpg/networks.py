@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpg.distributions import Categorical, DiagGaussian
+from jaxpg.distributions import Categorical, DiagGaussian, TanhGaussian
 from jaxpg.envs.core import ActionSpace
 from jaxpg.linalg import orthogonal
 
@@ -40,23 +40,47 @@ class MLP(nn.Module):
         return nn.Dense(self.out, kernel_init=orthogonal(self.out_scale))(x)
 
 
+def inverse_softplus(y: float) -> float:
+    """``x`` with ``softplus(x) = y`` (``y > 0``)."""
+    return float(y + np.log(-np.expm1(-y)))
+
+
 class Actor(nn.Module):
-    """Policy head: softmax over logits, or a Gaussian with state-independent log-std."""
+    """Policy head: softmax over logits, or a (tanh-)Gaussian.
+
+    Continuous heads: ``policy="gaussian"`` (the env clips actions) or
+    ``"tanh-gaussian"`` (:class:`TanhGaussian`; the env squashes). The std is a
+    learned state-independent ``log_std`` parameter, or with ``state_dependent_std``
+    a second output of the mean network, ``std = softplus(raw) + min_std`` (Brax's
+    parameterization), offset so that the initial std is ``exp(log_std_init)``.
+    """
 
     action_space: ActionSpace
     hidden: Sequence[int] = (64, 64)
     activation: str = "tanh"
     log_std_init: float = 0.0
+    policy: str = "gaussian"
+    state_dependent_std: bool = False
+    min_std: float = 1e-3
+    out_scale: float = 0.01
 
     @nn.compact
     def __call__(self, obs):
         if self.action_space.is_discrete:
-            logits = MLP(self.hidden, self.action_space.n, self.activation, 0.01)(obs)
+            logits = MLP(self.hidden, self.action_space.n, self.activation, self.out_scale)(obs)
             return Categorical(logits)
         size = self.action_space.size
-        mean = MLP(self.hidden, size, self.activation, 0.01)(obs)
-        log_std = self.param("log_std", nn.initializers.constant(self.log_std_init), (size,))
-        return DiagGaussian(mean, jnp.broadcast_to(log_std, mean.shape))
+        if self.state_dependent_std:
+            out = MLP(self.hidden, 2 * size, self.activation, self.out_scale)(obs)
+            mean, raw = out[..., :size], out[..., size:]
+            offset = inverse_softplus(max(np.exp(self.log_std_init) - self.min_std, 1e-6))
+            log_std = jnp.log(jax.nn.softplus(raw + offset) + self.min_std)
+        else:
+            mean = MLP(self.hidden, size, self.activation, self.out_scale)(obs)
+            log_std = self.param("log_std", nn.initializers.constant(self.log_std_init), (size,))
+            log_std = jnp.broadcast_to(log_std, mean.shape)
+        head = TanhGaussian if self.policy == "tanh-gaussian" else DiagGaussian
+        return head(mean, log_std)
 
 
 class Critic(nn.Module):
@@ -96,8 +120,11 @@ def make_networks(
     activation: str = "tanh",
     log_std_init: float = 0.0,
     critic_hidden: Sequence[int] | None = None,
+    policy: str = "gaussian",
+    state_dependent_std: bool = False,
+    min_std: float = 1e-3,
+    actor_out_scale: float = 0.01,
 ) -> Networks:
-    return Networks(
-        Actor(action_space, tuple(hidden), activation, log_std_init),
-        Critic(tuple(critic_hidden or hidden), activation),
-    )
+    actor = Actor(action_space, tuple(hidden), activation, log_std_init, policy,
+                  state_dependent_std, min_std, actor_out_scale)  # fmt: skip
+    return Networks(actor, Critic(tuple(critic_hidden or hidden), activation))

@@ -23,6 +23,12 @@ BRAX_PPO = dict(
     anneal_lr=False,
     clip_value=False,
     episode_length=1000,
+    # Brax's policy: tanh-squashed Gaussian, std = softplus(raw) + 0.001 from the network
+    # (initial std softplus(0) + 0.001 = 0.694).
+    policy="tanh-gaussian",
+    state_dependent_std=True,
+    min_std=1e-3,
+    log_std_init=-0.3651,
 )
 BRAX_HPARAMS = dict(
     lr=3e-4, critic_lr=3e-4, gamma=0.95, gae_lambda=0.95, ent_coef=1e-3, ent_coef_final=1e-3,
@@ -44,12 +50,51 @@ ENV_PRESETS: dict[str, tuple[dict, dict]] = {
         dict(lr=1e-3, critic_lr=1e-3, gamma=0.95, gae_lambda=0.95, ent_coef=0.0, ent_coef_final=0.0,
              reward_scale=0.1),
     ),  # fmt: skip
+    # From rejax's tuned PPO setting for gymnax MountainCarContinuous-v0 (5 envs x 100
+    # steps, 10 epochs of 10 minibatches, relu, max grad norm 10), which stood still
+    # (return 0) in 16 of 16 of our seeds. Changed after sweeps on 4 seeds each: gamma
+    # 0.99 (0.9 hides the +100 flag beyond ~10 steps), observation normalization, and
+    # *no* advantage whitening: whitening blows the per-step action cost of batches that
+    # never reach the flag up to unit scale, which collapses the std before the rare
+    # flag-reaching episodes can teach anything; and an entropy bonus decaying linearly
+    # from 0.05 to 0, which keeps the std up while the flag is still being found
+    # (constant 0: 1 of 8 seeds reached it; with the schedule 3 of 4, see the README).
+    "MountainCarContinuous-v0": (
+        dict(total_timesteps=300_000, num_envs=5, num_steps=100, update_epochs=10,
+             num_minibatches=10, activation="relu", anneal_lr=False, normalize_obs=True,
+             normalize_advantages=False, ent_schedule="linear"),
+        dict(lr=3e-4, critic_lr=3e-4, gamma=0.99, gae_lambda=0.95, clip_eps=0.2, ent_coef=0.05,
+             ent_coef_final=0.0, vf_coef=0.5, max_grad_norm=10.0),
+    ),
+    # rejax's tuned PPO setting for gymnax Acrobot-v1, with twice its 100k-step budget.
+    "Acrobot-v1": (
+        dict(total_timesteps=200_000, num_envs=5, num_steps=100, update_epochs=5,
+             num_minibatches=5, normalize_obs=True),
+        dict(lr=7.5e-4, critic_lr=7.5e-4, gamma=0.99, gae_lambda=0.95, ent_coef=0.01,
+             ent_coef_final=0.01, max_grad_norm=0.5),
+    ),
+    "MountainCar-v0": (
+        dict(total_timesteps=1_000_000, num_envs=16, num_steps=256, update_epochs=4,
+             num_minibatches=4, normalize_obs=True),
+        dict(lr=1e-3, critic_lr=1e-3, gamma=0.99, gae_lambda=0.98, ent_coef=0.01,
+             ent_coef_final=0.01),
+    ),
     "brax/inverted_pendulum": (
         dict(BRAX_PPO, num_envs=256, num_steps=32, num_minibatches=8, update_epochs=4,
              total_timesteps=300_000, episode_length=1000),
         dict(BRAX_HPARAMS, gamma=0.99),
     ),  # fmt: skip
 }
+# PureJaxRL's published MinAtar PPO setting (examples/brax_minatar.ipynb): 64 envs x 128
+# steps, 8 minibatches, 4 epochs, lr 5e-3 annealed, relu 64x64, entropy 0.01, 1e7 steps.
+MINATAR_PPO = (
+    dict(total_timesteps=10_000_000, num_envs=64, num_steps=128, update_epochs=4,
+         num_minibatches=8, activation="relu", anneal_lr=True),
+    dict(lr=5e-3, critic_lr=5e-3, gamma=0.99, gae_lambda=0.95, clip_eps=0.2, ent_coef=0.01,
+         ent_coef_final=0.01, vf_coef=0.5, max_grad_norm=0.5),
+)
+for _name in ("Breakout", "Asterix", "Freeway", "SpaceInvaders"):
+    ENV_PRESETS[f"{_name}-MinAtar"] = (dict(MINATAR_PPO[0]), dict(MINATAR_PPO[1]))
 for _name in ("halfcheetah", "ant", "hopper", "walker2d", "humanoid"):
     ENV_PRESETS[f"brax/{_name}"] = (dict(BRAX_PPO), dict(BRAX_HPARAMS))
 # Brax's per-env PPO settings (its training notebook): reward scaling matters most.
@@ -62,6 +107,16 @@ ENV_PRESETS["brax/humanoid"][1].update(gamma=0.97, reward_scale=0.1)
 # long horizon (falling ends the episode, so the value must see far ahead).
 ENV_PRESETS["brax/hopper"][1]["gamma"] = 0.997
 ENV_PRESETS["brax/walker2d"][1]["gamma"] = 0.997
+
+# MuJoCo Playground's PPO setting for the DM Control Suite (its dm_control_suite_params):
+# 2048 envs x 30-step unrolls, 32 minibatches, 16 epochs, gamma 0.995, lr 1e-3, entropy
+# 1e-2, rewards x10, observation normalization, Brax's networks and tanh-Gaussian policy.
+PLAYGROUND_PPO = (
+    dict(BRAX_PPO, num_envs=2048, num_steps=30, num_minibatches=32, update_epochs=16,
+         total_timesteps=60_000_000, episode_length=None),
+    dict(BRAX_HPARAMS, lr=1e-3, critic_lr=1e-3, gamma=0.995, ent_coef=1e-2, ent_coef_final=1e-2,
+         reward_scale=10.0, clip_eps=0.3),
+)  # fmt: skip
 
 # Per-algorithm (config, hparams) overrides: ALGO_PRESETS[algo][env], where env "*"
 # applies to every env without its own entry. Applied on top of ENV_PRESETS.
@@ -107,10 +162,26 @@ def preset(algo: str = "ppo", env: str = "CartPole-v1") -> tuple[TrainConfig, HP
     cfg_kw, hp_kw = ENV_PRESETS.get(env, ({}, {}))
     if env.startswith("brax/") and env not in ENV_PRESETS:
         cfg_kw, hp_kw = BRAX_PPO, BRAX_HPARAMS
-    if env not in ENV_PRESETS and not env.startswith("brax/"):
+    elif env.startswith("playground/") and env not in ENV_PRESETS:
+        cfg_kw, hp_kw = PLAYGROUND_PPO
+    elif env not in ENV_PRESETS:
         cfg_kw, hp_kw = {}, {}
     per_env = ALGO_PRESETS.get(algo, {})
     algo_cfg, algo_hp = per_env.get(env, per_env.get("*", ({}, {})))
     config = TrainConfig(algo=algo, env=env, **{**cfg_kw, **algo_cfg})
     hparams = HParams(**{**hp_kw, **algo_hp})
     return config, hparams
+
+
+def has_preset(algo: str, env: str) -> bool:
+    """Whether ``env`` has tuned settings (its own, or its family's: brax/, playground/)."""
+    del algo  # algorithm presets apply to every env
+    return env in ENV_PRESETS or env.startswith(("brax/", "playground/"))
+
+
+def no_preset_note(algo: str, env: str) -> str | None:
+    """The one-line note printed when ``env`` trains with the generic defaults."""
+    if has_preset(algo, env):
+        return None
+    return (f"note: no preset for {env}; training with jaxpg's generic {algo} defaults "
+            "(tune with flags, or `jaxpg sweep`)")  # fmt: skip

@@ -48,9 +48,18 @@ class Context:
         return max(self.config.num_updates, 1)
 
 
-def make_context(config: TrainConfig) -> Context:
-    """The env and networks ``config`` names (one-line :class:`ConfigError` if they cannot act)."""
-    env = envs.make(config.env, backend=config.backend, episode_length=config.episode_length)
+def make_context(config: TrainConfig, env: Any = None) -> Context:
+    """The env and networks ``config`` names (one-line :class:`ConfigError` if they cannot act).
+
+    ``env``: a user env object (see :func:`jaxpg.envs.adapters.adapt`) instead of the
+    env named ``config.env``. A tanh-Gaussian policy gets an env that squashes its
+    pre-tanh actions (:class:`jaxpg.envs.SquashActions`).
+    """
+    squash = config.policy == "tanh-gaussian"
+    if env is None:
+        env = envs.make(config.env, config.backend, config.episode_length, squash_actions=squash)
+    else:
+        env = envs.wrap_user_env(env, squash_actions=squash)
     check_action_space(config, env.action_space)
     nets = make_networks(
         env.action_space,
@@ -58,6 +67,10 @@ def make_context(config: TrainConfig) -> Context:
         config.activation,
         config.log_std_init,
         critic_hidden=config.critic_hidden_sizes,
+        policy=config.policy,
+        state_dependent_std=config.state_dependent_std,
+        min_std=config.min_std,
+        actor_out_scale=config.actor_out_scale,
     )
     return Context(config, env, nets)
 
@@ -121,6 +134,7 @@ def policy_stats(ctx: Context, params, obs: jax.Array) -> dict[str, jax.Array]:
     dist = ctx.nets.policy(params, obs)
     out = {"entropy": dist.entropy().mean()}
     if not ctx.env.action_space.is_discrete:
+        # over the batch too: the std may depend on the state
         out["log_std_mean"] = dist.log_std.mean()
         out["log_std_min"] = dist.log_std.min()
     return out

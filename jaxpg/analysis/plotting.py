@@ -88,15 +88,18 @@ def plot_runs(
     groups: dict[str, list[tuple[dict, list[dict]]]] = {}
     for d in run_dirs:
         cfg, rows = read_run(d)
-        if rows and metric not in rows[0]:
-            raise JaxpgError(f"metric {metric!r} not in {d}/metrics.jsonl; have {', '.join(sorted(rows[0]))}")
+        if rows and not any(metric in r for r in rows):
+            have = sorted(set().union(*rows))
+            raise JaxpgError(f"metric {metric!r} not in {d}/metrics.jsonl; have {', '.join(have)}")
         groups.setdefault(group_key(cfg), []).append((cfg, rows))
 
     cfgs = [runs[0][0] for runs in groups.values()]
     series, counts = [], {}
     for i, runs in enumerate(groups.values()):
         label = _label(runs[0][0], [c for j, c in enumerate(cfgs) if j != i])
-        xs = [np.array([r[x] for r in rows], np.float64) for _, rows in runs]
+        # an evaluation's x is the env steps when it ran (eval_env_steps), not the row's
+        x_of = lambda r: r.get("eval_env_steps", r[x]) if metric.startswith("eval_") and x == "env_steps" else r[x]
+        xs = [np.array([x_of(r) for r in rows], np.float64) for _, rows in runs]
         ys = [np.array([np.nan if r.get(metric) is None else r[metric] for r in rows], np.float64) for _, rows in runs]
         grid = np.unique(np.concatenate(xs))
         mean, lo, hi = band(np.stack([_interp(grid, xx, yy) for xx, yy in zip(xs, ys)]))

@@ -18,7 +18,8 @@ class PlotArgs:
     out: str = "curves.png"
     """PNG file to write."""
     metric: str = "episode_return"
-    """Metric of metrics.jsonl on the y axis."""
+    """Metric of metrics.jsonl on the y axis: episode_return (training episodes) or
+    eval_return (in-program evaluation of the deterministic policy), or any other."""
     x: str = "env_steps"
     """Metric on the x axis."""
 

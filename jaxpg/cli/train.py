@@ -19,7 +19,7 @@ from jaxpg.cli.common import parse_flags, preparse_algo_env, timestamped_dir
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.envs import check_env_name
 from jaxpg.errors import JaxpgError
-from jaxpg.presets import preset
+from jaxpg.presets import no_preset_note, preset
 from jaxpg.runner.loop import run
 from jaxpg.runner.rundir import load_run_config
 
@@ -120,6 +120,9 @@ def main(argv: list[str]) -> int:
     if args.wandb and importlib.util.find_spec("wandb") is None:
         raise JaxpgError("--wandb needs the wandb package: pip install wandb (or pip install -e '.[wandb]')")
     print(f"jaxpg train: {args.config.algo} on {args.config.env}, writing {out}")
+    note = no_preset_note(args.config.algo, args.config.env)
+    if note:
+        print(f"jaxpg train: {note}")
     result = run(
         args.config, args.hparams, seed=args.seed, out_dir=out, progress=not args.quiet,
         overwrite=args.overwrite, checkpoint_every=args.checkpoint_every,

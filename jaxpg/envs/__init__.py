@@ -1,4 +1,5 @@
-"""Environments: every gymnax id, Brax as ``brax/<name>``, and our probe envs.
+"""Environments: every gymnax id, Brax as ``brax/<name>``, MuJoCo Playground as
+``playground/<Name>``, our probe envs, and user env objects (:mod:`.adapters`).
 
 ``make(name, backend=..., episode_length=...)`` returns an env wrapped with
 episode-return tracking; see :mod:`jaxpg.envs.core` for the interface.
@@ -9,9 +10,11 @@ from __future__ import annotations
 import difflib
 
 from jaxpg.config import BRAX_BACKENDS
+from jaxpg.envs.adapters import adapt
 from jaxpg.envs.brax_env import BRAX_ENVS, BraxEnv
-from jaxpg.envs.core import Box, Discrete, EpisodeStats, clip_action
+from jaxpg.envs.core import Box, Discrete, EpisodeStats, SquashActions, clip_action
 from jaxpg.envs.gymnax_env import GymnaxEnv
+from jaxpg.envs.playground_env import PLAYGROUND_PREFIX, PlaygroundEnv, playground_names
 from jaxpg.envs.probes import PROBES, make_probe
 from jaxpg.errors import JaxpgError
 
@@ -27,11 +30,19 @@ GYMNAX_ENVS = (
 
 
 def all_env_names() -> list[str]:
-    return [*GYMNAX_ENVS, *(f"brax/{n}" for n in BRAX_ENVS), *PROBES]
+    """Every name :func:`make` accepts (Playground names only when it is installed)."""
+    return [*GYMNAX_ENVS, *(f"brax/{n}" for n in BRAX_ENVS), *PROBES, *playground_names()]
 
 
 def check_env_name(name: str) -> None:
     """Raise a one-line :class:`JaxpgError` with the closest valid names if unknown."""
+    if name in GYMNAX_ENVS or name in PROBES or name.removeprefix("brax/") in BRAX_ENVS:
+        return
+    if name.startswith(PLAYGROUND_PREFIX) and not playground_names():
+        raise JaxpgError(
+            f"env {name!r} needs MuJoCo Playground: pip install -e '.[playground]' "
+            "(the PyPI package playground==0.2.0)"
+        )
     names = all_env_names()
     if name in names:
         return
@@ -43,14 +54,22 @@ def check_env_name(name: str) -> None:
     )
 
 
-def make(name: str, backend: str = "positional", episode_length: int | None = None):
+def make(
+    name: str,
+    backend: str = "positional",
+    episode_length: int | None = None,
+    squash_actions: bool = False,
+):
     """Build an environment by name, wrapped with :class:`EpisodeStats`.
 
     ``backend`` applies to Brax only; ``episode_length`` overrides the time limit
-    (Brax default 1000; gymnax defaults to each env's own limit).
+    (Brax and Playground default 1000; gymnax defaults to each env's own limit).
+    ``squash_actions``: the env takes pre-tanh actions (:class:`SquashActions`).
     """
     check_env_name(name)
-    if name.startswith("brax/"):
+    if name.startswith(PLAYGROUND_PREFIX):
+        env = PlaygroundEnv(name[len(PLAYGROUND_PREFIX):], episode_length=episode_length)
+    elif name.startswith("brax/"):
         if backend not in BRAX_BACKENDS:
             raise JaxpgError(
                 f"unknown brax backend {backend!r}: use one of {', '.join(BRAX_BACKENDS)}"
@@ -60,8 +79,21 @@ def make(name: str, backend: str = "positional", episode_length: int | None = No
         env = make_probe(name)
     else:
         env = GymnaxEnv(name, max_episode_steps=episode_length)
+    return wrap(env, squash_actions)
+
+
+def wrap(env, squash_actions: bool = False):
+    """``EpisodeStats`` around ``env`` (squashing actions first for tanh-Gaussian policies)."""
+    if squash_actions and not env.action_space.is_discrete:
+        env = SquashActions(env)
     return EpisodeStats(env)
 
 
-__all__ = ["Box", "Discrete", "EpisodeStats", "clip_action", "make", "check_env_name",
-           "all_env_names", "GYMNAX_ENVS", "BRAX_ENVS", "PROBES"]
+def wrap_user_env(env, squash_actions: bool = False):
+    """A user's env object (see :func:`jaxpg.envs.adapters.adapt`) ready for training."""
+    return wrap(adapt(env), squash_actions)
+
+
+__all__ = ["Box", "Discrete", "EpisodeStats", "SquashActions", "clip_action", "make", "wrap",
+           "wrap_user_env", "adapt", "check_env_name", "all_env_names", "GYMNAX_ENVS",
+           "BRAX_ENVS", "PROBES"]

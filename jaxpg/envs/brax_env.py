@@ -38,11 +38,14 @@ class BraxState:
 
 
 class BraxEnv:
-    def __init__(self, name: str, backend: str = "positional", episode_length: int = 1000):
-        from brax import envs as brax_envs
-
+    def __init__(self, name: str, backend: str = "positional", episode_length: int = 1000, env=None):
+        """Brax's ``name`` env, or the given Brax ``Env`` instance (``name`` a label)."""
         self.name = f"brax/{name}"
-        self._env = brax_envs.get_environment(name, backend=backend)
+        if env is None:
+            from brax import envs as brax_envs
+
+            env = brax_envs.get_environment(name, backend=backend)
+        self._env = env
         self.backend = backend
         self.max_episode_steps = int(episode_length)
         self.obs_size = int(self._env.observation_size)

@@ -121,3 +121,42 @@ class EpisodeStats:
             jnp.where(done, 0, length),
         )
         return obs, new_state, reward, terminated, truncated, info
+
+
+def squash_action(u: jax.Array, space: Box) -> jax.Array:
+    """``tanh(u)`` mapped affinely from ``(-1, 1)`` onto the box ``[low, high]``."""
+    low = jnp.asarray(space.low, jnp.float32)
+    high = jnp.asarray(space.high, jnp.float32)
+    return low + 0.5 * (jnp.tanh(u) + 1.0) * (high - low)
+
+
+class SquashActions:
+    """Env wrapper for the tanh-Gaussian policy: takes pre-tanh actions ``u``.
+
+    The inner env receives ``squash_action(u)`` (within its bounds), so the policy's
+    samples, stored actions and log-probabilities all live in the unbounded
+    pre-tanh space (see :class:`jaxpg.distributions.TanhGaussian`). The wrapper's
+    action space is the inner box's shape, unbounded.
+    """
+
+    def __init__(self, env: Env):
+        if env.action_space.is_discrete:
+            raise ValueError("SquashActions needs a continuous (Box) action space")
+        self.env = env
+        self.name = env.name
+        self.obs_size = env.obs_size
+        self.bounds = env.action_space
+        shape = env.action_space.shape
+        self.action_space = Box(shape, float("-inf"), float("inf"))
+        self.max_episode_steps = getattr(env, "max_episode_steps", None)
+
+    def __getattr__(self, name):  # backend handles (gymnax_env, brax_env, ...) for render
+        if name == "env":
+            raise AttributeError(name)
+        return getattr(self.env, name)
+
+    def reset(self, key):
+        return self.env.reset(key)
+
+    def step(self, key, state, action):
+        return self.env.step(key, state, squash_action(action, self.bounds))

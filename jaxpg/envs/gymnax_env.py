@@ -16,11 +16,16 @@ def _flat(x) -> jax.Array:
 class GymnaxEnv:
     """Wraps ``gymnax.make(name)``: flat float observations, clipped continuous actions."""
 
-    def __init__(self, name: str, max_episode_steps: int | None = None):
-        import gymnax
-
+    def __init__(self, name: str, max_episode_steps: int | None = None, env=None, params=None):
+        """``gymnax.make(name)``, or the given gymnax ``env`` instance with its ``params``
+        (its default params when None); ``name`` is then a label."""
         self.name = name
-        self._env, params = gymnax.make(name)
+        if env is None:
+            import gymnax
+
+            env, params = gymnax.make(name)
+        self._env = env
+        params = env.default_params if params is None else params
         if max_episode_steps is not None:
             params = params.replace(max_steps_in_episode=int(max_episode_steps))
         self._params = params

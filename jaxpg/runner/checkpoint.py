@@ -32,7 +32,7 @@ CHECKPOINT_SUBDIR = "checkpoints"
 # by a run that agrees on all of them.
 STRUCTURAL_FIELDS = (
     "algo", "env", "backend", "num_envs", "hidden_sizes", "critic_hidden_sizes",
-    "activation", "normalize_obs",
+    "activation", "normalize_obs", "policy", "state_dependent_std",
 )  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from jaxpg import guard
+from jaxpg import evaluation, guard
 from jaxpg.algos.common import TrainState
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.diagnostics import HealthMonitor
@@ -50,6 +50,8 @@ def summarize_chunk(metrics: dict[str, np.ndarray]) -> dict[str, float]:
         total = float(np.sum(metrics[f"{name}_sum"]))
         row[name] = total / count if count > 0 else float("nan")
         row.pop(f"{name}_sum")
+    row = {k: v for k, v in row.items() if not k.startswith(evaluation.EVAL_PREFIX)}
+    row.update(evaluation.summarize(metrics))  # the chunk's last in-program evaluation
     return row
 
 
@@ -91,9 +93,11 @@ class History:
     rows: deque = field(default_factory=lambda: deque(maxlen=HISTORY_ROWS))
     last: float = float("nan")
     best: float = float("nan")
+    evals: evaluation.EvalTracker = field(default_factory=evaluation.EvalTracker)
 
     def add(self, row: dict) -> None:
         self.rows.append(row)
+        self.evals.add(row)
         value = row.get("episode_return")
         if value is not None and np.isfinite(value):
             self.last = float(value)
@@ -278,6 +282,7 @@ def run(
     handle_signals: bool = True,
     wandb_project: str | None = None,
     watchdog: ChunkWatchdog | None = None,
+    env: Any = None,
 ) -> RunResult:
     """Train with the chunked driver, writing (and checkpointing) ``out_dir`` if given.
 
@@ -292,11 +297,12 @@ def run(
     ``summary["status"]`` is ``completed``, ``interrupted`` or ``nonfinite``.
     A chunk that runs far longer than the ones before it gets one line on stderr
     (``watchdog``, default :class:`jaxpg.runner.watchdog.ChunkWatchdog`: 10x the median,
-    at least 60 s; 600 s for the first chunk).
+    at least 60 s; 600 s for the first chunk). ``env``: a user env object (see
+    :func:`jaxpg.runner.trainer.make_train`); ``config.env`` is then a label.
     """
     config, hparams = config.validate(), hparams.validate()
     check_run_options(seed, checkpoint_every, keep_checkpoints, resume, out_dir)
-    trainer = make_trainer(config)
+    trainer = make_trainer(config, env)
     every = checkpoint_every or max(config.chunk, config.num_updates // 10)
     hp = hparams.as_arrays()
     meta = {"config": config.to_dict(), "hparams": hparams.to_dict(), "seed": seed}
@@ -346,6 +352,7 @@ def run_summary(config: TrainConfig, seed: int, out: Outputs, history: History, 
         "checkpoint": out.checkpoint_path,
         "episode_return": history.last,
         "best_episode_return": history.best,
+        **history.evals.summary(),
         "env_steps": out.good["env_steps"],
         "updates": out.good["update"],
         "updates_planned": config.num_updates,

@@ -9,11 +9,12 @@ that the chunked driver (:mod:`jaxpg.runner.loop`) compiles.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 
-from jaxpg import guard
+from jaxpg import evaluation, guard
 from jaxpg.algos import ALGORITHMS
 from jaxpg.algos.common import Context, TrainState, make_context
 from jaxpg.config import HParams, TrainConfig
@@ -32,28 +33,47 @@ class Trainer:
     def init(self, key: jax.Array, hparams: HParams) -> TrainState:
         return self.algo.init(self.ctx, key, hparams)
 
-    def update(self, state: TrainState, hparams: HParams):
-        """The algorithm's update plus ``metrics["nonfinite"]`` (see :mod:`jaxpg.guard`)."""
+    def update(self, state: TrainState, hparams: HParams, updates_done=None):
+        """The algorithm's update, in-program evaluation every ``eval_interval`` updates
+        (:mod:`jaxpg.evaluation`; ``updates_done``: the count after this update, default
+        ``state.update``) and ``metrics["nonfinite"]`` (see :mod:`jaxpg.guard`)."""
         state, metrics = self.algo.update(self.ctx, state, hparams)
         metrics = dict(metrics)
         metrics[guard.METRIC] = guard.nonfinite_code(metrics, state)
+        done = state.update if updates_done is None else updates_done
+        metrics.update(evaluation.maybe_evaluate(self.ctx, state, done))
         return state, metrics
 
-    def run_updates(self, state: TrainState, hparams: HParams, n: int):
-        """``n`` updates in one ``lax.scan``; metrics stacked ``[n]``."""
-        return jax.lax.scan(lambda s, _: self.update(s, hparams), state, None, length=n)
+    def run_updates(self, state: TrainState, hparams: HParams, n: int, first_update=None):
+        """``n`` updates in one ``lax.scan``; metrics stacked ``[n]``.
+
+        ``first_update``: the (unbatched) update count at the start, when known while
+        tracing (``make_train``: 0); it keeps the evaluation branch a real branch
+        under ``vmap``.
+        """
+        if first_update is None:
+            return jax.lax.scan(lambda s, _: self.update(s, hparams), state, None, length=n)
+        body = lambda s, i: self.update(s, hparams, first_update + i + 1)
+        return jax.lax.scan(body, state, jnp.arange(n))
 
 
-def make_trainer(config: TrainConfig) -> Trainer:
-    return Trainer(make_context(config.validate()))
+def make_trainer(config: TrainConfig, env: Any = None) -> Trainer:
+    return Trainer(make_context(config.validate(), env))
 
 
-def make_train(config: TrainConfig) -> Callable[[jax.Array, HParams], tuple[TrainState, dict]]:
-    """Return the pure ``train(key, hparams) -> (final_state, metrics[num_updates])``."""
-    trainer = make_trainer(config)
+def make_train(
+    config: TrainConfig, env: Any = None
+) -> Callable[[jax.Array, HParams], tuple[TrainState, dict]]:
+    """Return the pure ``train(key, hparams) -> (final_state, metrics[num_updates])``.
+
+    ``env``: train on this env object instead of ``config.env`` (then only a label):
+    anything with jaxpg's env interface, a gymnax ``(env, params)`` pair, a Brax
+    ``Env`` or a MuJoCo Playground env (see :mod:`jaxpg.envs.adapters`).
+    """
+    trainer = make_trainer(config, env)
 
     def train(key: jax.Array, hparams: HParams):
         state = trainer.init(key, hparams)
-        return trainer.run_updates(state, hparams, config.num_updates)
+        return trainer.run_updates(state, hparams, config.num_updates, first_update=0)
 
     return train

@@ -1,0 +1,172 @@
+"""Evaluation episodes inside the compiled chunk: ``eval_return`` beside ``episode_return``.
+
+The training ``episode_return`` is the return of the episodes the *exploring*
+policy happened to finish during rollouts. Every ``config.eval_interval`` updates
+the trainer also plays ``num_eval_envs`` fresh episodes on separate envs with the
+deterministic policy (the distribution's mode: argmax, the Gaussian mean, or
+``tanh(mean)``), each to its end (termination or the env's time limit, capped at
+:data:`DEFAULT_MAX_STEPS` steps for envs without one), and logs their mean with a
+95% Student-t interval over episodes. No host callback: it is a ``lax.cond`` in the
+update, and its keys are folded off the state's key so training's random stream is
+the same with or without evaluation.
+
+Per-update metrics (zeros on updates without evaluation, ``eval_done`` 0):
+``eval_return``, ``eval_return_low``/``_high`` (95% interval), ``eval_length``,
+``eval_env_steps`` (training env steps when evaluated), ``eval_done``, and with
+``eval_stochastic`` the same ``eval_return_stochastic*`` for the sampling policy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxpg.algos.common import Context, TrainState
+
+DEFAULT_MAX_STEPS = 1000
+"""Step cap of an evaluation episode when the env declares no time limit."""
+
+_EVAL_TAG = 0x0E7A1
+"""Folded into the state's key: evaluation randomness never consumes training's keys."""
+
+
+def max_eval_steps(env) -> int:
+    return int(getattr(env, "max_episode_steps", None) or DEFAULT_MAX_STEPS)
+
+
+def run_episodes(env, act, key: jax.Array, num_envs: int, max_steps: int):
+    """``(returns[num_envs], lengths[num_envs])`` of one episode per env, played to its end.
+
+    ``act(key, obs[B, obs]) -> action[B, ...]``. A ``while_loop`` steps all envs
+    until every episode has ended (or ``max_steps``); steps after an env's episode
+    ended are not counted.
+    """
+    k_reset, k_run = jax.random.split(key)
+    obs, state = jax.vmap(env.reset)(jax.random.split(k_reset, num_envs))
+    step_env = jax.vmap(env.step)
+
+    def cond(carry):
+        t, _, _, _, _, done, _ = carry
+        return jnp.logical_and(t < max_steps, jnp.logical_not(jnp.all(done)))
+
+    def body(carry):
+        t, obs, state, ret, length, done, k = carry
+        k, k_act, k_env = jax.random.split(k, 3)
+        action = act(k_act, obs)
+        obs, state, reward, term, trunc, _ = step_env(jax.random.split(k_env, num_envs), state, action)
+        live = jnp.logical_not(done)
+        ret = ret + jnp.where(live, reward, 0.0)
+        length = length + live.astype(jnp.int32)
+        done = jnp.logical_or(done, jnp.logical_or(term, trunc))
+        return t + 1, obs, state, ret, length, done, k
+
+    zeros = jnp.zeros((num_envs,), jnp.float32)
+    init = (jnp.zeros((), jnp.int32), obs, state, zeros, jnp.zeros((num_envs,), jnp.int32),
+            jnp.zeros((num_envs,), bool), k_run)  # fmt: skip
+    _, _, _, returns, lengths, _, _ = jax.lax.while_loop(cond, body, init)
+    return returns, lengths
+
+
+def policy_act(ctx: Context, state: TrainState, deterministic: bool):
+    """Batched ``act(key, raw_obs) -> action`` of the state's policy (normalizing obs)."""
+    normalize = state.obs_stats.normalize if ctx.config.normalize_obs else (lambda o: o)
+
+    def act(key, obs):
+        dist = ctx.nets.policy(state.params, normalize(obs))
+        return dist.mode() if deterministic else dist.sample(key)
+
+    return act
+
+
+def t_quantile_975(n: int) -> float:
+    """Two-sided 95% Student-t quantile for ``n`` samples (scipy ships with jax)."""
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, max(n - 1, 1)))
+
+
+def _return_stats(returns: jax.Array, prefix: str) -> dict[str, jax.Array]:
+    n = returns.shape[0]
+    mean = returns.mean()
+    sd = jnp.std(returns, ddof=1) if n > 1 else jnp.zeros(())
+    half = t_quantile_975(n) * sd / math.sqrt(n) if n > 1 else jnp.zeros(())
+    return {prefix: mean, f"{prefix}_low": mean - half, f"{prefix}_high": mean + half}
+
+
+def evaluate_state(ctx: Context, state: TrainState) -> dict[str, jax.Array]:
+    """Play ``num_eval_envs`` complete episodes with ``state``'s policy; scalar metrics."""
+    cfg = ctx.config
+    key = jax.random.fold_in(state.key, _EVAL_TAG)
+    k_det, k_sto = jax.random.split(key)
+    steps = max_eval_steps(ctx.env)
+    returns, lengths = run_episodes(ctx.env, policy_act(ctx, state, True), k_det, cfg.num_eval_envs, steps)
+    out = _return_stats(returns, "eval_return")
+    out["eval_length"] = lengths.mean().astype(jnp.float32)
+    if cfg.eval_stochastic:
+        sto, _ = run_episodes(ctx.env, policy_act(ctx, state, False), k_sto, cfg.num_eval_envs, steps)
+        out.update(_return_stats(sto, "eval_return_stochastic"))
+    out["eval_env_steps"] = state.env_steps.astype(jnp.int32)
+    out["eval_done"] = jnp.ones((), jnp.float32)
+    return out
+
+
+def maybe_evaluate(ctx: Context, state: TrainState, updates_done: jax.Array) -> dict[str, jax.Array]:
+    """:func:`evaluate_state` when ``updates_done`` is a multiple of the eval interval.
+
+    ``updates_done`` should not be batched under ``vmap`` (pass the scan index, not
+    ``state.update``), so that the ``lax.cond`` stays a branch instead of becoming a
+    select that evaluates on every update.
+    """
+    every = ctx.config.eval_interval
+    if every <= 0:
+        return {}
+    shapes = jax.eval_shape(lambda s: evaluate_state(ctx, s), state)
+    skip = lambda s: jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
+    return jax.lax.cond(updates_done % every == 0, lambda s: evaluate_state(ctx, s), skip, state)
+
+
+EVAL_PREFIX = "eval_"
+
+
+def summarize(metrics: dict[str, np.ndarray]) -> dict[str, float]:
+    """The chunk's last evaluation (``eval_*`` of the last update with ``eval_done``); {} if none."""
+    if "eval_done" not in metrics:
+        return {}
+    done = np.flatnonzero(np.asarray(metrics["eval_done"]).reshape(-1) > 0)
+    if done.size == 0:
+        return {}
+    i = int(done[-1])
+    row = {k: float(np.asarray(v).reshape(-1)[i]) for k, v in metrics.items() if k.startswith(EVAL_PREFIX)}
+    row["eval_env_steps"] = int(row["eval_env_steps"])
+    row.pop("eval_done")
+    return row
+
+
+class EvalTracker:
+    """Final and best ``eval_return`` of a run and the env steps at which each was measured."""
+
+    def __init__(self):
+        self.final: tuple[float, int] | None = None
+        self.best: tuple[float, int] | None = None
+
+    def add(self, row: dict) -> None:
+        value = row.get("eval_return")
+        if value is None or not np.isfinite(value):
+            return
+        entry = (float(value), int(row["eval_env_steps"]))
+        self.final = entry
+        if self.best is None or entry[0] > self.best[0]:
+            self.best = entry
+
+    def summary(self) -> dict:
+        nan = (math.nan, None)
+        final, best = self.final or nan, self.best or nan
+        return {
+            "eval_return": final[0],
+            "eval_env_steps": final[1],
+            "best_eval_return": best[0],
+            "best_eval_env_steps": best[1],
+        }

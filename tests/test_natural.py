@@ -93,8 +93,9 @@ def test_fisher_vector_product_matches_explicit_fisher(discrete):
     np.testing.assert_allclose(got, fisher @ v + 0.1 * v, rtol=1e-3, atol=1e-4)
 
 
-def test_natural_step_hits_kl_radius_and_line_search_respects_it():
-    actor, unravel, x0, obs = _tiny_policy(True)
+def _surrogate_problem(discrete: bool):
+    """``(x0, mean KL(pi_x0 || pi_x), surrogate objective, its gradient at x0)``."""
+    actor, unravel, x0, obs = _tiny_policy(discrete)
     old = jax.lax.stop_gradient(actor.apply(unravel(x0), obs))
     kl = lambda x: old.kl(actor.apply(unravel(x), obs)).mean()
     adv = jax.random.normal(jax.random.PRNGKey(7), (16,))
@@ -102,6 +103,11 @@ def test_natural_step_hits_kl_radius_and_line_search_respects_it():
     logp_old = old.log_prob(acts)
     obj = lambda x: jnp.mean(jnp.exp(actor.apply(unravel(x), obs).log_prob(acts) - logp_old) * adv)
     g = jax.grad(obj)(x0)
+    return x0, kl, obj, g
+
+
+def test_natural_step_hits_kl_radius_and_line_search_respects_it():
+    x0, kl, obj, g = _surrogate_problem(discrete=True)
     fvp = natural.fisher_vector_product(kl, x0, 1e-3)
     d, _ = natural.conjugate_gradient(fvp, g, 50)
     delta = 1e-3
@@ -122,14 +128,7 @@ def test_natural_step_scaled_by_undamped_fisher_meets_the_radius():
     """NPG's promise: the step's quadratic KL model 0.5 s^T F s (F undamped) is delta
     even when CG ran on F + lambda I; the true KL is then delta up to third order.
     Scaling with the damped product instead (the old rule) falls well short."""
-    actor, unravel, x0, obs = _tiny_policy(False)
-    old = jax.lax.stop_gradient(actor.apply(unravel(x0), obs))
-    kl = lambda x: old.kl(actor.apply(unravel(x), obs)).mean()
-    adv = jax.random.normal(jax.random.PRNGKey(7), (16,))
-    acts = old.sample(jax.random.PRNGKey(8))
-    logp_old = old.log_prob(acts)
-    obj = lambda x: jnp.mean(jnp.exp(actor.apply(unravel(x), obs).log_prob(acts) - logp_old) * adv)
-    g = jax.grad(obj)(x0)
+    x0, kl, obj, g = _surrogate_problem(discrete=False)
     damped = natural.fisher_vector_product(kl, x0, 0.1)
     undamped = natural.fisher_vector_product(kl, x0)
     d, _ = natural.conjugate_gradient(damped, g, 10)

@@ -158,6 +158,7 @@ def time_to_targets(evals: list[dict], targets: list[float]) -> dict:
 
 def our_config(s: Setting):
     from jaxpg.config import HParams, TrainConfig
+    from jaxpg.presets import BRAX_PPO
 
     config = TrainConfig(
         algo="ppo", env=f"brax/{s.env}", backend=s.backend, episode_length=s.episode_length,
@@ -166,9 +167,8 @@ def our_config(s: Setting):
         num_minibatches=s.num_minibatches, hidden_sizes=(32,) * 4, critic_hidden_sizes=(256,) * 5,
         activation="swish", normalize_obs=True, anneal_lr=False, clip_value=False,
         updates_per_chunk=s.updates_per_epoch,
-        # Brax's policy: tanh-squashed Gaussian, std = softplus(raw) + 0.001 from the
-        # network, initial std softplus(0) + 0.001 (as our brax/* presets).
-        policy="tanh-gaussian", state_dependent_std=True, min_std=1e-3, log_std_init=-0.3651,
+        # Brax's policy (tanh-squashed Gaussian, state-dependent std), as our brax/* presets.
+        **{k: BRAX_PPO[k] for k in ("policy", "state_dependent_std", "min_std", "log_std_init")},
     )  # fmt: skip
     hparams = HParams(
         lr=s.lr, critic_lr=s.lr, gamma=s.gamma, gae_lambda=s.gae_lambda, clip_eps=s.clip_eps,

@@ -96,6 +96,7 @@ def random_policy_return(env_name: str, episodes: int = 64, seed: int = 0) -> di
     """Mean (and 95% interval) return of uniformly random actions over ``episodes`` episodes:
     the baseline that "learns" is checked against."""
     import jax
+    import jax.numpy as jnp
 
     from jaxpg.envs import make
     from jaxpg.evaluation import max_eval_steps, run_episodes, t_quantile_975
@@ -106,7 +107,7 @@ def random_policy_return(env_name: str, episodes: int = 64, seed: int = 0) -> di
     def act(key, obs):
         if space.is_discrete:
             return jax.random.randint(key, obs.shape[:1], 0, space.n)
-        return jax.random.uniform(key, obs.shape[:1] + tuple(space.shape), minval=space.low, maxval=space.high)
+        return jax.random.uniform(key, obs.shape[:1] + tuple(space.shape), minval=jnp.asarray(space.low), maxval=jnp.asarray(space.high))
 
     run = jax.jit(lambda k: run_episodes(env, act, k, episodes, max_eval_steps(env)))
     returns = np.asarray(run(jax.random.PRNGKey(seed))[0])

@@ -73,9 +73,15 @@ ENV_PRESETS: dict[str, tuple[dict, dict]] = {
         dict(lr=7.5e-4, critic_lr=7.5e-4, gamma=0.99, gae_lambda=0.95, ent_coef=0.01,
              ent_coef_final=0.01, max_grad_norm=0.5),
     ),
+    # Uniform random actions never reach MountainCar-v0's goal within its 200 steps, so
+    # the policy starts instead as a random *function of the state*: the last layer's
+    # init gain 1 (not 0.01) over normalized observations. Some such functions pump
+    # energy (push along the velocity) and find the goal; whitened advantages then
+    # sharpen them. With gain 0.01 every seed stays at -200. Swept on 8 seeds (README):
+    # 32 envs x 64 steps, lr 1e-3, entropy 0.01 learned in 8 of 8 (eval -107 .. -118).
     "MountainCar-v0": (
-        dict(total_timesteps=1_000_000, num_envs=16, num_steps=256, update_epochs=4,
-             num_minibatches=4, normalize_obs=True),
+        dict(total_timesteps=1_000_000, num_envs=32, num_steps=64, update_epochs=4,
+             num_minibatches=4, normalize_obs=True, actor_out_scale=1.0),
         dict(lr=1e-3, critic_lr=1e-3, gamma=0.99, gae_lambda=0.98, ent_coef=0.01,
              ent_coef_final=0.01),
     ),

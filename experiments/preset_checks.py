@@ -88,6 +88,7 @@ def summarize(labels, metrics, config, success: float) -> list[dict]:
             "seeds_best_eval_above_success": int((best > success).sum()),
             "env_steps_first_eval_above_success": first_hit,
             "eval_curve_mean": [round(float(v), 1) for v in evals[g].mean(0)],
+            "eval_curves_per_seed": np.round(evals[g], 1).tolist(),
         })  # fmt: skip
     return rows
 

@@ -58,9 +58,9 @@ ENV_PRESETS: dict[str, tuple[dict, dict]] = {
     # never reach the flag up to unit scale, which collapses the std before the rare
     # flag-reaching episodes can teach anything; and an entropy bonus decaying linearly
     # from 0.05 to 0, which keeps the std up while the flag is still being found
-    # (constant 0: 1 of 8 seeds reached it). At 3e5 steps 3 to 6 of 8 seeds' deterministic
-    # policies reached the flag; at 1e6 (the schedule spread over them) 8 of 8 do, 7 with
-    # eval return > 90; gamma 0.999 instead: 0 of 8 (README, experiments/preset_checks.py).
+    # (constant 0: 1 of 8 seeds reached it). Deterministic eval > 90 at 3e5 steps: 3 of 8
+    # seeds; at 6e5: 6 of 8; at 1e6 (the schedule spread over them) 7 of 8 (the 8th: 87.9,
+    # also at the flag); gamma 0.999 instead: 0 of 8 (README, experiments/preset_checks.py).
     "MountainCarContinuous-v0": (
         dict(total_timesteps=1_000_000, num_envs=5, num_steps=100, update_epochs=10,
              num_minibatches=10, activation="relu", anneal_lr=False, normalize_obs=True,

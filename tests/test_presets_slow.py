@@ -86,3 +86,17 @@ def test_playground_cartpole_balance_learns():
                             total_timesteps=300_000, num_eval_envs=16, eval_every=15)  # fmt: skip
     result = run(config, hparams, seed=0, progress=False)
     assert result.summary["best_eval_return"] >= 900  # of 1000; measured: 999.7 at 144k steps
+
+
+@pytest.mark.slow
+def test_playground_cheetah_run_trains_on_cpu_at_small_scale():
+    """Not a learning check: the preset's 6e7 steps take ~10 h on a 2-core CPU (1.7k env
+    steps/s at 16 envs, see the README), so this checks that its program runs here."""
+    pytest.importorskip("mujoco_playground")
+    config, hparams = preset("ppo", "playground/CheetahRun")
+    config = config.replace(num_envs=16, num_steps=30, num_minibatches=4, update_epochs=8,
+                            total_timesteps=24_000, eval_every=0, updates_per_chunk=10)  # fmt: skip
+    result = run(config, hparams, seed=0, progress=False)
+    s = result.summary
+    assert s["status"] == "completed" and s["nonfinite"] is None and s["env_steps"] == 24_000
+    assert 0 < s["episode_return"] <= 1000  # per-step reward in [0, 1], 1000-step episodes

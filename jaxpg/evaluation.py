@@ -1,4 +1,5 @@
-"""Evaluation episodes inside the compiled chunk: ``eval_return`` beside ``episode_return``.
+"""Evaluation episodes: inside the compiled chunk (``eval_return`` beside
+``episode_return``), and for ``jaxpg eval`` and ``jaxpg render`` on a saved run.
 
 The training ``episode_return`` is the return of the episodes the *exploring*
 policy happened to finish during rollouts. Every ``config.eval_interval`` updates
@@ -70,12 +71,13 @@ def run_episodes(env, act, key: jax.Array, num_envs: int, max_steps: int):
     return returns, lengths
 
 
-def policy_act(ctx: Context, state: TrainState, deterministic: bool):
-    """Batched ``act(key, raw_obs) -> action`` of the state's policy (normalizing obs)."""
-    normalize = state.obs_stats.normalize if ctx.config.normalize_obs else (lambda o: o)
+def policy_act(ctx: Context, params, obs_stats, deterministic: bool):
+    """``act(key, raw_obs) -> action`` of the policy ``params`` (normalizing obs with
+    ``obs_stats`` where the config does); ``obs`` batched or a single observation."""
+    normalize = obs_stats.normalize if ctx.config.normalize_obs else (lambda o: o)
 
     def act(key, obs):
-        dist = ctx.nets.policy(state.params, normalize(obs))
+        dist = ctx.nets.policy(params, normalize(obs))
         return dist.mode() if deterministic else dist.sample(key)
 
     return act
@@ -102,11 +104,12 @@ def evaluate_state(ctx: Context, state: TrainState) -> dict[str, jax.Array]:
     key = jax.random.fold_in(state.key, _EVAL_TAG)
     k_det, k_sto = jax.random.split(key)
     steps = max_eval_steps(ctx.env)
-    returns, lengths = run_episodes(ctx.env, policy_act(ctx, state, True), k_det, cfg.num_eval_envs, steps)
+    act = lambda det: policy_act(ctx, state.params, state.obs_stats, det)
+    returns, lengths = run_episodes(ctx.env, act(True), k_det, cfg.num_eval_envs, steps)
     out = _return_stats(returns, "eval_return")
     out["eval_length"] = lengths.mean().astype(jnp.float32)
     if cfg.eval_stochastic:
-        sto, _ = run_episodes(ctx.env, policy_act(ctx, state, False), k_sto, cfg.num_eval_envs, steps)
+        sto, _ = run_episodes(ctx.env, act(False), k_sto, cfg.num_eval_envs, steps)
         out.update(_return_stats(sto, "eval_return_stochastic"))
     out["eval_env_steps"] = state.env_steps.astype(jnp.int32)
     out["eval_done"] = jnp.ones((), jnp.float32)

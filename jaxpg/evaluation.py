@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpg.algos.common import Context, TrainState
+from jaxpg.rollout import first_episodes
 
 DEFAULT_MAX_STEPS = 1000
 """Step cap of an evaluation episode when the env declares no time limit."""
@@ -39,35 +40,10 @@ def max_eval_steps(env) -> int:
 
 
 def run_episodes(env, act, key: jax.Array, num_envs: int, max_steps: int):
-    """``(returns[num_envs], lengths[num_envs])`` of one episode per env, played to its end.
-
-    ``act(key, obs[B, obs]) -> action[B, ...]``. A ``while_loop`` steps all envs
-    until every episode has ended (or ``max_steps``); steps after an env's episode
-    ended are not counted.
-    """
-    k_reset, k_run = jax.random.split(key)
-    obs, state = jax.vmap(env.reset)(jax.random.split(k_reset, num_envs))
-    step_env = jax.vmap(env.step)
-
-    def cond(carry):
-        t, _, _, _, _, done, _ = carry
-        return jnp.logical_and(t < max_steps, jnp.logical_not(jnp.all(done)))
-
-    def body(carry):
-        t, obs, state, ret, length, done, k = carry
-        k, k_act, k_env = jax.random.split(k, 3)
-        action = act(k_act, obs)
-        obs, state, reward, term, trunc, _ = step_env(jax.random.split(k_env, num_envs), state, action)
-        live = jnp.logical_not(done)
-        ret = ret + jnp.where(live, reward, 0.0)
-        length = length + live.astype(jnp.int32)
-        done = jnp.logical_or(done, jnp.logical_or(term, trunc))
-        return t + 1, obs, state, ret, length, done, k
-
-    zeros = jnp.zeros((num_envs,), jnp.float32)
-    init = (jnp.zeros((), jnp.int32), obs, state, zeros, jnp.zeros((num_envs,), jnp.int32),
-            jnp.zeros((num_envs,), bool), k_run)  # fmt: skip
-    _, _, _, returns, lengths, _, _ = jax.lax.while_loop(cond, body, init)
+    """``(returns[num_envs], lengths[num_envs])`` of one episode per env, played to its end
+    (or ``max_steps``) by ``act(key, obs[B, obs]) -> action[B, ...]``
+    (:func:`jaxpg.rollout.first_episodes`)."""
+    returns, lengths, _ = first_episodes(env, lambda k, o: (act(k, o), ()), key, num_envs, max_steps)
     return returns, lengths
 
 

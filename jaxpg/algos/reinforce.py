@@ -52,7 +52,7 @@ from jaxpg.config import HParams
 from jaxpg.linalg import solve_spd
 from jaxpg.networks import ActorCritic
 from jaxpg.normalization import RunningStats
-from jaxpg.rollout import finite_flags
+from jaxpg.rollout import finite_flags, first_episodes
 
 
 @struct.dataclass
@@ -107,54 +107,18 @@ def ridge_fit(x: jax.Array, y: jax.Array, mask: jax.Array, reg: float | jax.Arra
 def collect_episodes(ctx: Context, params, obs_stats: RunningStats, key: jax.Array) -> Episodes:
     """Reset every env, step until each has ended its first episode (or ``H`` steps)."""
     cfg = ctx.config
-    horizon, n_envs = cfg.num_steps, cfg.num_envs
     normalize = obs_stats.normalize if cfg.normalize_obs else (lambda o: o)
-    k_reset, k_loop = jax.random.split(key)
-    obs, env_state = jax.vmap(ctx.env.reset)(jax.random.split(k_reset, n_envs))
-    step_env = jax.vmap(ctx.env.step)
 
     def act(k, raw):
         seen = normalize(raw)
         dist = ctx.nets.policy(params, seen)
         action = dist.sample(k)
-        return seen, action, dist.log_prob(action)
+        return action, (seen, raw, action, dist.log_prob(action))
 
-    shapes = jax.eval_shape(act, k_loop, obs)
-    buf = Episodes(
-        obs=jnp.zeros((horizon,) + shapes[0].shape, shapes[0].dtype),
-        raw_obs=jnp.zeros((horizon,) + obs.shape, obs.dtype),
-        action=jnp.zeros((horizon,) + shapes[1].shape, shapes[1].dtype),
-        log_prob=jnp.zeros((horizon, n_envs), jnp.float32),
-        reward=jnp.zeros((horizon, n_envs), jnp.float32),
-        valid=jnp.zeros((horizon, n_envs), jnp.float32),
-        time=jnp.broadcast_to(jnp.arange(horizon)[:, None], (horizon, n_envs)),
-    )
-
-    def cond(carry):
-        t, _, _, alive, _, _ = carry
-        return jnp.logical_and(t < horizon, jnp.any(alive))
-
-    def body(carry):
-        t, env_state, raw, alive, buf, key = carry
-        key, k_act, k_env = jax.random.split(key, 3)
-        seen, action, log_prob = act(k_act, raw)
-        next_raw, env_state, reward, term, trunc, _ = step_env(
-            jax.random.split(k_env, n_envs), env_state, action
-        )
-        put = lambda b, x: b.at[t].set(x)
-        buf = buf.replace(
-            obs=put(buf.obs, seen),
-            raw_obs=put(buf.raw_obs, raw),
-            action=put(buf.action, action),
-            log_prob=put(buf.log_prob, log_prob),
-            reward=put(buf.reward, reward),
-            valid=put(buf.valid, alive.astype(jnp.float32)),
-        )
-        alive = jnp.logical_and(alive, jnp.logical_not(jnp.logical_or(term, trunc)))
-        return t + 1, env_state, next_raw, alive, buf, key
-
-    init = (jnp.zeros((), jnp.int32), env_state, obs, jnp.ones((n_envs,), bool), buf, k_loop)
-    return jax.lax.while_loop(cond, body, init)[4]
+    _, _, steps = first_episodes(ctx.env, act, key, cfg.num_envs, cfg.num_steps, record=True)
+    seen, raw, action, log_prob = steps.aux
+    time = jnp.broadcast_to(jnp.arange(cfg.num_steps)[:, None], steps.valid.shape)
+    return Episodes(seen, raw, action, log_prob, steps.reward, steps.valid, time)
 
 
 def returns_to_go(ep: Episodes, hparams: HParams) -> jax.Array:

@@ -33,6 +33,7 @@ SCRIPTS = (
     "claim9_rlhf",
     "claim10_trpo_kl",
     "claim11_mc_variance",
+    "claim12_halfcheetah_wallclock",
     "rlhf_scaling",
     "rlhf_algorithms",
 )

@@ -23,6 +23,7 @@ CPU size uses a reduced task (V = 16, one layer of width 32, 8-token responses);
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 
 import common
@@ -80,7 +81,7 @@ def run_arm(cfg: RLHFConfig, prep, seeds, betas=None) -> dict:
 def split(m: dict, sizes: list[int]) -> list[dict]:
     """Cut ``[G, S, U]`` metrics of consecutive arm groups back apart."""
     edges = np.cumsum([0] + sizes)
-    return [{k: v[a:b] for k, v in m.items()} for a, b in zip(edges[:-1], edges[1:])]
+    return [{k: v[a:b] for k, v in m.items()} for a, b in itertools.pairwise(edges)]
 
 
 def last(m, name, k=5):

@@ -296,8 +296,9 @@ def part_rm_from_scaling(args, cfg, seeds) -> bool:
         sc = json.load(f)
     t0 = time.time()
     size = "d{}xL{}".format(*sc["settings"]["rm_sizes"][-1])
-    counts = sc["settings"]["pair_counts"]
     per_seed = sc.get("rm_gold_accuracy_per_seed", {})
+    # The grid's pair counts plus any merged extra column (e.g. 50,000 pairs) of this size.
+    counts = sorted({int(c.split("/")[1]) for c in sc["rm_gold_accuracy"] if c.startswith(size + "/")})
     acc = {n: per_seed.get(f"{size}/{n}", [sc["rm_gold_accuracy"][f"{size}/{n}"]]) for n in counts}
     write_rm(args, t0, cfg, sc["seeds"], counts, acc,
              f"read from rlhf_scaling.json: reward models {size} from a pretrained LM of their size, "

@@ -74,10 +74,10 @@ def timing_lines(results_dir: str) -> list[str]:
         m = t.get("machine", {})
         load = ", ".join(f"{x:.1f}" for x in m.get("load_average_1_5_15min", []))
         lines += [f"## Run time of `run_all.py` ({t['scale']} size)", "",
-                  f"{t['total_seconds'] / 60:.1f} min in total, {t['started']} to {t['ended']}, on "
+                  (f"{t['total_seconds'] / 60:.1f} min in total, {t['started']} to {t['ended']}, on "
                   f"{m.get('cpu', '-')} ({m.get('cores', '-')} cores); load average (1, 5, 15 min) "
                   f"{load} at the end, {', '.join(f'{x:.1f}' for x in t.get('load_average_at_start', []))} "
-                  "at the start (a load above the core count means other jobs shared the machine).",
+                  "at the start (a load above the core count means other jobs shared the machine)."),
                   "", "| script | wall s |", "|---|---|"]
         lines += [f"| {k}{' (failed)' if k in t.get('failed', []) else ''} | {v:.0f} |"
                   for k, v in t["seconds"].items()]

@@ -170,10 +170,9 @@ def test_gao_functional_forms_fit_recovers_coefficients():
 
 
 def test_mc_variance_score_and_reward_to_go_by_hand():
+    import claim11_mc_variance as c11
     import jax
     import jax.numpy as jnp
-
-    import claim11_mc_variance as c11
 
     # Reward-to-go of -1 per alive step: alive for 3 of 4 steps, gamma 0.5:
     # G_2 = -1, G_1 = -1 + 0.5 * -1 = -1.5, G_0 = -1 + 0.5 * -1.5 = -1.75, G_3 = 0 (masked).
@@ -206,9 +205,9 @@ def test_scaling_extra_column_merges_only_with_same_settings(tmp_path):
     settings = {"sft_steps": 400, "rm_epochs": 2, "best_of_n_max": 64, "rl": {"updates": 20}}
     extra = {"settings": settings, "seeds": [0, 1],
              "tables": {"best_of_n": {"d64xL2/50000": cell}, "rm_gold_accuracy": {"d64xL2/50000": 0.8}}}
-    json.dump(extra, open(tmp_path / "rlhf_scaling_extra_50000.json", "w"))
+    (tmp_path / "rlhf_scaling_extra_50000.json").write_text(json.dumps(extra))
     other = dict(extra, settings=dict(settings, rm_epochs=4))
-    json.dump(other, open(tmp_path / "rlhf_scaling_extra_9.json", "w"))
+    (tmp_path / "rlhf_scaling_extra_9.json").write_text(json.dumps(other))
     tables = {"best_of_n": {"d64xL2/500": cell}, "rm_gold_accuracy": {"d64xL2/500": 0.7}}
     merged = rlhf_scaling.merge_extra(str(tmp_path), settings, [0, 1], tables)
     assert merged == ["rlhf_scaling_extra_50000.json"]

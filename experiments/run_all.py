@@ -33,10 +33,10 @@ SCRIPTS = (
     "claim6_throughput",
     "claim7_entropy",
     "claim8_defaults",
+    "rlhf_scaling",  # before claim9: claim9f reads its reward-model accuracies
     "claim9_rlhf",
     "claim10_trpo_kl",
     "claim11_mc_variance",
-    "rlhf_scaling",
     "rlhf_algorithms",
 )
 

@@ -5,14 +5,15 @@ same SFT policy against the same reward model (adaptive KL controller; ``--scale
 pipeline's default task and models, target 3 nats per sequence, 60 updates of 256
 sequences; CPU size: claim 9's reduced task, V = 16, one layer of width 32, 8-token
 responses, target 2 nats, 30 updates of 64), every seed of an algorithm in one vmapped
-program. "Before" is the first update's batch (sampled from the SFT policy), "after"
-the mean of the last three updates' batches, with the exact KL to the SFT policy. A
-claim-style result: "each algorithm improves the gold over SFT", with a 95% t interval
-of the gold gain over seeds.
+program. "After" is the mean of the last three updates' batches (sampled at
+temperature 1), with the exact KL to the SFT policy; the gain is measured from the SFT
+policy's gold on its 2 x n_pairs preference-pair samples. A claim-style result: "each
+algorithm improves the gold over SFT", with a 95% t interval of the gain over seeds.
 
 Part 2 (variable length): the same pipeline with an EOS token (``eos_prob`` 0.1:
-responses of at most 12 tokens, mean about 7), PPO with the adaptive controller and
-with no KL penalty. The gold averages over a response's own tokens, EOS included, so
+responses of at most ``response_len`` tokens, 12 with ``--scale``, 8 at CPU size), PPO
+with the adaptive controller and with no KL penalty; "before" is the first update's
+batch (the SFT policy's samples). The gold averages over a response's own tokens, EOS included, so
 it pays a little for length (the EOS token's ``log eos_prob`` is spread over more
 tokens); length exploitation would show as the response length growing while the gold
 falls. Reported: response length, EOS fraction, gold and proxy before and after, and

@@ -79,15 +79,22 @@ def train_seeds(config: TrainConfig, hparams: HParams, seeds: int, chunk: int, d
     run = jax.jit(jax.vmap(lambda s, h: trainer.run_updates(s, h, chunk)), donate_argnums=0)
     run = run.lower(state, hp).compile()
     compile_s = time.perf_counter() - t0
-    curve, done = [], 0
+    log(f"    compiled in {compile_s:.1f} s ({chunk} updates of {config.batch_size:,} steps per call)")
+    curve, done, chunk_s = [], 0, 0.0
     t_run = time.perf_counter()
-    while done < config.num_updates and time.perf_counter() < deadline:
+    # Stop before a chunk that would end past the deadline (the last chunk's time predicts the next).
+    while done < config.num_updates and time.perf_counter() + chunk_s < deadline:
+        t_chunk = time.perf_counter()
         state, m = run(state, hp)
         m = jax.device_get(m)
+        chunk_s = time.perf_counter() - t_chunk
         done += chunk
         count = m["episode_count"].sum(axis=1)  # [seeds]
         ret = np.where(count > 0, m["episode_return_sum"].sum(axis=1) / np.maximum(count, 1), np.nan)
         curve.append({"env_steps": done * config.batch_size, "return_per_seed": ret.tolist()})
+        shown = f"{np.nanmean(ret):.1f}" if np.isfinite(ret).any() else "- (no episode ended)"
+        log(f"    {done}/{config.num_updates} updates in {time.perf_counter() - t_run:.1f} s "
+            f"({chunk_s:.1f} s for the last {chunk}), return {shown}")
     finals = np.asarray(curve[-1]["return_per_seed"]) if curve else np.full(seeds, np.nan)
     res = {"compile_s": compile_s, "run_s": time.perf_counter() - t_run, "updates_done": done,
            "updates_planned": config.num_updates, "env_steps": done * config.batch_size,
@@ -134,7 +141,7 @@ def run(deadline: float | None = None, log=print, smoke: bool = False, seeds: in
     envs = envs or (("fast",) if smoke else ENVS)
     algos = algos or (("vpg",) if smoke else tuple(PER_ALGO))
     seeds = seeds or (2 if smoke else 5)
-    chunk = chunk or (2 if smoke else 25)
+    chunk = chunk or (2 if smoke else 5)
     res = {"seeds": seeds, "algos": list(algos), "results": {}, "not_run": [], "smoke": smoke,
            "env_steps_planned": setting(algos[0], envs[0], smoke)[0].total_timesteps}  # fmt: skip
     for env in envs:

@@ -37,6 +37,7 @@ SCRIPTS = (
     "claim9_rlhf",
     "claim10_trpo_kl",
     "claim11_mc_variance",
+    "claim12_halfcheetah_wallclock",
     "rlhf_algorithms",
 )
 

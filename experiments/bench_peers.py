@@ -252,7 +252,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if a.render:
         sys.path.insert(0, ROOT)
-        from experiments.compat import write_json
+        from jaxpg.runner.logging import write_json
 
         with open(a.render) as f:
             out = json.load(f)
@@ -269,7 +269,7 @@ def main(argv=None) -> int:
         return 2
     sys.path.insert(0, ROOT)
     from experiments.bench_brax import hardware
-    from experiments.compat import write_json
+    from jaxpg.runner.logging import write_json
 
     log = lambda m: print(m, flush=True)
     peer_python = ensure_venv(a.venv, log)

@@ -55,7 +55,7 @@ import jax
 
 from experiments import suite_parts as parts
 from experiments.bench_brax import hardware
-from experiments.compat import write_json
+from jaxpg.runner.logging import write_json
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 

@@ -44,10 +44,10 @@ def collect_segments(ctx, params, obs_stats, key, num_envs: int, num_steps: int,
 
 def per_env_grads(ctx, params, traj, advantage: jax.Array) -> jax.Array:
     """``[B, D]``: one flattened actor-gradient sample per env segment."""
-    flat, unravel = ravel_pytree(params["actor"])
+    flat, unravel = ravel_pytree(params.actor)
 
     def surrogate(theta, obs, action, adv):  # obs [T, obs], one env
-        p = dict(params, actor=unravel(theta))
+        p = params._replace(actor=unravel(theta))
         logp = ctx.nets.policy(p, obs).log_prob(action)
         return jnp.mean(logp * jax.lax.stop_gradient(adv))
 
@@ -81,7 +81,7 @@ def fit_critic(ctx, params, obs_stats, key, gamma: float, reward_scale: float = 
 
     def one_round(carry, k):
         critic, opt_state = carry
-        p = dict(params, critic=critic)
+        p = params._replace(critic=critic)
         traj = collect_segments(ctx, p, obs_stats, k, num_envs, num_steps, warmup=num_steps)
         v = ctx.nets.value(p, traj.obs)
         nv = ctx.nets.value(p, traj.next_obs)
@@ -89,7 +89,7 @@ def fit_critic(ctx, params, obs_stats, key, gamma: float, reward_scale: float = 
 
         def step(c, _):
             critic, opt_state = c
-            loss = lambda cr: jnp.mean((ctx.nets.value(dict(params, critic=cr), traj.obs) - target) ** 2)
+            loss = lambda cr: jnp.mean((ctx.nets.critic.apply(cr, traj.obs) - target) ** 2)
             g = jax.grad(loss)(critic)
             upd, opt_state = opt.update(g, opt_state, critic)
             return (optax.apply_updates(critic, upd), opt_state), None
@@ -97,9 +97,9 @@ def fit_critic(ctx, params, obs_stats, key, gamma: float, reward_scale: float = 
         (critic, opt_state), _ = jax.lax.scan(step, (critic, opt_state), None, length=iters)
         return (critic, opt_state), None
 
-    critic = params["critic"]
+    critic = params.critic
     (critic, _), _ = jax.lax.scan(one_round, (critic, opt.init(critic)), jax.random.split(key, rounds))
-    return dict(params, critic=critic)
+    return params._replace(critic=critic)
 
 
 def estimators(ctx, params, traj, gamma: float, lambdas=(), reward_scale: float = 1.0) -> dict[str, jax.Array]:

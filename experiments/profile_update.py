@@ -34,11 +34,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax
-import jax.numpy as jnp
 
-from experiments.compat import actor_critic_optimizers, make_batch
+from jaxpg import optim
 from jaxpg.algos import ppo
 from jaxpg.algos.common import collect, flatten_time_batch
+from jaxpg.batch import make_batch
 from jaxpg.presets import preset
 from jaxpg.train import make_trainer
 
@@ -73,13 +73,11 @@ def compile_and_time(fn, args: tuple, repeats: int) -> dict:
 
 def minibatch_step_fn(ctx, hparams, opt_state):
     """One PPO minibatch gradient step (loss, grads, both Adams), for its cost analysis."""
-    opt_actor, opt_critic = actor_critic_optimizers(hparams)
+    opt = optim.joint(optim.actor_critic(hparams))
 
     def step(params, mb):
         grads, _ = jax.grad(lambda p: ppo.ppo_loss(ctx, p, mb, hparams, 0.0), has_aux=True)(params)
-        ua, _ = opt_actor.update(grads["actor"], opt_state["actor"], params["actor"])
-        uc, _ = opt_critic.update(grads["critic"], opt_state["critic"], params["critic"])
-        return jax.tree.map(jnp.add, params["actor"], ua), jax.tree.map(jnp.add, params["critic"], uc)
+        return optim.step(opt, opt_state, params, grads)[0]
 
     return step
 
@@ -93,7 +91,7 @@ def profile_ppo(config, hparams, repeats: int = 3) -> dict:
     key = jax.random.PRNGKey(1)
     roll = compile_and_time(lambda s, k: collect(ctx, s, k)[0], (state, key), repeats)
     traj = roll["compiled"](state, key)
-    adv = compile_and_time(lambda p, t, h: make_batch(ctx, p, t, h), (state.params, traj, hp), repeats)
+    adv = compile_and_time(lambda p, t, h: make_batch(ctx.nets, p, t, h), (state.params, traj, hp), repeats)
     upd = compile_and_time(trainer.update, (state, hp), repeats)
     batch = flatten_time_batch(adv["compiled"](state.params, traj, hp))
     mb = jax.tree.map(lambda x: x[: config.minibatch_size], batch)
@@ -225,7 +223,7 @@ def profile_all(env: str = "CartPole-v1", algos=("reinforce", "a2c", "ppo", "npg
 
 def main(argv=None) -> int:
     from experiments.bench_brax import hardware
-    from experiments.compat import write_json
+    from jaxpg.runner.logging import write_json
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--env", nargs="*", default=["CartPole-v1"], help="PPO preset env(s) to profile (none: skip)")

@@ -147,18 +147,32 @@ def reward_to_go(
     return _reverse_scan(step, jnp.zeros_like(rewards[0]), (rewards, keep))
 
 
+def masked_mean(x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    """Mean of ``x`` over the entries where ``mask`` is 1 (all where ``mask`` is None)."""
+    if mask is None:
+        return x.mean()
+    return (x * mask).sum() / jnp.maximum(mask.sum(), 1.0)
+
+
+def masked_moments(x: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(mean, variance)`` of ``x`` over the entries where ``mask`` is 1."""
+    n = jnp.maximum(mask.sum(), 1.0)
+    mean = (x * mask).sum() / n
+    return mean, (((x - mean) ** 2) * mask).sum() / n
+
+
 def normalize(x: jax.Array, mask: jax.Array | None = None, eps: float = 1e-8) -> jax.Array:
     """Whiten ``x`` to zero mean and unit variance (over ``mask`` where given)."""
     if mask is None:
         return (x - x.mean()) / (x.std() + eps)
     mask = mask.astype(x.dtype)
-    n = jnp.maximum(mask.sum(), 1.0)
-    mean = (x * mask).sum() / n
-    var = (((x - mean) ** 2) * mask).sum() / n
+    mean, var = masked_moments(x, mask)
     return (x - mean) / (jnp.sqrt(var) + eps) * mask
 
 
-def explained_variance(predictions: jax.Array, targets: jax.Array) -> jax.Array:
-    """``1 - Var[targets - predictions] / Var[targets]`` (1 is perfect, <= 0 is useless)."""
-    var_t = jnp.var(targets)
-    return jnp.where(var_t > 0, 1.0 - jnp.var(targets - predictions) / var_t, 0.0)
+def explained_variance(predictions: jax.Array, targets: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    """``1 - Var[targets - predictions] / Var[targets]`` (1 is perfect, <= 0 is useless),
+    over the entries where ``mask`` is 1 when given."""
+    var = jnp.var if mask is None else (lambda x: masked_moments(x, mask)[1])
+    var_t = var(targets)
+    return jnp.where(var_t > 0, 1.0 - var(targets - predictions) / var_t, 0.0)

@@ -171,7 +171,7 @@ def gradient_estimates(config, hparams, key: jax.Array, num_batches: int, state=
     k_init, k_batches = jax.random.split(key)
     if state is None:
         state = jax.jit(lambda k, h: algo.init(ctx, k, h))(k_init, hp)
-    _, unravel = ravel_pytree(state.params["actor"])
+    _, unravel = ravel_pytree(state.params.actor)
 
     def one(k):
         return ravel_pytree(algo.policy_gradient(ctx, state, hp, k))[0]

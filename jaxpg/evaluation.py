@@ -1,4 +1,5 @@
-"""Evaluation episodes inside the compiled chunk: ``eval_return`` beside ``episode_return``.
+"""Evaluation episodes: inside the compiled chunk (``eval_return`` beside
+``episode_return``), and for ``jaxpg eval`` and ``jaxpg render`` on a saved run.
 
 The training ``episode_return`` is the return of the episodes the *exploring*
 policy happened to finish during rollouts. Every ``config.eval_interval`` updates
@@ -25,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpg.algos.common import Context, TrainState
+from jaxpg.rollout import first_episodes
 
 DEFAULT_MAX_STEPS = 1000
 """Step cap of an evaluation episode when the env declares no time limit."""
@@ -38,44 +40,20 @@ def max_eval_steps(env) -> int:
 
 
 def run_episodes(env, act, key: jax.Array, num_envs: int, max_steps: int):
-    """``(returns[num_envs], lengths[num_envs])`` of one episode per env, played to its end.
-
-    ``act(key, obs[B, obs]) -> action[B, ...]``. A ``while_loop`` steps all envs
-    until every episode has ended (or ``max_steps``); steps after an env's episode
-    ended are not counted.
-    """
-    k_reset, k_run = jax.random.split(key)
-    obs, state = jax.vmap(env.reset)(jax.random.split(k_reset, num_envs))
-    step_env = jax.vmap(env.step)
-
-    def cond(carry):
-        t, _, _, _, _, done, _ = carry
-        return jnp.logical_and(t < max_steps, jnp.logical_not(jnp.all(done)))
-
-    def body(carry):
-        t, obs, state, ret, length, done, k = carry
-        k, k_act, k_env = jax.random.split(k, 3)
-        action = act(k_act, obs)
-        obs, state, reward, term, trunc, _ = step_env(jax.random.split(k_env, num_envs), state, action)
-        live = jnp.logical_not(done)
-        ret = ret + jnp.where(live, reward, 0.0)
-        length = length + live.astype(jnp.int32)
-        done = jnp.logical_or(done, jnp.logical_or(term, trunc))
-        return t + 1, obs, state, ret, length, done, k
-
-    zeros = jnp.zeros((num_envs,), jnp.float32)
-    init = (jnp.zeros((), jnp.int32), obs, state, zeros, jnp.zeros((num_envs,), jnp.int32),
-            jnp.zeros((num_envs,), bool), k_run)  # fmt: skip
-    _, _, _, returns, lengths, _, _ = jax.lax.while_loop(cond, body, init)
+    """``(returns[num_envs], lengths[num_envs])`` of one episode per env, played to its end
+    (or ``max_steps``) by ``act(key, obs[B, obs]) -> action[B, ...]``
+    (:func:`jaxpg.rollout.first_episodes`)."""
+    returns, lengths, _ = first_episodes(env, lambda k, o: (act(k, o), ()), key, num_envs, max_steps)
     return returns, lengths
 
 
-def policy_act(ctx: Context, state: TrainState, deterministic: bool):
-    """Batched ``act(key, raw_obs) -> action`` of the state's policy (normalizing obs)."""
-    normalize = state.obs_stats.normalize if ctx.config.normalize_obs else (lambda o: o)
+def policy_act(ctx: Context, params, obs_stats, deterministic: bool):
+    """``act(key, raw_obs) -> action`` of the policy ``params`` (normalizing obs with
+    ``obs_stats`` where the config does); ``obs`` batched or a single observation."""
+    normalize = obs_stats.normalize if ctx.config.normalize_obs else (lambda o: o)
 
     def act(key, obs):
-        dist = ctx.nets.policy(state.params, normalize(obs))
+        dist = ctx.nets.policy(params, normalize(obs))
         return dist.mode() if deterministic else dist.sample(key)
 
     return act
@@ -102,11 +80,12 @@ def evaluate_state(ctx: Context, state: TrainState) -> dict[str, jax.Array]:
     key = jax.random.fold_in(state.key, _EVAL_TAG)
     k_det, k_sto = jax.random.split(key)
     steps = max_eval_steps(ctx.env)
-    returns, lengths = run_episodes(ctx.env, policy_act(ctx, state, True), k_det, cfg.num_eval_envs, steps)
+    act = lambda det: policy_act(ctx, state.params, state.obs_stats, det)
+    returns, lengths = run_episodes(ctx.env, act(True), k_det, cfg.num_eval_envs, steps)
     out = _return_stats(returns, "eval_return")
     out["eval_length"] = lengths.mean().astype(jnp.float32)
     if cfg.eval_stochastic:
-        sto, _ = run_episodes(ctx.env, policy_act(ctx, state, False), k_sto, cfg.num_eval_envs, steps)
+        sto, _ = run_episodes(ctx.env, act(False), k_sto, cfg.num_eval_envs, steps)
         out.update(_return_stats(sto, "eval_return_stochastic"))
     out["eval_env_steps"] = state.env_steps.astype(jnp.int32)
     out["eval_done"] = jnp.ones((), jnp.float32)

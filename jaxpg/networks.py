@@ -9,7 +9,7 @@ the initial policy is near-uniform / near-zero-mean.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, NamedTuple, Sequence
 
 import flax.linen as nn
 import jax
@@ -94,24 +94,30 @@ class Critic(nn.Module):
         return MLP(self.hidden, 1, self.activation, 1.0)(obs)[..., 0]
 
 
+class ActorCritic(NamedTuple):
+    """One entry per network, by name: their parameters, gradients, optimizers or
+    optimizer states (as Brax's ``PPONetworkParams``). A pytree; also the labels of
+    :func:`optax.partition` in :mod:`jaxpg.optim`."""
+
+    actor: Any
+    critic: Any
+
+
 @dataclass(frozen=True)
 class Networks:
     actor: Actor
     critic: Critic
 
-    def init(self, key: jax.Array, obs_size: int) -> dict:
+    def init(self, key: jax.Array, obs_size: int) -> ActorCritic:
         k_actor, k_critic = jax.random.split(key)
         dummy = jnp.zeros((obs_size,), jnp.float32)
-        return {
-            "actor": self.actor.init(k_actor, dummy),
-            "critic": self.critic.init(k_critic, dummy),
-        }
+        return ActorCritic(self.actor.init(k_actor, dummy), self.critic.init(k_critic, dummy))
 
-    def policy(self, params: dict, obs: jax.Array):
-        return self.actor.apply(params["actor"], obs)
+    def policy(self, params: ActorCritic, obs: jax.Array):
+        return self.actor.apply(params.actor, obs)
 
-    def value(self, params: dict, obs: jax.Array) -> jax.Array:
-        return self.critic.apply(params["critic"], obs)
+    def value(self, params: ActorCritic, obs: jax.Array) -> jax.Array:
+        return self.critic.apply(params.critic, obs)
 
 
 def make_networks(

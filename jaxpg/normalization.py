@@ -19,12 +19,17 @@ class RunningStats:
     def create(cls, size: int) -> "RunningStats":
         return cls(jnp.zeros((size,)), jnp.ones((size,)), jnp.asarray(1e-4))
 
-    def update(self, batch: jax.Array) -> "RunningStats":
-        """Merge a batch ``[..., size]`` into the statistics."""
+    def update(self, batch: jax.Array, mask: jax.Array | None = None) -> "RunningStats":
+        """Merge a batch ``[..., size]`` into the statistics (only the rows where
+        ``mask [...]`` is 1, when given: REINFORCE's steps after an episode's end)."""
         batch = batch.reshape(-1, batch.shape[-1])
-        b_mean = batch.mean(0)
-        b_var = batch.var(0)
-        b_count = batch.shape[0]
+        if mask is None:
+            b_mean, b_var, b_count = batch.mean(0), batch.var(0), batch.shape[0]
+        else:
+            m = mask.reshape(-1, 1)
+            b_count = jnp.maximum(m.sum(), 1.0)
+            b_mean = (batch * m).sum(0) / b_count
+            b_var = (((batch - b_mean) ** 2) * m).sum(0) / b_count
         delta = b_mean - self.mean
         total = self.count + b_count
         mean = self.mean + delta * b_count / total

@@ -1,10 +1,21 @@
 """Optimizers and schedules, declared once with optax.
 
-Every network is trained by ``chain(clip_by_global_norm, adam)``. Adam's state
-(moments and step count) does not depend on the learning rate, so the rate of an
-update -- annealed, and a traced (vmappable) hyperparameter -- is given by building
-the transformation with it (:func:`actor_critic`); the state carries over, and
-nothing edits it by hand.
+Every network is trained by ``chain(clip_by_global_norm, adam)`` at its own
+learning rate (:func:`actor_critic`). Where actor and critic step together on one
+loss (A2C, PPO) one :func:`optax.partition` over the :class:`ActorCritic` names
+applies both (:func:`joint`), clipping each network's gradient norm on its own.
+REINFORCE steps the actor once and fits the critic over several epochs, and
+NPG/TRPO move the actor by a natural step, so there the critic's optimizer runs
+alone on ``params.critic``.
+
+Learning-rate annealing is an optax schedule of the *update* counter
+(:func:`lr_factor`), not of the optimizer's step count: PPO's target-KL stop skips
+steps, and REINFORCE/NPG take a different number of critic than actor steps, so a
+count-based schedule would anneal each network and each run differently, while
+"decay to 0 over the planned updates" is what ``anneal_lr`` documents (and what
+CleanRL/SB3 do). Adam's state (moments, count) does not depend on the learning
+rate, so each update builds the transformation at its rate -- a traced,
+vmappable hyperparameter times the schedule -- and the state carries over.
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxpg.config import HParams
+from jaxpg.networks import ActorCritic
 
 
 def adam(learning_rate, max_grad_norm) -> optax.GradientTransformation:
@@ -20,12 +32,17 @@ def adam(learning_rate, max_grad_norm) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate, eps=1e-5))
 
 
-def actor_critic(hparams: HParams, lr_factor=1.0) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
+def actor_critic(hparams: HParams, lr_factor=1.0) -> ActorCritic:
     """The actor's and the critic's optimizers at ``lr_factor`` times their learning rates."""
-    return (
+    return ActorCritic(
         adam(hparams.lr * lr_factor, hparams.max_grad_norm),
         adam(hparams.critic_lr * lr_factor, hparams.max_grad_norm),
     )
+
+
+def joint(opts: ActorCritic) -> optax.GradientTransformation:
+    """One transformation over :class:`ActorCritic` trees: each network its own optimizer."""
+    return optax.partition(opts._asdict(), ActorCritic("actor", "critic"))
 
 
 def step(opt: optax.GradientTransformation, opt_state, params, grads):
@@ -34,17 +51,21 @@ def step(opt: optax.GradientTransformation, opt_state, params, grads):
     return optax.apply_updates(params, updates), opt_state
 
 
-def linear_decay(progress, enabled: bool):
-    """Learning-rate factor: ``1 - progress`` (to 0 at the end of training) when ``enabled``, else 1."""
-    return 1.0 - progress if enabled else 1.0
+def lr_factor(anneal: bool, num_updates: int, update):
+    """Learning-rate factor after ``update`` updates: linear to 0 at ``num_updates`` when
+    ``anneal``, else 1."""
+    return optax.linear_schedule(1.0, 0.0, max(num_updates, 1))(update) if anneal else 1.0
 
 
 def entropy_coef(hparams: HParams, schedule: str, progress):
-    """Entropy coefficient at ``progress`` in [0, 1] (fraction of updates done)."""
+    """Entropy coefficient at ``progress`` in [0, 1] (fraction of updates done).
+
+    Hand-written rather than ``optax.cosine_decay_schedule``, which scales by the
+    ratio ``end / start`` and so fails for a start of 0 (a sweep may well start there).
+    """
     start, end = hparams.ent_coef, hparams.ent_coef_final
     if schedule == "linear":
         return start + (end - start) * progress
     if schedule == "cosine":
         return end + 0.5 * (start - end) * (1.0 + jnp.cos(jnp.pi * progress))
     return start + 0.0 * progress
-

@@ -1,4 +1,6 @@
-"""Collect a time-major batch of transitions: ``lax.scan`` over time, ``vmap`` over envs."""
+"""Acting in batched envs: :func:`rollout` collects a time-major batch of transitions
+(``lax.scan`` over time, ``vmap`` over envs); :func:`first_episodes` plays each env's
+first episode to its end (REINFORCE's batches, evaluation episodes)."""
 
 from __future__ import annotations
 
@@ -78,6 +80,60 @@ def rollout(
 
     (env_state, obs), traj = jax.lax.scan(step, (env_state, obs), jax.random.split(key, num_steps))
     return traj, env_state, obs
+
+
+@struct.dataclass
+class EpisodeSteps:
+    """What :func:`first_episodes` records, time-major ``[H, B, ...]``."""
+
+    aux: Any  # what act returned beside the action, per step
+    reward: jax.Array
+    valid: jax.Array  # float32, 1 up to and including the step that ends the episode
+
+
+def first_episodes(env, act, key: jax.Array, num_envs: int, max_steps: int, record: bool = False):
+    """Reset ``num_envs`` envs and step them until each has ended its first episode
+    (termination or truncation) or ``max_steps`` steps have passed; a ``while_loop``
+    that stops as soon as all are done. Steps after an env's episode ended do not count.
+
+    ``act(key, raw_obs[B, obs]) -> (action[B, ...], aux)``. Returns ``(returns[B],
+    lengths[B], steps)``: undiscounted returns and lengths of those episodes, and with
+    ``record`` an :class:`EpisodeSteps` of every step (else ``None``). Used by REINFORCE
+    (one complete episode per env) and by the evaluation episodes.
+    """
+    k_reset, k_run = jax.random.split(key)
+    obs, state = jax.vmap(env.reset)(jax.random.split(k_reset, num_envs))
+    step_env = jax.vmap(env.step)
+    buf = None
+    if record:
+        aux = jax.eval_shape(act, k_run, obs)[1]
+        zeros = lambda shape, dtype: jnp.zeros((max_steps,) + tuple(shape), dtype)
+        buf = EpisodeSteps(jax.tree.map(lambda x: zeros(x.shape, x.dtype), aux),
+                           zeros((num_envs,), jnp.float32), zeros((num_envs,), jnp.float32))  # fmt: skip
+
+    def cond(carry):
+        t, _, _, _, _, done, _, _ = carry
+        return jnp.logical_and(t < max_steps, jnp.logical_not(jnp.all(done)))
+
+    def body(carry):
+        t, obs, state, ret, length, done, buf, k = carry
+        k, k_act, k_env = jax.random.split(k, 3)
+        action, aux = act(k_act, obs)
+        obs, state, reward, term, trunc, _ = step_env(jax.random.split(k_env, num_envs), state, action)
+        live = jnp.logical_not(done)
+        if buf is not None:
+            put = lambda b, x: b.at[t].set(x)
+            buf = EpisodeSteps(jax.tree.map(put, buf.aux, aux), put(buf.reward, reward),
+                               put(buf.valid, live.astype(jnp.float32)))  # fmt: skip
+        ret = ret + jnp.where(live, reward, 0.0)
+        length = length + live.astype(jnp.int32)
+        done = jnp.logical_or(done, jnp.logical_or(term, trunc))
+        return t + 1, obs, state, ret, length, done, buf, k
+
+    init = (jnp.zeros((), jnp.int32), obs, state, jnp.zeros((num_envs,), jnp.float32),
+            jnp.zeros((num_envs,), jnp.int32), jnp.zeros((num_envs,), bool), buf, k_run)  # fmt: skip
+    _, _, _, returns, lengths, _, buf, _ = jax.lax.while_loop(cond, body, init)
+    return returns, lengths, buf
 
 
 def episode_metrics(traj: Trajectory) -> dict[str, jax.Array]:

@@ -51,7 +51,7 @@ class TwoStepMDP:
 
 def exact_objective(nets, actor, mdp=TwoStepMDP):
     """``J = sum_a0 pi(a0|s0) [R0[a0] + sum_a1 pi(a1|s_{1+a0}) R1[a0, a1]]``."""
-    p = lambda s: jnp.exp(nets.policy({"actor": actor}, jax.nn.one_hot(s, 3)).log_probs_all)
+    p = lambda s: jnp.exp(nets.actor.apply(actor, jax.nn.one_hot(s, 3)).log_probs_all)
     p0, p1, p2 = p(0), p(1), p(2)
     return p0[0] * (mdp.R0[0] + p1 @ mdp.R1[0]) + p0[1] * (mdp.R0[1] + p2 @ mdp.R1[1])
 
@@ -74,9 +74,9 @@ def test_reinforce_is_unbiased_and_baseline_lowers_variance_on_tabular_mdp():
         # A non-uniform policy, so the gradient is not symmetric.
         actor = jax.tree.map(
             lambda p: p + 0.5 * jax.random.normal(jax.random.PRNGKey(1), p.shape),
-            state.params["actor"],
+            state.params.actor,
         )
-        state = state.replace(params={**state.params, "actor": actor})
+        state = state.replace(params=state.params._replace(actor=actor))
         est = jax.jit(jax.vmap(lambda k: ravel_pytree(reinforce.policy_gradient(ctx, state, hp, k))[0]))
         g = np.asarray(est(jax.random.split(jax.random.PRNGKey(2), n_batches)), np.float64)
         true = np.asarray(ravel_pytree(jax.grad(lambda a: exact_objective(ctx.nets, a))(actor))[0])

@@ -54,7 +54,7 @@ def test_eval_loaded_policy_matches_trained_params(run_dir):
 
     run = load_run(run_dir)
     assert run.config.env == "CartPole-v1" and run.config.num_envs == 4
-    assert set(run.params) == {"actor", "critic"}
+    assert run.params._fields == ("actor", "critic")
 
 
 @pytest.mark.parametrize("cmd", ["eval", "render"])

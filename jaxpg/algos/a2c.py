@@ -25,6 +25,7 @@ from jaxpg.algos.common import (
 )
 from jaxpg.batch import step_advantages
 from jaxpg.config import HParams
+from jaxpg.networks import ActorCritic
 
 policy_gradient = gae_policy_gradient
 
@@ -43,15 +44,14 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
         obj, ent = pg_objective(ctx, a, batch.obs, batch.action, batch.log_prob, adv, ent_coef)
         return -obj, ent
 
-    (loss_a, entropy), g_actor = jax.value_and_grad(actor_loss, has_aux=True)(params_old["actor"])
+    (loss_a, entropy), g_actor = jax.value_and_grad(actor_loss, has_aux=True)(params_old.actor)
 
     def critic_loss(c):
-        return losses.value_loss(ctx.nets.value({"critic": c}, batch.obs), batch.target)
+        return losses.value_loss(ctx.nets.critic.apply(c, batch.obs), batch.target)
 
-    loss_c, g_critic = jax.value_and_grad(critic_loss)(params_old["critic"])
-    opt_state = state.opt_state
-    actor, st_actor = optim.step(start.opt_actor, opt_state["actor"], params_old["actor"], g_actor)
-    critic, st_critic = optim.step(start.opt_critic, opt_state["critic"], params_old["critic"], g_critic)
+    loss_c, g_critic = jax.value_and_grad(critic_loss)(params_old.critic)
+    grads = ActorCritic(g_actor, g_critic)
+    params, opt_state = optim.step(optim.joint(start.opt), state.opt_state, params_old, grads)
     metrics = {
         "policy_loss": loss_a,
         "value_loss": loss_c,
@@ -60,5 +60,4 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
         "ent_coef": ent_coef,
         "lr": hparams.lr * start.lr_factor,
     }
-    params = {"actor": actor, "critic": critic}
-    return finish_update(ctx, start, params, {"actor": st_actor, "critic": st_critic}, metrics)
+    return finish_update(ctx, start, params, opt_state, metrics)

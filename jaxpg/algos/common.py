@@ -11,11 +11,11 @@ import optax
 from flax import struct
 
 from jaxpg import envs, losses, optim
-from jaxpg.advantages import explained_variance
+from jaxpg.advantages import explained_variance, masked_mean
 from jaxpg.batch import Batch, flatten_time_batch, make_batch, shuffle_and_split, step_advantages
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import ConfigError
-from jaxpg.networks import Networks, make_networks
+from jaxpg.networks import ActorCritic, Networks, make_networks
 from jaxpg.normalization import RunningStats
 from jaxpg.rollout import Trajectory, episode_metrics, rollout
 
@@ -24,8 +24,8 @@ from jaxpg.rollout import Trajectory, episode_metrics, rollout
 class TrainState:
     """Everything a run carries between updates (checkpointed whole)."""
 
-    params: Any  # {"actor": ..., "critic": ...}
-    opt_state: Any  # algorithm-specific optimizer states
+    params: ActorCritic  # flax variables of each network
+    opt_state: Any  # the algorithm's optimizer states (see its init)
     obs_stats: RunningStats
     env_state: Any  # batched over envs
     obs: jax.Array  # [num_envs, obs_size], raw
@@ -93,8 +93,8 @@ def progress(ctx: Context, state: TrainState):
 
 
 def lr_factor(ctx: Context, state: TrainState):
-    """Linear decay to 0 over training when ``anneal_lr``, else 1."""
-    return optim.linear_decay(progress(ctx, state), ctx.config.anneal_lr)
+    """Linear decay to 0 over training when ``anneal_lr``, else 1 (:func:`jaxpg.optim.lr_factor`)."""
+    return optim.lr_factor(ctx.config.anneal_lr, ctx.config.num_updates, state.update)
 
 
 def entropy_coef(ctx: Context, state: TrainState, hparams: HParams):
@@ -129,14 +129,18 @@ def global_norm(tree) -> jax.Array:
     return optax.tree.norm(tree)
 
 
-def policy_stats(ctx: Context, params, obs: jax.Array) -> dict[str, jax.Array]:
-    """Entropy and (Gaussian) log-std summaries of the policy on ``obs``."""
+def policy_stats(ctx: Context, params, obs: jax.Array, mask=None) -> dict[str, jax.Array]:
+    """Entropy and (Gaussian) log-std summaries of the policy on ``obs [N, ...]`` (the
+    rows where ``mask [N]`` is 1, when given)."""
     dist = ctx.nets.policy(params, obs)
-    out = {"entropy": dist.entropy().mean()}
+    out = {"entropy": masked_mean(dist.entropy(), mask)}
     if not ctx.env.action_space.is_discrete:
         # over the batch too: the std may depend on the state
-        out["log_std_mean"] = dist.log_std.mean()
-        out["log_std_min"] = dist.log_std.min()
+        if mask is None:
+            out["log_std_mean"], out["log_std_min"] = dist.log_std.mean(), dist.log_std.min()
+        else:
+            out["log_std_mean"] = masked_mean(dist.log_std.mean(-1), mask)
+            out["log_std_min"] = jnp.min(jnp.where(mask > 0, dist.log_std.min(-1), jnp.inf))
     return out
 
 
@@ -160,7 +164,7 @@ def init_state(ctx: Context, key: jax.Array, opt_state_fn, algo_state=None) -> T
 
 def fit_value(
     ctx: Context,
-    params: dict,
+    critic,
     opt: optax.GradientTransformation,
     opt_state,
     obs: jax.Array,
@@ -168,18 +172,18 @@ def fit_value(
     key: jax.Array,
     mask: jax.Array | None = None,
 ):
-    """Fit the critic to ``target`` by ``update_epochs`` x ``num_minibatches`` steps of
-    ``opt`` (the critic's optimizer at this update's learning rate).
+    """Fit the critic (its variables ``critic``) to ``target`` by ``update_epochs`` x
+    ``num_minibatches`` steps of ``opt`` (the critic's optimizer at this update's rate).
 
     ``obs [N, obs]``, ``target [N]``, optional ``mask [N]`` (1 = use the sample).
-    Returns ``(params, opt_state, metrics)`` with the first step's gradient norm (the
+    Returns ``(critic, opt_state, metrics)`` with the first step's gradient norm (the
     gradient at the data-collecting parameters) and the mean loss.
     """
     cfg = ctx.config
     mask = jnp.ones(obs.shape[:1], jnp.float32) if mask is None else mask.astype(jnp.float32)
 
     def loss_fn(critic, o, t, m):
-        return losses.value_loss(ctx.nets.value({"critic": critic}, o), t, mask_t=m)
+        return losses.value_loss(ctx.nets.critic.apply(critic, o), t, mask_t=m)
 
     def step(carry, data):
         critic, st = carry
@@ -191,10 +195,9 @@ def fit_value(
         return jax.lax.scan(step, carry, shuffle_and_split(k, (obs, target, mask), cfg.num_minibatches))
 
     (critic, opt_state), (loss_values, norms) = jax.lax.scan(
-        epoch, (params["critic"], opt_state), jax.random.split(key, cfg.update_epochs)
+        epoch, (critic, opt_state), jax.random.split(key, cfg.update_epochs)
     )
-    params = {**params, "critic": critic}
-    return params, opt_state, {"value_loss": loss_values.mean(), "critic_grad_norm": norms[0, 0]}
+    return critic, opt_state, {"value_loss": loss_values.mean(), "critic_grad_norm": norms[0, 0]}
 
 
 def pg_objective(ctx: Context, actor_params, obs, action, log_prob_old, advantage, ent_coef=0.0):
@@ -204,7 +207,7 @@ def pg_objective(ctx: Context, actor_params, obs, action, log_prob_old, advantag
     see :func:`jaxpg.losses.importance_weighted_objective`. Inputs are flat ``[N, ...]``.
     Returns ``(objective, entropy)``.
     """
-    dist = ctx.nets.policy({"actor": actor_params}, obs)
+    dist = ctx.nets.actor.apply(actor_params, obs)
     entropy = dist.entropy().mean()
     objective = losses.importance_weighted_objective(dist.log_prob(action), log_prob_old, advantage)
     return objective + ent_coef * entropy, entropy
@@ -222,16 +225,17 @@ def gae_policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: 
     adv = step_advantages(batch.advantage, ctx.config.normalize_advantages)
     return jax.grad(
         lambda a: pg_objective(ctx, a, batch.obs, batch.action, batch.log_prob, adv)[0]
-    )(state.params["actor"])
+    )(state.params.actor)
 
 
-def common_diagnostics(ctx: Context, params_old, params, obs, value, target) -> dict:
+def common_diagnostics(ctx: Context, params_old, params, obs, value, target, mask=None) -> dict:
     """Per-update diagnostics every algorithm logs: KL(old || new) on the batch,
-    explained variance of the (pre-update) critic, entropy and log-std stats."""
+    explained variance of the (pre-update) critic or baseline, entropy and log-std
+    stats; over the rows where ``mask`` is 1 when given."""
     old = ctx.nets.policy(params_old, obs)
     new = ctx.nets.policy(params, obs)
-    out = {"kl": old.kl(new).mean(), "explained_variance": explained_variance(value, target)}
-    out.update(policy_stats(ctx, params, obs))
+    out = {"kl": masked_mean(old.kl(new), mask), "explained_variance": explained_variance(value, target, mask)}
+    out.update(policy_stats(ctx, params, obs, mask))
     return out
 
 
@@ -245,8 +249,7 @@ class UpdateStart(NamedTuple):
     keys: list  # the update's own keys, beyond the rollout's
     lr_factor: Any
     ent_coef: Any
-    opt_actor: optax.GradientTransformation  # at this update's learning rate
-    opt_critic: optax.GradientTransformation
+    opt: ActorCritic  # each network's optimizer at this update's learning rate
 
 
 def start_update(ctx: Context, state: TrainState, hparams: HParams, num_keys: int = 0) -> UpdateStart:
@@ -256,9 +259,9 @@ def start_update(ctx: Context, state: TrainState, hparams: HParams, num_keys: in
     traj, state = collect(ctx, state.replace(key=key), k_roll)
     batch = flatten_time_batch(make_batch(ctx.nets, params_old, traj, hparams))
     frac = lr_factor(ctx, state)
-    opt_actor, opt_critic = optim.actor_critic(hparams, frac)
+    opt = optim.actor_critic(hparams, frac)
     ent_coef = entropy_coef(ctx, state, hparams)
-    return UpdateStart(state, params_old, traj, batch, keys, frac, ent_coef, opt_actor, opt_critic)
+    return UpdateStart(state, params_old, traj, batch, keys, frac, ent_coef, opt)
 
 
 def finish_update(ctx: Context, start: UpdateStart, params, opt_state, metrics: dict, algo_state=None):
@@ -275,11 +278,6 @@ def finish_update(ctx: Context, start: UpdateStart, params, opt_state, metrics: 
 
 
 def init_actor_critic(ctx: Context, key: jax.Array, hparams: HParams, algo_state=None) -> TrainState:
-    """Initial state with an Adam optimizer for the actor and one for the critic."""
-    opt_actor, opt_critic = optim.actor_critic(hparams)
-    return init_state(
-        ctx,
-        key,
-        lambda p: {"actor": opt_actor.init(p["actor"]), "critic": opt_critic.init(p["critic"])},
-        algo_state=algo_state,
-    )
+    """Initial state whose ``opt_state`` is the :func:`jaxpg.optim.joint` state of an
+    Adam for the actor and one for the critic (the algorithms that step both at once)."""
+    return init_state(ctx, key, optim.joint(optim.actor_critic(hparams)).init, algo_state=algo_state)

@@ -37,13 +37,14 @@ from jaxpg.algos.common import (
 )
 from jaxpg.batch import step_advantages
 from jaxpg.config import HParams
+from jaxpg.networks import ActorCritic
 
 policy_gradient = gae_policy_gradient
 
 
 def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
-    _, opt_critic = optim.actor_critic(hparams)
-    return init_state(ctx, key, lambda p: {"critic": opt_critic.init(p["critic"])})
+    """Initial state; ``opt_state`` is the critic's Adam state (the actor takes natural steps)."""
+    return init_state(ctx, key, lambda p: optim.actor_critic(hparams).critic.init(p.critic))
 
 
 def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_search: bool):
@@ -54,7 +55,7 @@ def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_searc
     adv = step_advantages(batch.advantage, ctx.config.normalize_advantages)
     delta = hparams.max_kl * frac
 
-    x0, unravel = ravel_pytree(params_old["actor"])
+    x0, unravel = ravel_pytree(params_old.actor)
     old_dist = jax.lax.stop_gradient(ctx.nets.policy(params_old, batch.obs))
 
     def objective(x):
@@ -63,7 +64,7 @@ def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_searc
         )[0]
 
     def mean_kl(x):
-        return old_dist.kl(ctx.nets.policy({"actor": unravel(x)}, batch.obs)).mean()
+        return old_dist.kl(ctx.nets.actor.apply(unravel(x), batch.obs)).mean()
 
     g = jax.grad(objective)(x0)
     damped_fvp = natural.fisher_vector_product(mean_kl, x0, hparams.cg_damping)
@@ -81,10 +82,9 @@ def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_searc
     else:
         x_new, step_fraction = x0 + full_step, jnp.ones(())
 
-    params, st_critic, vm = fit_value(
-        ctx, params_old, start.opt_critic, state.opt_state["critic"], batch.obs, batch.target, start.keys[0]
+    critic, opt_state, vm = fit_value(
+        ctx, params_old.critic, start.opt.critic, state.opt_state, batch.obs, batch.target, start.keys[0]
     )
-    params = {**params, "actor": unravel(x_new)}
 
     metrics = {
         "actor_grad_norm": jnp.linalg.norm(g),
@@ -99,7 +99,7 @@ def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_searc
         "ent_coef": ent_coef,
         "critic_lr": hparams.critic_lr * frac,  # the actor has no learning rate: max_kl
     }
-    return finish_update(ctx, start, params, {"critic": st_critic}, metrics)
+    return finish_update(ctx, start, ActorCritic(unravel(x_new), critic), opt_state, metrics)
 
 
 def update(ctx: Context, state: TrainState, hparams: HParams):

@@ -90,19 +90,18 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     cfg = ctx.config
     start = start_update(ctx, state, hparams, num_keys=1)
     batch, ent_coef, kl_coef = start.batch, start.ent_coef, state.algo_state.kl_coef
+    opt = optim.joint(start.opt)
 
     def minibatch_step(carry, mb: Batch):
         params, opt_state, stopped = carry
         loss_fn = lambda p: ppo_loss(ctx, p, mb, hparams, ent_coef, kl_coef)
         grads, m = jax.grad(loss_fn, has_aux=True)(params)
-        actor, sa = optim.step(start.opt_actor, opt_state["actor"], params["actor"], grads["actor"])
-        critic, sc = optim.step(start.opt_critic, opt_state["critic"], params["critic"], grads["critic"])
-        new_params, new_opt = {"actor": actor, "critic": critic}, {"actor": sa, "critic": sc}
+        new_params, new_opt = optim.step(opt, opt_state, params, grads)
         # A stopped update keeps its parameters (target-KL early stop).
         keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(stopped, o, n), new, old)
         params, opt_state = keep(new_params, params), keep(new_opt, opt_state)
-        m["actor_grad_norm"] = global_norm(grads["actor"])
-        m["critic_grad_norm"] = global_norm(grads["critic"])
+        m["actor_grad_norm"] = global_norm(grads.actor)
+        m["critic_grad_norm"] = global_norm(grads.critic)
         m["active"] = 1.0 - stopped.astype(jnp.float32)
         over = jnp.logical_and(hparams.target_kl > 0, m["approx_kl"] > hparams.target_kl)
         return (params, opt_state, jnp.logical_or(stopped, over)), m

@@ -40,18 +40,19 @@ from jaxpg import optim
 from jaxpg.algos.common import (
     Context,
     TrainState,
+    common_diagnostics,
     entropy_coef,
     fit_value,
     global_norm,
-    init_actor_critic,
+    init_state,
     lr_factor,
-    policy_stats,
 )
 from jaxpg.batch import step_advantages
 from jaxpg.config import HParams
 from jaxpg.linalg import solve_spd
+from jaxpg.networks import ActorCritic
 from jaxpg.normalization import RunningStats
-from jaxpg.rollout import finite_flags
+from jaxpg.rollout import finite_flags, first_episodes
 
 
 @struct.dataclass
@@ -103,70 +104,21 @@ def ridge_fit(x: jax.Array, y: jax.Array, mask: jax.Array, reg: float | jax.Arra
     return jnp.where(jnp.all(jnp.isfinite(w)), w, jnp.zeros_like(w))
 
 
-def _masked_stats_update(stats: RunningStats, raw: jax.Array, mask: jax.Array) -> RunningStats:
-    """Merge only the valid rows of ``raw [N, d]`` into the running statistics."""
-    m = mask[:, None]
-    n = jnp.maximum(mask.sum(), 1.0)
-    b_mean = (raw * m).sum(0) / n
-    b_var = (((raw - b_mean) ** 2) * m).sum(0) / n
-    delta = b_mean - stats.mean
-    total = stats.count + n
-    mean = stats.mean + delta * n / total
-    m2 = stats.var * stats.count + b_var * n + delta**2 * stats.count * n / total
-    return RunningStats(mean, m2 / total, total)
-
-
 def collect_episodes(ctx: Context, params, obs_stats: RunningStats, key: jax.Array) -> Episodes:
     """Reset every env, step until each has ended its first episode (or ``H`` steps)."""
     cfg = ctx.config
-    horizon, n_envs = cfg.num_steps, cfg.num_envs
     normalize = obs_stats.normalize if cfg.normalize_obs else (lambda o: o)
-    k_reset, k_loop = jax.random.split(key)
-    obs, env_state = jax.vmap(ctx.env.reset)(jax.random.split(k_reset, n_envs))
-    step_env = jax.vmap(ctx.env.step)
 
     def act(k, raw):
         seen = normalize(raw)
         dist = ctx.nets.policy(params, seen)
         action = dist.sample(k)
-        return seen, action, dist.log_prob(action)
+        return action, (seen, raw, action, dist.log_prob(action))
 
-    shapes = jax.eval_shape(act, k_loop, obs)
-    buf = Episodes(
-        obs=jnp.zeros((horizon,) + shapes[0].shape, shapes[0].dtype),
-        raw_obs=jnp.zeros((horizon,) + obs.shape, obs.dtype),
-        action=jnp.zeros((horizon,) + shapes[1].shape, shapes[1].dtype),
-        log_prob=jnp.zeros((horizon, n_envs), jnp.float32),
-        reward=jnp.zeros((horizon, n_envs), jnp.float32),
-        valid=jnp.zeros((horizon, n_envs), jnp.float32),
-        time=jnp.broadcast_to(jnp.arange(horizon)[:, None], (horizon, n_envs)),
-    )
-
-    def cond(carry):
-        t, _, _, alive, _, _ = carry
-        return jnp.logical_and(t < horizon, jnp.any(alive))
-
-    def body(carry):
-        t, env_state, raw, alive, buf, key = carry
-        key, k_act, k_env = jax.random.split(key, 3)
-        seen, action, log_prob = act(k_act, raw)
-        next_raw, env_state, reward, term, trunc, _ = step_env(
-            jax.random.split(k_env, n_envs), env_state, action
-        )
-        put = lambda b, x: b.at[t].set(x)
-        buf = buf.replace(
-            obs=put(buf.obs, seen),
-            raw_obs=put(buf.raw_obs, raw),
-            action=put(buf.action, action),
-            log_prob=put(buf.log_prob, log_prob),
-            reward=put(buf.reward, reward),
-            valid=put(buf.valid, alive.astype(jnp.float32)),
-        )
-        alive = jnp.logical_and(alive, jnp.logical_not(jnp.logical_or(term, trunc)))
-        return t + 1, env_state, next_raw, alive, buf, key
-
-    init = (jnp.zeros((), jnp.int32), env_state, obs, jnp.ones((n_envs,), bool), buf, k_loop)
-    return jax.lax.while_loop(cond, body, init)[4]
+    _, _, steps = first_episodes(ctx.env, act, key, cfg.num_envs, cfg.num_steps, record=True)
+    seen, raw, action, log_prob = steps.aux
+    time = jnp.broadcast_to(jnp.arange(cfg.num_steps)[:, None], steps.valid.shape)
+    return Episodes(seen, raw, action, log_prob, steps.reward, steps.valid, time)
 
 
 def returns_to_go(ep: Episodes, hparams: HParams) -> jax.Array:
@@ -200,7 +152,7 @@ def surrogate(ctx: Context, actor, ep: Episodes, adv: jax.Array, ent_coef=0.0):
     Its gradient is the REINFORCE estimate ``g`` (sum over each episode's steps,
     mean over episodes). Returns ``(objective, entropy)``.
     """
-    dist = ctx.nets.policy({"actor": actor}, ep.obs)
+    dist = ctx.nets.actor.apply(actor, ep.obs)
     n_valid = jnp.maximum(ep.valid.sum(), 1.0)
     entropy = jnp.sum(dist.entropy() * ep.valid) / n_valid
     pg = jnp.sum(dist.log_prob(ep.action) * jax.lax.stop_gradient(adv) * ep.valid)
@@ -208,8 +160,12 @@ def surrogate(ctx: Context, actor, ep: Episodes, adv: jax.Array, ent_coef=0.0):
 
 
 def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
+    """Initial state; ``opt_state`` is an :class:`ActorCritic` of two Adam states (the
+    actor steps once per update, the critic several times, so each runs on its own)."""
     w = jnp.zeros((num_features(ctx.env.obs_size),), jnp.float32)
-    return init_actor_critic(ctx, key, hparams, algo_state=LinearBaseline(w))
+    opts = optim.actor_critic(hparams)
+    init_opt = lambda p: ActorCritic(opts.actor.init(p.actor), opts.critic.init(p.critic))
+    return init_state(ctx, key, init_opt, algo_state=LinearBaseline(w))
 
 
 def policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: jax.Array):
@@ -227,7 +183,7 @@ def policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: jax.
     ep = collect_episodes(ctx, state.params, state.obs_stats, k_batch)
     adv = advantages(ctx, ep, returns_to_go(ep, hparams),
                      baseline_values(ctx, state.params, algo_state, ep))  # fmt: skip
-    return jax.grad(lambda a: surrogate(ctx, a, ep, adv)[0])(state.params["actor"])
+    return jax.grad(lambda a: surrogate(ctx, a, ep, adv)[0])(state.params.actor)
 
 
 def _fit_linear(ctx: Context, ep: Episodes, hparams: HParams) -> jax.Array:
@@ -249,61 +205,43 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
 
     frac = lr_factor(ctx, state)
     ent_coef = entropy_coef(ctx, state, hparams)
-    opt_actor, opt_critic = optim.actor_critic(hparams, frac)
+    opt = optim.actor_critic(hparams, frac)
     (obj, _), g = jax.value_and_grad(
         lambda a: surrogate(ctx, a, ep, adv, ent_coef), has_aux=True
-    )(params_old["actor"])
-    actor, st_actor = optim.step(opt_actor, state.opt_state["actor"], params_old["actor"], jax.tree.map(jnp.negative, g))
-    params = {**params_old, "actor": actor}
-    opt_state = {**state.opt_state, "actor": st_actor}
+    )(params_old.actor)
+    actor, st_actor = optim.step(opt.actor, state.opt_state.actor, params_old.actor, jax.tree.map(jnp.negative, g))
 
     flat = lambda x: x.reshape((-1,) + x.shape[2:])
     valid = flat(ep.valid)
     metrics = {"policy_loss": -obj, "actor_grad_norm": global_norm(g), "ent_coef": ent_coef,
                "lr": hparams.lr * frac}  # fmt: skip
-    algo_state = state.algo_state
+    critic, st_critic, algo_state = params_old.critic, state.opt_state.critic, state.algo_state
     if cfg.baseline == "value":
-        params, st_critic, vm = fit_value(
-            ctx, params, opt_critic, state.opt_state["critic"], flat(ep.obs), flat(returns), k_value, valid
+        critic, st_critic, vm = fit_value(
+            ctx, critic, opt.critic, st_critic, flat(ep.obs), flat(returns), k_value, valid
         )
-        opt_state = {**opt_state, "critic": st_critic}
         metrics.update(vm)
     else:
         metrics["critic_grad_norm"] = jnp.zeros(())
         if cfg.baseline == "linear":
             algo_state = LinearBaseline(_fit_linear(ctx, ep, hparams))
+    params = ActorCritic(actor, critic)
 
-    # Diagnostics over the valid steps.
-    n = jnp.maximum(valid.sum(), 1.0)
-    obs = flat(ep.obs)
-    old = ctx.nets.policy(params_old, obs)
-    new = ctx.nets.policy(params, obs)
-    metrics["kl"] = jnp.sum(old.kl(new) * valid) / n
-    err = flat(returns - baseline)
-    r = flat(returns)
-    var_r = jnp.sum(valid * (r - jnp.sum(valid * r) / n) ** 2) / n
-    var_e = jnp.sum(valid * (err - jnp.sum(valid * err) / n) ** 2) / n
-    metrics["explained_variance"] = jnp.where(var_r > 0, 1.0 - var_e / var_r, 0.0)
-    stats = policy_stats(ctx, params, obs)
-    stats["entropy"] = jnp.sum(new.entropy() * valid) / n
-    metrics.update(stats)
-    lengths = ep.lengths
+    # Diagnostics over the valid steps; one episode per env.
+    metrics.update(common_diagnostics(ctx, params_old, params, flat(ep.obs), flat(baseline), flat(returns), valid))
     metrics["episode_return_sum"] = jnp.sum(ep.reward * ep.valid)
-    metrics["episode_length_sum"] = jnp.sum(lengths)
+    metrics["episode_length_sum"] = jnp.sum(ep.lengths)
     metrics["episode_count"] = jnp.asarray(cfg.num_envs, jnp.float32)
     metrics.update(finite_flags(ep.raw_obs, ep.reward))
 
-    obs_stats = state.obs_stats
-    if cfg.normalize_obs:
-        raw = ep.raw_obs.reshape(-1, ep.raw_obs.shape[-1])
-        obs_stats = _masked_stats_update(obs_stats, raw, valid)
+    obs_stats = state.obs_stats.update(ep.raw_obs, ep.valid) if cfg.normalize_obs else state.obs_stats
     state = state.replace(
         params=params,
-        opt_state=opt_state,
+        opt_state=ActorCritic(st_actor, st_critic),
         obs_stats=obs_stats,
         key=key,
         algo_state=algo_state,
         update=state.update + 1,
-        env_steps=state.env_steps + lengths.sum().astype(jnp.int32),
+        env_steps=state.env_steps + ep.lengths.sum().astype(jnp.int32),
     )
     return state, metrics

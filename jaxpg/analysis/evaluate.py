@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 
 import jax
+import numpy as np
 
 from jaxpg.algos.common import make_context
 from jaxpg.errors import JaxpgError
-from jaxpg.evaluate import evaluate
+from jaxpg.evaluation import max_eval_steps, policy_act, run_episodes
 from jaxpg.runner.logging import write_json
 from jaxpg.runner.rundir import load_run
 
@@ -21,9 +22,11 @@ def evaluate_run(run_dir: str, episodes: int = 10, seed: int = 0, max_steps: int
     ctx = make_context(run.config)
     out: dict = {"episodes": episodes, "seed": seed, "env": run.config.env, "algo": run.config.algo}
     key = jax.random.PRNGKey(seed)
+    max_steps = max_steps or max_eval_steps(ctx.env)
     for mode, det in (("deterministic", True), ("stochastic", False)):
         key, k = jax.random.split(key)
-        r = evaluate(ctx, run.params, run.obs_stats, k, episodes, det, max_steps)
+        act = policy_act(ctx, run.params, run.obs_stats, det)
+        r = np.asarray(jax.jit(lambda k: run_episodes(ctx.env, act, k, episodes, max_steps)[0])(k))
         out[mode] = {"mean": float(r.mean()), "std": float(r.std()), "returns": r.tolist()}
     write_json(os.path.join(run_dir, "eval.json"), out)
     return out

@@ -16,7 +16,7 @@ import numpy as np
 
 from jaxpg.algos.common import make_context
 from jaxpg.errors import JaxpgError
-from jaxpg.evaluate import default_max_steps, make_policy_fn
+from jaxpg.evaluation import max_eval_steps, policy_act
 from jaxpg.runner.rundir import load_run
 
 
@@ -28,7 +28,7 @@ def play_episode(ctx, params, obs_stats, key, deterministic: bool, max_steps: in
     done, so shapes stay static.
     """
     env = ctx.env
-    act = make_policy_fn(ctx, params, obs_stats, deterministic)
+    act = policy_act(ctx, params, obs_stats, deterministic)
     k_reset, k_run = jax.random.split(key)
     obs, state = env.reset(k_reset)
 
@@ -68,7 +68,7 @@ def render_run(
     is_brax = run.config.env.startswith("brax/")
     if not is_brax and not hasattr(env, "gymnax_env"):
         raise JaxpgError(f"cannot render {run.config.env!r}: only gymnax and Brax envs render")
-    max_steps = max_steps or min(default_max_steps(ctx.env), 1000)
+    max_steps = max_steps or min(max_eval_steps(ctx.env), 1000)
     states, rewards, dones = play_episode(
         ctx, run.params, run.obs_stats, jax.random.PRNGKey(seed), deterministic, max_steps
     )

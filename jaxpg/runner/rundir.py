@@ -24,6 +24,7 @@ from flax import serialization
 
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import JaxpgError
+from jaxpg.networks import ActorCritic
 from jaxpg.normalization import RunningStats
 from jaxpg.runner.checkpoint import CHECKPOINT_SUBDIR
 
@@ -153,7 +154,7 @@ def save_params(out_dir: str, state) -> str:
     """
     stats = state.obs_stats
     payload = {
-        "params": jax.device_get(state.params),
+        "params": jax.device_get(state.params._asdict()),
         "obs_stats": {
             "mean": np.asarray(stats.mean),
             "var": np.asarray(stats.var),
@@ -168,7 +169,7 @@ def save_params(out_dir: str, state) -> str:
     return path
 
 
-def load_params(run_dir: str) -> tuple[dict, RunningStats]:
+def load_params(run_dir: str) -> tuple[ActorCritic, RunningStats]:
     """``(params, obs_stats)`` written by :func:`save_params`; one-line error if missing."""
     path = os.path.join(run_dir, PARAMS_FILE)
     if not os.path.isfile(path):
@@ -180,7 +181,7 @@ def load_params(run_dir: str) -> tuple[dict, RunningStats]:
         payload = serialization.msgpack_restore(f.read())
     s = payload["obs_stats"]
     stats = RunningStats(jnp.asarray(s["mean"]), jnp.asarray(s["var"]), jnp.asarray(s["count"]))
-    return jax.tree.map(jnp.asarray, payload["params"]), stats
+    return ActorCritic(**jax.tree.map(jnp.asarray, payload["params"])), stats
 
 
 @dataclass

@@ -31,7 +31,7 @@ def main():
     seeds = list(range(args.seeds or common.pick(args, 3, 10)))
     t0 = time.perf_counter()
     cfg, hp = preset("trpo", "CartPole-v1")
-    cfg = cfg.replace(total_timesteps=common.pick(args, 100_000, 500_000))
+    cfg = cfg.replace(total_timesteps=common.pick(args, 60_000, 500_000))
     hps = [hp.replace(max_kl=k) for k in MAX_KL]
     _, metrics, _ = common.train_many(cfg, hps, seeds)
     fin = common.final_return(metrics)  # [G, S]

@@ -23,6 +23,7 @@ CPU size uses a reduced task (V = 16, one layer of width 32, 8-token responses);
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 
 import common
@@ -47,25 +48,40 @@ def base_config(args) -> RLHFConfig:
                       eval_batch_size=256, kl_target=2.0, kl_horizon=256.0)
 
 
-def run_arm(cfg: RLHFConfig, prep, seeds, betas=None) -> dict:
-    """``len(betas or [cfg.beta]) x len(seeds)`` RL runs in one vmapped program.
+TRACED = ("beta", "ent_coef_start", "ent_coef_end", "clip_eps")
+"""Config fields the RL update only does arithmetic with: arms that differ only in these
+share one compiled program (traced per run) instead of one compile each."""
 
-    Returns per-update metrics as numpy ``[G, S, U]``.
-    """
-    betas = [cfg.beta] if betas is None else betas
-    update = rl.make_update(cfg, prep.lm_cfg, prep.lang)
+
+def run_arms(cfg: RLHFConfig, prep, seeds, arms: list[dict]) -> dict:
+    """``len(arms) x len(seeds)`` RL runs in one vmapped program; each arm a dict of
+    :data:`TRACED` fields over ``cfg``. Returns per-update metrics as numpy ``[G, S, U]``."""
     sft = prep.sft.params
+    fields = {f: jnp.asarray([arm.get(f, getattr(cfg, f)) for arm in arms for _ in seeds], jnp.float32)
+              for f in TRACED}
 
-    def run(key, beta):
-        state = rl.init_state(cfg, sft, prep.rm.params, beta)
+    def run(key, hp):
+        c = dataclasses.replace(cfg, **hp)  # tracers in the float fields; shapes stay static
+        update = rl.make_update(c, prep.lm_cfg, prep.lang)
+        state = rl.init_state(c, sft, prep.rm.params, hp["beta"])
         return jax.lax.scan(lambda st, k: update(st, sft, prep.rm, k), state,
                             jax.random.split(key, cfg.rl_updates))[1]
 
-    g, s = len(betas), len(seeds)
-    keys = jnp.stack([jax.random.key(7000 + seed) for _ in betas for seed in seeds])
-    b = jnp.asarray([beta for beta in betas for _ in seeds], jnp.float32)
-    m = jax.device_get(jax.jit(jax.vmap(run))(keys, b))
+    g, s = len(arms), len(seeds)
+    keys = jnp.stack([jax.random.key(7000 + seed) for _ in arms for seed in seeds])
+    m = jax.device_get(jax.jit(jax.vmap(run))(keys, fields))
     return {k: np.asarray(v).reshape(g, s, -1) for k, v in m.items()}
+
+
+def run_arm(cfg: RLHFConfig, prep, seeds, betas=None) -> dict:
+    """``len(betas or [cfg.beta]) x len(seeds)`` runs of ``cfg``: ``[G, S, U]`` metrics."""
+    return run_arms(cfg, prep, seeds, [{"beta": b} for b in ([cfg.beta] if betas is None else betas)])
+
+
+def split(m: dict, sizes: list[int]) -> list[dict]:
+    """Cut ``[G, S, U]`` metrics of consecutive arm groups back apart."""
+    edges = np.cumsum([0] + sizes)
+    return [{k: v[a:b] for k, v in m.items()} for a, b in itertools.pairwise(edges)]
 
 
 def last(m, name, k=5):
@@ -145,9 +161,8 @@ def part_entropy(args, cfg, prep, seeds):
     t0 = time.time()
     arms = {"linear 0.01 -> 0.001": (0.01, 0.001), "constant 0.01": (0.01, 0.01),
             "constant 0.001": (0.001, 0.001), "none": (0.0, 0.0)}
-    res = {}
-    for label, (a, b) in arms.items():
-        res[label] = run_arm(dataclasses.replace(cfg, ent_coef_start=a, ent_coef_end=b), prep, seeds)
+    m = run_arms(cfg, prep, seeds, [{"ent_coef_start": a, "ent_coef_end": b} for a, b in arms.values()])
+    res = dict(zip(arms, split(m, [1] * len(arms))))
     ent = {k: last(m, "entropy")[0] for k, m in res.items()}
     d2 = {k: last(m, "distinct_2")[0] for k, m in res.items()}
     gold = {k: last(m, "gold")[0] for k, m in res.items()}
@@ -241,7 +256,7 @@ def part_batch(args, cfg, prep, seeds):
 def part_clip(args, cfg, prep, seeds):
     t0 = time.time()
     eps = [0.1, 0.2, 0.3]
-    res = {e: run_arm(dataclasses.replace(cfg, clip_eps=e), prep, seeds) for e in eps}
+    res = dict(zip(eps, split(run_arms(cfg, prep, seeds, [{"clip_eps": e} for e in eps]), [1] * len(eps))))
     q = {e: {k: float(m[f"update_ratio_dev_{k}"][0].mean()) for k in ("p50", "p90", "p99", "mean")}
          for e, m in res.items()}
     beyond = {e: float(m["update_ratio_beyond_eps"][0].mean()) for e, m in res.items()}
@@ -281,8 +296,9 @@ def part_rm_from_scaling(args, cfg, seeds) -> bool:
         sc = json.load(f)
     t0 = time.time()
     size = "d{}xL{}".format(*sc["settings"]["rm_sizes"][-1])
-    counts = sc["settings"]["pair_counts"]
     per_seed = sc.get("rm_gold_accuracy_per_seed", {})
+    # The grid's pair counts plus any merged extra column (e.g. 50,000 pairs) of this size.
+    counts = sorted({int(c.split("/")[1]) for c in sc["rm_gold_accuracy"] if c.startswith(size + "/")})
     acc = {n: per_seed.get(f"{size}/{n}", [sc["rm_gold_accuracy"][f"{size}/{n}"]]) for n in counts}
     write_rm(args, t0, cfg, sc["seeds"], counts, acc,
              f"read from rlhf_scaling.json: reward models {size} from a pretrained LM of their size, "

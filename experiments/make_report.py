@@ -65,7 +65,28 @@ def _settings_text(d: dict) -> str:
     return text if len(text) <= 600 else text[:600] + " ..."
 
 
-def render(claims: list[dict], theory: dict | None, results_dir: str = "results") -> str:
+def timing_lines(results_dir: str) -> list[str]:
+    """The last whole ``run_all.py`` run's per-script wall times (``run_all_timing_*.json``)."""
+    lines = []
+    for path in sorted(glob.glob(os.path.join(results_dir, "run_all_timing_*.json"))):
+        with open(path) as f:
+            t = json.load(f)
+        m = t.get("machine", {})
+        load = ", ".join(f"{x:.1f}" for x in m.get("load_average_1_5_15min", []))
+        lines += [f"## Run time of `run_all.py` ({t['scale']} size)", "",
+                  (f"{t['total_seconds'] / 60:.1f} min in total, {t['started']} to {t['ended']}, on "
+                  f"{m.get('cpu', '-')} ({m.get('cores', '-')} cores); load average (1, 5, 15 min) "
+                  f"{load} at the end, {', '.join(f'{x:.1f}' for x in t.get('load_average_at_start', []))} "
+                  "at the start (a load above the core count means other jobs shared the machine)."),
+                  "", "| script | wall s |", "|---|---|"]
+        lines += [f"| {k}{' (failed)' if k in t.get('failed', []) else ''} | {v:.0f} |"
+                  for k, v in t["seconds"].items()]
+        lines.append("")
+    return lines
+
+
+def render(claims: list[dict], theory: dict | None, results_dir: str = "results",
+           timing: list[str] | None = None) -> str:
     lines = [
         "# Policy-gradient and RLHF claims, measured",
         "",
@@ -133,6 +154,7 @@ def render(claims: list[dict], theory: dict | None, results_dir: str = "results"
             f"![Gaussian manifold]({theory['gaussian_manifold']})",
             "",
         ]
+    lines += timing or []
     return "\n".join(lines) + "\n"
 
 
@@ -156,7 +178,7 @@ def main(argv=None) -> int:
         print(f"make_report: error: no claim results in {a.results!r}; run experiments/run_all.py", file=sys.stderr)
         return 2
     rel = os.path.relpath(a.results, os.path.dirname(os.path.abspath(a.out)))
-    text = render(claims, theory, rel)
+    text = render(claims, theory, rel, timing_lines(a.results))
     with open(a.out, "w") as f:
         f.write(text)
     counts = {}

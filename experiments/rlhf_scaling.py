@@ -21,12 +21,19 @@ Student-t interval over seeds. RL runs of one RM size are one vmapped program ov
 
     PYTHONPATH=. python experiments/rlhf_scaling.py            # CPU size (minutes)
     PYTHONPATH=. python experiments/rlhf_scaling.py --scale    # up to 50,000 pairs, more seeds
+    PYTHONPATH=. python experiments/rlhf_scaling.py --pairs 50000 --sizes 64x2 32x2
+        # one more column of the CPU grid (InstructGPT's pair count), saved as
+        # results/rlhf_scaling_extra_50000.json; the next plain run merges it into the
+        # table, the trends and the figure (only if it ran with the same settings)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import glob
+import json
 import math
+import os
 import time
 
 import common
@@ -54,12 +61,16 @@ def grid(args):
     sizes = common.pick(args, [(16, 1), (32, 2), (64, 2)], [(16, 1), (32, 2), (64, 2), (128, 2)])
     pairs = common.pick(args, [500, 2000, 8000], [1000, 5000, 20000, 50000])
     seeds = list(range(args.seeds or common.pick(args, 2, 3)))
-    updates = common.pick(args, 24, 40)
+    updates = common.pick(args, 20, 40)
     n_max = common.pick(args, 64, 256)
     if args.smoke:  # the code path only, in about a minute
         base = dataclasses.replace(base, sft_steps=30, n_eval_pairs=64, rl_batch_size=16,
                                    response_len=6, context_len=10, d_model=16, n_layers=1)
         sizes, pairs, seeds, updates, n_max = [(8, 1), (16, 1)], [32, 64], [0, 1], 3, 8
+    if args.pairs:
+        pairs = sorted(args.pairs)
+    if args.sizes:
+        sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes]
     return dataclasses.replace(base, rl_updates=updates), sizes, pairs, seeds, n_max
 
 
@@ -233,10 +244,11 @@ def plot(path, bon, rlc, coef_bon, coef_rl, sizes, pair_counts, seeds):
     ax = axes[2]
     for (d_model, n_layers), marker in zip(sizes, "os^D"):
         for kind, coef, ls in (("bon", coef_bon, "-"), ("rl", coef_rl, "--")):
-            a = [coef[f"d{d_model}xL{n_layers}/{n}"]["alpha"]["mean"] for n in pair_counts]
-            b = [coef[f"d{d_model}xL{n_layers}/{n}"]["beta"]["mean"] for n in pair_counts]
-            ax.plot(pair_counts, a, marker + ls, label=f"alpha_{kind} d{d_model}")
-            ax.plot(pair_counts, b, marker + ls, alpha=0.4, label=f"beta_{kind} d{d_model}")
+            ns = counts_of(coef, (d_model, n_layers))
+            a = [coef[f"d{d_model}xL{n_layers}/{n}"]["alpha"]["mean"] for n in ns]
+            b = [coef[f"d{d_model}xL{n_layers}/{n}"]["beta"]["mean"] for n in ns]
+            ax.plot(ns, a, marker + ls, label=f"alpha_{kind} d{d_model}")
+            ax.plot(ns, b, marker + ls, alpha=0.4, label=f"beta_{kind} d{d_model}")
     ax.set_xscale("log")
     ax.set_xlabel("preference pairs")
     ax.set_ylabel("fitted coefficient (mean over seeds)")
@@ -246,6 +258,13 @@ def plot(path, bon, rlc, coef_bon, coef_rl, sizes, pair_counts, seeds):
     plt.close(fig)
 
 
+def _cell_key(cell: str) -> tuple[int, int, int]:
+    """``"d64xL2/8000"`` -> ``(64, 2, 8000)``: table rows by RM size, then pair count."""
+    size, n = cell.split("/")
+    d, layers = size[1:].split("xL")
+    return int(d), int(layers), int(n)
+
+
 def markdown_table(coef_bon, coef_rl, acc, peaks_rl):
     def ci(c):
         return f"{c['mean']:.3f} [{c['lo']:.3f}, {c['hi']:.3f}]"
@@ -253,7 +272,7 @@ def markdown_table(coef_bon, coef_rl, acc, peaks_rl):
     header = ("| RM (d_model x layers) / pairs | RM gold acc | alpha_bon | beta_bon | alpha_rl | "
               "beta_rl | RL peak gold gain (at d) |")
     lines = [header, "|---|---|---|---|---|---|---|"]
-    for cell in coef_bon:
+    for cell in sorted(coef_bon, key=_cell_key):
         p = peaks_rl[cell]
         lines.append(f"| {cell} | {acc[cell]:.3f} | {ci(coef_bon[cell]['alpha'])} | "
                      f"{ci(coef_bon[cell]['beta'])} | {ci(coef_rl[cell]['alpha'])} | "
@@ -261,32 +280,70 @@ def markdown_table(coef_bon, coef_rl, acc, peaks_rl):
     return "\n".join(lines)
 
 
-def trend(coef, sizes, pair_counts, name):
+def counts_of(coef, size) -> list[int]:
+    """The pair counts measured for one RM size (the grid's, plus merged extra columns)."""
+    prefix = f"d{size[0]}xL{size[1]}/"
+    return sorted(int(c[len(prefix):]) for c in coef if c.startswith(prefix))
+
+
+def trend(coef, sizes, name):
     """Sign of the change of a coefficient's mean from the fewest to the most pairs, per size."""
     out = {}
     for d_model, n_layers in sizes:
-        vals = [coef[f"d{d_model}xL{n_layers}/{n}"][name]["mean"] for n in pair_counts]
+        vals = [coef[f"d{d_model}xL{n_layers}/{n}"][name]["mean"] for n in counts_of(coef, (d_model, n_layers))]
         out[f"d{d_model}xL{n_layers}"] = {"first": vals[0], "last": vals[-1],
                                           "rises": bool(vals[-1] > vals[0])}
     return out
+
+
+MERGED_SETTINGS = ("sft_steps", "rm_epochs", "best_of_n_max", "rl")
+
+
+def merge_extra(results_dir, settings, seeds, tables) -> list[str]:
+    """Add the cells of ``rlhf_scaling_extra_*.json`` (runs with ``--pairs``) that used the
+    same settings and seeds to ``tables`` (name -> {cell: value}); returns the files merged."""
+    merged = []
+    for path in sorted(glob.glob(os.path.join(results_dir, f"{NAME}_extra_*.json"))):
+        with open(path) as f:
+            extra = json.load(f)
+        same = all(extra["settings"].get(k) == settings.get(k) for k in MERGED_SETTINGS)
+        if not same or extra["seeds"] != seeds:
+            print(f"[merge] skipped {os.path.basename(path)}: other settings or seeds", flush=True)
+            continue
+        for name, table in tables.items():
+            table.update(extra["tables"][name])
+        merged.append(os.path.basename(path))
+        print(f"[merge] {os.path.basename(path)}: cells {sorted(extra['tables']['rm_gold_accuracy'])}",
+              flush=True)
+    return merged
+
+
+def settings_of(cfg, sizes, pair_counts, n_max) -> dict:
+    """The grid's settings as JSON stores them (extra columns must match these)."""
+    return json.loads(json.dumps({
+        "rm_sizes": sizes, "pair_counts": pair_counts, "best_of_n_max": n_max,
+        "rl": {"algo": cfg.algo, "updates": cfg.rl_updates, "batch": cfg.rl_batch_size,
+               "lr": cfg.rl_lr, "beta": cfg.beta}, "sft_steps": cfg.sft_steps,
+        "rm_epochs": cfg.rm_epochs}))
 
 
 def build_result(cfg, sizes, pair_counts, seeds, n_max, bon, rlc, coef_bon, coef_rl, peaks_rl,
                  acc, figure) -> dict:
     """The claim record: verdict from the coefficients' trends, the table, the raw curves."""
     big = f"d{sizes[-1][0]}xL{sizes[-1][1]}"
-    a_bon = trend(coef_bon, sizes, pair_counts, "alpha")
-    b_bon = trend(coef_bon, sizes, pair_counts, "beta")
+    a_bon = trend(coef_bon, sizes, "alpha")
+    b_bon = trend(coef_bon, sizes, "beta")
     # Gao et al.: more RM data/parameters -> higher alpha (gold rises faster) and lower beta.
     gold_rises = all(coef_bon[c]["alpha"]["mean"] > 0 for c in coef_bon)
     alpha_up = sum(v["rises"] for v in a_bon.values())
     beta_down = sum(not v["rises"] for v in b_bon.values())
     verdict = "agrees" if gold_rises and alpha_up == len(sizes) and beta_down >= len(sizes) - 1 \
         else ("partly" if gold_rises else "disagrees")
-    best_bon = coef_bon[f"{big}/{pair_counts[-1]}"]
-    best_rl = coef_rl[f"{big}/{pair_counts[-1]}"]
+    most = counts_of(coef_bon, sizes[-1])[-1]
+    best_bon = coef_bon[f"{big}/{most}"]
+    best_rl = coef_rl[f"{big}/{most}"]
     measured = (
-        f"largest RM ({big}, {pair_counts[-1]} pairs): best-of-n alpha {best_bon['alpha']['mean']:.3f} "
+        f"largest RM ({big}, {most} pairs): best-of-n alpha {best_bon['alpha']['mean']:.3f} "
         f"[{best_bon['alpha']['lo']:.3f}, {best_bon['alpha']['hi']:.3f}], beta "
         f"{best_bon['beta']['mean']:.3f}; RL alpha {best_rl['alpha']['mean']:.3f} "
         f"[{best_rl['alpha']['lo']:.3f}, {best_rl['alpha']['hi']:.3f}], beta "
@@ -305,14 +362,11 @@ def build_result(cfg, sizes, pair_counts, seeds, n_max, bon, rlc, coef_bon, coef
         "table": markdown_table(coef_bon, coef_rl, acc, peaks_rl),
         "figure": figure,
         "seeds": seeds,
-        "settings": {"rm_sizes": sizes, "pair_counts": pair_counts, "best_of_n_max": n_max,
-                     "rl": {"algo": cfg.algo, "updates": cfg.rl_updates, "batch": cfg.rl_batch_size,
-                            "lr": cfg.rl_lr, "beta": cfg.beta}, "sft_steps": cfg.sft_steps,
-                     "rm_epochs": cfg.rm_epochs},
+        "settings": settings_of(cfg, sizes, pair_counts, n_max),
         "coefficients": {"best_of_n": coef_bon, "rl": coef_rl},
         "trends": {"alpha_bon": a_bon, "beta_bon": b_bon,
-                   "alpha_rl": trend(coef_rl, sizes, pair_counts, "alpha"),
-                   "beta_rl": trend(coef_rl, sizes, pair_counts, "beta")},
+                   "alpha_rl": trend(coef_rl, sizes, "alpha"),
+                   "beta_rl": trend(coef_rl, sizes, "beta")},
         "rm_gold_accuracy": acc,
         "rl_peaks": peaks_rl,
         "curves": {"best_of_n": {f"d{k[0][0]}xL{k[0][1]}/{k[1]}/s{k[2]}": v for k, v in bon.items()},
@@ -330,8 +384,12 @@ def build_result(cfg, sizes, pair_counts, seeds, n_max, bon, rlc, coef_bon, coef
 
 
 def main():
-    args = common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument(
-        "--smoke", action="store_true", help="a tiny grid that only checks the code path"))
+    def extra(p):
+        p.add_argument("--smoke", action="store_true", help="a tiny grid that only checks the code path")
+        p.add_argument("--pairs", type=int, nargs="+", help="only these pair counts (an extra column)")
+        p.add_argument("--sizes", nargs="+", help="only these RM sizes, as DxL (d_model x layers)")
+
+    args = common.parse_args(__doc__.splitlines()[0], extra)
     t_start = time.time()
     cfg, sizes, pair_counts, seeds, n_max = grid(args)
     lang = pipeline.make_task_language(cfg)
@@ -357,13 +415,43 @@ def main():
     acc_seeds = {f"d{k[0][0]}xL{k[0][1]}/{k[1]}": [rms[k[0], k[1], s][1] for s in seeds]
                  for k in {(key[0], key[1]) for key in rms}}
     acc = {k: float(np.mean(v)) for k, v in acc_seeds.items()}
+    if args.pairs or args.sizes:  # one more column of the grid, merged by the next plain run
+        write_extra(args, cfg, sizes, pair_counts, seeds, n_max, coef_bon, coef_rl, peaks_rl, acc,
+                    acc_seeds, t_start)
+        return
+    merged = merge_extra(args.results, settings_of(cfg, sizes, pair_counts, n_max), seeds,
+                         {"best_of_n": coef_bon, "rl": coef_rl, "rl_peaks": peaks_rl,
+                          "rm_gold_accuracy": acc, "rm_gold_accuracy_per_seed": acc_seeds})
     fig = common.figure_path(args, NAME)
     plot(fig, bon, rlc, coef_bon, coef_rl, sizes, pair_counts, seeds)
     result = build_result(cfg, sizes, pair_counts, seeds, n_max, bon, rlc, coef_bon, coef_rl,
                           peaks_rl, acc, common.rel_figure(fig))
     result["seconds"] = time.time() - t_start
     result["rm_gold_accuracy_per_seed"] = acc_seeds
+    result["merged_extra_runs"] = merged
+    if merged:
+        result["method"] += (" Cells with more pairs than the grid come from separate runs with the "
+                             f"same settings and seeds ({', '.join(merged)}), merged into the table, "
+                             "the trends and the coefficient panel.")
     common.write_result(args, NAME, result)
+
+
+def write_extra(args, cfg, sizes, pair_counts, seeds, n_max, coef_bon, coef_rl, peaks_rl, acc,
+                acc_seeds, t_start):
+    """``results/rlhf_scaling_extra_<pairs>.json``: the cells of a ``--pairs``/``--sizes`` run."""
+    from jaxpg.runner.logging import write_json
+
+    out = {"settings": settings_of(cfg, sizes, pair_counts, n_max), "seeds": seeds, "hardware": common.hardware(),
+           "scale": "gpu" if args.scale else "cpu", "written": time.strftime("%Y-%m-%d %H:%M:%S"),
+           "seconds": time.time() - t_start,
+           "tables": {"best_of_n": coef_bon, "rl": coef_rl, "rl_peaks": peaks_rl,
+                      "rm_gold_accuracy": acc, "rm_gold_accuracy_per_seed": acc_seeds}}
+    path = os.path.join(args.results, f"{NAME}_extra_{'_'.join(map(str, pair_counts))}.json")
+    os.makedirs(args.results, exist_ok=True)
+    write_json(path, out)
+    print(f"wrote {path}: " + "; ".join(f"{c}: alpha_bon {coef_bon[c]['alpha']['mean']:.3f}, beta_bon "
+                                        f"{coef_bon[c]['beta']['mean']:.3f}, RM acc {acc[c]:.3f}"
+                                        for c in sorted(coef_bon, key=_cell_key)))
 
 
 if __name__ == "__main__":

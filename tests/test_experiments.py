@@ -167,3 +167,49 @@ def test_gao_functional_forms_fit_recovers_coefficients():
     # RL form d (alpha - beta log d); the d = 0 point is dropped (log 0).
     a, b = rlhf_scaling.fit_rl(d, d * (0.5 - 0.2 * np.log(np.maximum(d, 1e-12))))
     assert a == pytest.approx(0.5, abs=1e-9) and b == pytest.approx(0.2, abs=1e-9)
+
+
+def test_mc_variance_score_and_reward_to_go_by_hand():
+    import claim11_mc_variance as c11
+    import jax
+    import jax.numpy as jnp
+
+    # Reward-to-go of -1 per alive step: alive for 3 of 4 steps, gamma 0.5:
+    # G_2 = -1, G_1 = -1 + 0.5 * -1 = -1.5, G_0 = -1 + 0.5 * -1.5 = -1.75, G_3 = 0 (masked).
+    traj = {"alive": jnp.array([[1.0], [1.0], [1.0], [0.0]])}
+    assert np.allclose(np.asarray(c11.reward_to_go(traj, 0.5))[:, 0], [-1.75, -1.5, -1.0, 0.0])
+    # The exact per-episode gradient (e_a - pi) phi^T equals autodiff of log softmax(W phi).
+    w = jnp.array([[0.3, -0.2, 0.1], [0.0, 0.5, -0.4], [-0.7, 0.2, 0.9]])
+    obs = jnp.array([[[-0.5, 0.02]], [[-0.4, -0.03]]])  # [T=2, B=1, 2]
+    act = jnp.array([[2], [0]])
+    adv = jnp.array([[1.5], [-2.0]])
+    one = {"obs": obs, "action": act, "alive": jnp.ones((2, 1))}
+    phi = c11.policy_features(obs)
+
+    def surrogate(w):
+        logp = jax.nn.log_softmax(phi @ w.T)
+        return jnp.sum(adv * jnp.take_along_axis(logp, act[..., None], -1)[..., 0])
+
+    g = jax.grad(surrogate)(w).reshape(-1)
+    two = jax.tree.map(lambda x: jnp.concatenate([x, x], 1), one)
+    adv2 = jnp.concatenate([adv, -adv], 1)
+    # Two episodes with gradients g and -g: variance per parameter 2 g^2, over B = 2.
+    expected = float(jnp.sum(2 * g**2) / 2)
+    assert float(c11.trace_var(two, w, adv2)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_scaling_extra_column_merges_only_with_same_settings(tmp_path):
+    import rlhf_scaling
+
+    cell = {"alpha": {"mean": 1.0}, "beta": {"mean": 0.1}}
+    settings = {"sft_steps": 400, "rm_epochs": 2, "best_of_n_max": 64, "rl": {"updates": 20}}
+    extra = {"settings": settings, "seeds": [0, 1],
+             "tables": {"best_of_n": {"d64xL2/50000": cell}, "rm_gold_accuracy": {"d64xL2/50000": 0.8}}}
+    (tmp_path / "rlhf_scaling_extra_50000.json").write_text(json.dumps(extra))
+    other = dict(extra, settings=dict(settings, rm_epochs=4))
+    (tmp_path / "rlhf_scaling_extra_9.json").write_text(json.dumps(other))
+    tables = {"best_of_n": {"d64xL2/500": cell}, "rm_gold_accuracy": {"d64xL2/500": 0.7}}
+    merged = rlhf_scaling.merge_extra(str(tmp_path), settings, [0, 1], tables)
+    assert merged == ["rlhf_scaling_extra_50000.json"]
+    assert rlhf_scaling.counts_of(tables["best_of_n"], (64, 2)) == [500, 50000]
+    assert rlhf_scaling.merge_extra(str(tmp_path), settings, [0, 1, 2], {}) == []

@@ -34,7 +34,6 @@ and ``.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform

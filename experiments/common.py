@@ -186,12 +186,9 @@ def pending(args, name: str, claim: str, needs: str, source: str) -> None:
     )
 
 
-def timed_train(cfg: TrainConfig, hp: HParams, seeds: Sequence[int], repeats: int = 1):
-    """Like :func:`train_many` for one setting, with compile time and run time apart.
-
-    Returns ``(metrics [S, U], compile_s, run_s)``; ``run_s`` is the best of
-    ``repeats`` executions of the compiled program (less noise on a shared machine).
-    """
+def compiled_train(cfg: TrainConfig, hp: HParams, seeds: Sequence[int]):
+    """``(run, compile_s)``: ``run()`` executes one setting's vmapped training program over
+    ``seeds`` (compiled here, once) and returns its metrics on the host."""
     from jaxpg.train import make_train
 
     cfg = cfg.validate()
@@ -201,11 +198,20 @@ def timed_train(cfg: TrainConfig, hp: HParams, seeds: Sequence[int], repeats: in
     t0 = time.perf_counter()
     compiled = jax.jit(jax.vmap(make_train(cfg))).lower(keys, hp_b).compile()
     compile_s = time.perf_counter() - t0
+    return (lambda: jax.device_get(compiled(keys, hp_b)[1])), compile_s
+
+
+def timed_train(cfg: TrainConfig, hp: HParams, seeds: Sequence[int], repeats: int = 1):
+    """Like :func:`train_many` for one setting, with compile time and run time apart.
+
+    Returns ``(metrics [S, U], compile_s, run_s)``; ``run_s`` is the best of
+    ``repeats`` executions of the compiled program (less noise on a shared machine).
+    """
+    run, compile_s = compiled_train(cfg, hp, seeds)
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        _, metrics = compiled(keys, hp_b)
-        metrics = jax.device_get(metrics)
+        metrics = run()
         best = min(best, time.perf_counter() - t0)
     return {k: np.asarray(v) for k, v in metrics.items()}, compile_s, best
 

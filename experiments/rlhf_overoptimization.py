@@ -193,7 +193,7 @@ def main():
           f"{claim2['kl_last_half_max']:.2f} (target {base.kl_target}); gold "
           f"{claim2['gold_before']:+.3f} -> {claim2['gold_after']:+.3f}: "
           f"{'HOLDS' if claim2['holds'] else 'FAILS'}")
-    print(f"[claim 3] RM accuracy vs pairs: "
+    print("[claim 3] RM accuracy vs pairs: "
           + ", ".join(f"{r['n_pairs']}: {r['gold_accuracy']:.3f}" for r in rm_curve)
           + f": {'HOLDS' if claim3['holds'] else 'FAILS'}")
     print(f"total {results['wall_s']['total_s']:.0f}s on {results['hardware']['device']}"

@@ -25,6 +25,7 @@ import numpy as np
 from experiments.bench_brax import CompileClock, Setting, make_evaluate, our_config, run_brax
 from jaxpg import envs
 from jaxpg.config import HParams, TrainConfig
+from jaxpg.evaluation import policy_act, run_episodes
 from jaxpg.presets import preset
 from jaxpg.train import Trainer, make_trainer
 
@@ -48,10 +49,25 @@ class Compiled:
 _CACHE: dict = {}
 
 
+def make_deterministic_evaluate(ctx, num_eval_envs: int, max_steps: int):
+    """Mean return of one episode in each of ``num_eval_envs`` fresh envs with the policy's
+    mode (``tanh(mean)`` for the tanh-Gaussian): jaxpg's own in-program evaluation."""
+
+    def evaluate(state, key):
+        act = policy_act(ctx, state.params, state.obs_stats, deterministic=True)
+        returns, _ = run_episodes(ctx.env, act, key, num_eval_envs, max_steps)
+        return returns.mean()
+
+    return evaluate
+
+
 def compiled_chunk(config: TrainConfig, hparams: HParams, n: int, eval_envs: int = 0,
-                   eval_len: int = 0) -> Compiled:
-    """``config``'s init and ``n``-update chunk (and evaluation), compiled once per process."""
-    key = (config, n, eval_envs, eval_len)
+                   eval_len: int = 0, deterministic: bool = False) -> Compiled:
+    """``config``'s init and ``n``-update chunk (and evaluation), compiled once per process.
+
+    The evaluation samples actions as Brax's trainer does, or with ``deterministic``
+    plays the policy's mode."""
+    key = (config, n, eval_envs, eval_len, deterministic)
     if key in _CACHE:
         return _CACHE[key]
     t0 = now()
@@ -63,7 +79,8 @@ def compiled_chunk(config: TrainConfig, hparams: HParams, n: int, eval_envs: int
     chunk = chunk.lower(state, hp, n).compile()
     evaluate = None
     if eval_envs:
-        evaluate = jax.jit(make_evaluate(trainer.ctx, eval_envs, eval_len))
+        make = make_deterministic_evaluate if deterministic else make_evaluate
+        evaluate = jax.jit(make(trainer.ctx, eval_envs, eval_len))
         evaluate = evaluate.lower(state, jax.random.PRNGKey(0)).compile()
     jax.block_until_ready(state)
     _CACHE[key] = c = Compiled(trainer, init, chunk, evaluate, now() - t0)
@@ -124,7 +141,8 @@ def env_only_ceiling(env_name: str, num_envs: int, steps: int, backend: str = "p
 
 def train_with_evals(config: TrainConfig, hparams: HParams, *, chunk_updates: int,
                      eval_envs: int, eval_len: int, stretch_steps: int, stop_return: float,
-                     max_steps: int, deadline: float, log, cap_s: float = float("inf")) -> dict:
+                     max_steps: int, deadline: float, log, cap_s: float = float("inf"),
+                     deterministic: bool = False) -> dict:
     """Train ``config`` in chunks with an evaluation after each, wall clock from the start.
 
     Runs at least ``stretch_steps`` (for the steady steps/s: chunks after the first,
@@ -134,8 +152,8 @@ def train_with_evals(config: TrainConfig, hparams: HParams, *, chunk_updates: in
     counts compile, training and earlier evaluations (as Brax's trainer does).
     """
     t_start = now()
-    cached = (config, chunk_updates, eval_envs, eval_len) in _CACHE
-    c = compiled_chunk(config, hparams, chunk_updates, eval_envs, eval_len)
+    cached = (config, chunk_updates, eval_envs, eval_len, deterministic) in _CACHE
+    c = compiled_chunk(config, hparams, chunk_updates, eval_envs, eval_len, deterministic)
     wall0 = t_start - (c.compile_s if cached else 0.0)  # a cached compile is still charged
     hp = hparams.validate().as_arrays()
     key_init, key_eval = jax.random.split(jax.random.PRNGKey(0))
@@ -166,6 +184,7 @@ def train_with_evals(config: TrainConfig, hparams: HParams, *, chunk_updates: in
     return {
         "compile_s": c.compile_s,
         "compile_shared_with_earlier_part": cached,
+        "eval": "deterministic" if deterministic else "stochastic",
         "steady_steps_per_s": steps_per_chunk * len(steady) / sum(steady) if steady else None,
         "steady_chunks": len(steady),
         "steps_per_chunk": steps_per_chunk,
@@ -233,6 +252,40 @@ def halfcheetah_preset(scale: dict, earlier: dict | None, deadline: float, log) 
     )  # fmt: skip
     res["wall_to_target_s"] = {str(t): wall_to(res["evals"], t) for t in targets}
     return res
+
+
+def brax_presets(scale: dict, deadline: float, log) -> dict:
+    """Part 7: our ``brax/halfcheetah`` and ``brax/ant`` presets (Brax's settings and its
+    policy: tanh-Gaussian, state-dependent std) toward their published returns.
+
+    Each env gets an equal share of the time left (and at most ``cap_s`` of training
+    after its compile); evaluated after every chunk with the deterministic policy
+    (``tanh(mean)``, jaxpg's evaluation) on ``eval_envs`` fresh envs. Reports the wall
+    time (compile included) at which each reference return was first reached.
+    """
+    out = {}
+    specs = list(scale["published"].items())
+    for i, (env, spec) in enumerate(specs):
+        config, hparams = preset("ppo", env)
+        config = config.replace(**scale.get("preset_overrides", {}))
+        share = (deadline - now()) / (len(specs) - i)
+        log(f"  {env}: {config.num_envs} envs x {config.num_steps} steps, policy {config.policy}"
+            f" (state-dependent std: {config.state_dependent_std}), {share:.0f} s")
+        res = train_with_evals(
+            config, hparams, chunk_updates=spec.get("chunk_updates", scale["chunk_updates"]),
+            eval_envs=spec["eval_envs"], eval_len=config.episode_length, stretch_steps=0,
+            stop_return=max(spec["targets"]),
+            max_steps=config.total_timesteps, deadline=now() + share, log=log,
+            cap_s=spec["cap_s"], deterministic=True,
+        )  # fmt: skip
+        res["wall_to_target_s"] = {str(t): wall_to(res["evals"], t) for t in spec["targets"]}
+        res["best_return"] = max((e["return"] for e in res["evals"]), default=None)
+        res["reference"] = spec["reference"]
+        res["policy"] = {"policy": config.policy, "state_dependent_std": config.state_dependent_std,
+                         "num_envs": config.num_envs, "num_steps": config.num_steps,
+                         "total_timesteps": config.total_timesteps}  # fmt: skip
+        out[env] = res
+    return {"runs": out}
 
 
 # ------------------------------------------------------------------ many agents

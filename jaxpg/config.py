@@ -216,7 +216,7 @@ _OPTIONAL = {
 
 def _type_fix(kind: type, tuple_of: bool) -> str:
     name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
-    return f"must be a tuple of integers, e.g. (64, 64)" if tuple_of else f"must be {name}"
+    return "must be a tuple of integers, e.g. (64, 64)" if tuple_of else f"must be {name}"
 
 
 def _is(value, kind: type) -> bool:

@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 PARTS = ("env_ceiling", "halfcheetah_ppo", "halfcheetah_preset", "cartpole_agents", "memory",
-         "profile", "spinningup")  # fmt: skip
+         "profile", "brax_presets", "spinningup")  # fmt: skip
 FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 
 
@@ -47,8 +47,12 @@ def test_gpu_suite_smoke_runs_every_part(tmp_path):
     share = parts["profile"]["ppo"][0]["share"]
     assert share["rollout"] > 0 and share["advantages"] > 0 and sum(share.values()) == pytest.approx(1.0)
     assert parts["profile"]["ppo"][0]["xla_cost_update_loop_corrected"]["flops"] > 0
+    bp = parts["brax_presets"]["runs"]["brax/fast"]
+    assert bp["eval"] == "deterministic" and bp["env_steps"] > 0 and bp["evals"]
+    assert bp["policy"]["policy"] == "tanh-gaussian" and bp["policy"]["state_dependent_std"]
     assert parts["spinningup"]["results"]["fast"]["vpg"]["updates_done"] > 0
     assert "env-only ceiling" in md and "Where one update's time goes" in md
+    assert "| brax/fast | tanh-gaussian + state std |" in md
 
 
 def test_part_that_does_not_fit_is_recorded_as_skipped(tmp_path):
@@ -65,3 +69,28 @@ def test_part_that_does_not_fit_is_recorded_as_skipped(tmp_path):
     run_part(suite, "broken", lambda: 1 / 0, 0, lambda m: None)  # a failing part is recorded
     assert "ZeroDivisionError" in suite.doc["parts"]["broken"]["error"]
     assert device_slug({"platform": "gpu", "device_kind": "NVIDIA H100 80GB HBM3"}) == "nvidia-h100-80gb-hbm3"
+
+
+def test_committed_parts_run_last_and_are_carried_until_remeasured(tmp_path):
+    from experiments.gpu_suite import Suite, committed_results, run_part, unmeasured_first
+
+    earlier = {"suite": "gpu_suite", "started": "2026-11-26 16:05:01", "skipped": {"c": "no time"},
+               "parts": {"a": {"x": 1}, "b": {"error": "boom"}}, "carried": {}}  # fmt: skip
+    (tmp_path / "gpu_suite_h200.json").write_text(json.dumps(earlier))
+    measured = committed_results("h200", str(tmp_path))
+    assert measured == {"a": {"x": 1, "carried_from": "2026-11-26 16:05:01"}}  # failed part: rerun
+    assert committed_results("h100", str(tmp_path)) == {}  # another device kind: nothing
+    assert unmeasured_first(["a", "b", "c", "d"], measured) == ["b", "c", "d", "a"]
+
+    suite = Suite(str(tmp_path / "out"), smoke=True, budget_s=60.0)
+    suite.carry(measured)
+    suite.write()
+    saved = json.loads((tmp_path / "out" / "gpu_suite_cpu_smoke.json").read_text())
+    assert saved["parts"]["a"] == {"x": 1} and saved["carried"] == {"a": "2026-11-26 16:05:01"}
+    assert "a: carried from the run started 2026-11-26 16:05:01" in (
+        tmp_path / "out" / "gpu_suite_cpu_smoke.md").read_text()
+    # a carried document read back keeps each part's own date, not the newer run's
+    (tmp_path / "gpu_suite_later.json").write_text(json.dumps(dict(saved, started="2026-12-09")))
+    assert committed_results("later", str(tmp_path))["a"]["carried_from"] == "2026-11-26 16:05:01"
+    run_part(suite, "a", lambda: {"x": 2}, 0, lambda m: None)  # measured again: not carried
+    assert suite.doc["parts"]["a"]["x"] == 2 and suite.doc["carried"] == {}

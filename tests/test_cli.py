@@ -40,6 +40,9 @@ def test_train_writes_run_directory(tmp_path):
         (["--total-timesteps", "1.5"], "not a whole number"),
         (["--num-envs", "1e-3"], "--num-envs"),
         (["--algo", "npg", "--cg-damping", "0"], "cg_damping"),
+        # a continuous head on discrete actions used to train a softmax silently
+        (["--policy", "tanh-gaussian"], "CartPole-v1 has 2 discrete actions"),
+        (["--state-dependent-std"], "drop --state-dependent-std"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(tmp_path, args, needle):

@@ -80,6 +80,14 @@ def check_action_space(config: TrainConfig, space) -> None:
     it handles ``Discrete(n >= 1)`` with a softmax and a flat ``Box`` with a diagonal Gaussian."""
     if space.is_discrete and space.n < 1:
         raise ConfigError("env", config.env, f"has {space.n} actions; a policy needs at least 1")
+    # "gaussian" is the default, so only a head the user chose is refused on discrete actions.
+    if space.is_discrete and (config.policy != "gaussian" or config.state_dependent_std):
+        field, value = (("policy", config.policy) if config.policy != "gaussian"
+                        else ("state_dependent_std", True))  # fmt: skip
+        raise ConfigError(
+            field, value, f"a continuous-action head, but {config.env} has {space.n} discrete "
+            f"actions (they get a softmax policy): drop --{field.replace('_', '-')}",
+        )  # fmt: skip
     if not space.is_discrete and len(space.shape) != 1:
         raise ConfigError(
             "env", config.env,

@@ -97,6 +97,16 @@ def test_plot_groups_seeds(run_dir, tmp_path, capsys):
     assert cli(["plot", str(tmp_path / "missing")]) == 2
 
 
+def test_one_run_eval_plot_shades_its_episode_interval():
+    from jaxpg.analysis.plotting import _own_interval
+
+    rows = [{"eval_return": 10.0, "eval_return_low": 8.0, "eval_return_high": 12.0},
+            {"eval_return": 20.0, "eval_return_low": 15.0, "eval_return_high": 25.0}]  # fmt: skip
+    lo, hi = _own_interval(rows, "eval_return", np.array([0.0, 50.0, 100.0]), np.array([0.0, 100.0]))
+    assert np.allclose(lo, [8.0, 11.5, 15.0]) and np.allclose(hi, [12.0, 18.5, 25.0])
+    assert _own_interval(rows, "episode_return", np.array([0.0]), np.array([0.0])) == (None, None)
+
+
 def test_mean_ci_by_hand():
     m, lo, hi = mean_ci([1.0, 2.0, 3.0])
     # sd = 1, t_{0.975, 2} = 4.3027, half width = 4.3027 / sqrt(3) = 2.4842

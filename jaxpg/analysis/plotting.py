@@ -103,11 +103,23 @@ def plot_runs(
         ys = [np.array([np.nan if r.get(metric) is None else r[metric] for r in rows], np.float64) for _, rows in runs]
         grid = np.unique(np.concatenate(xs))
         mean, lo, hi = band(np.stack([_interp(grid, xx, yy) for xx, yy in zip(xs, ys)]))
-        shaded = (lo, hi) if len(runs) > 1 else (None, None)
+        shaded = (lo, hi) if len(runs) > 1 else _own_interval(runs[0][1], metric, grid, xs[0])
         series.append((f"{label} (n={len(runs)})", grid, mean, *shaded))
         counts[label] = len(runs)
-    plot_bands(out, series, title or f"{metric} (mean, 95% CI over seeds)", x, metric)
+    default_title = f"{metric} (mean, 95% CI over seeds"
+    if all(n == 1 for n in counts.values()) and series[0][3] is not None:
+        default_title += "; one seed: over its evaluation episodes"
+    plot_bands(out, series, title or default_title + ")", x, metric)
     return counts
+
+
+def _own_interval(rows: list[dict], metric: str, grid: np.ndarray, x: np.ndarray):
+    """A single run's ``{metric}_low``/``_high`` on ``grid`` (the evaluation's 95% interval
+    over its episodes), or ``(None, None)`` if the run logs none."""
+    if not any(f"{metric}_low" in r for r in rows):
+        return None, None
+    col = lambda k: np.array([np.nan if r.get(k) is None else r[k] for r in rows], np.float64)
+    return _interp(grid, x, col(f"{metric}_low")), _interp(grid, x, col(f"{metric}_high"))
 
 
 def _interp(grid: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ experiments and the report.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy import stats
@@ -43,7 +44,9 @@ def band(curves: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarra
     a point with fewer than two finite values gets a zero-width band)."""
     curves = np.asarray(curves, np.float64)
     n = np.sum(np.isfinite(curves), axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    # all-NaN points (outside a run's range) are expected: no "Mean of empty slice" noise
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(curves, axis=0) if curves.shape[0] else np.full(curves.shape[1:], np.nan)
         sd = np.nanstd(curves, axis=0, ddof=1) if curves.shape[0] > 1 else np.zeros_like(mean)
         tq = np.array([t_critical(int(k) - 1, level) if k > 1 else 0.0 for k in np.ravel(n)])

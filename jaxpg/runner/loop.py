@@ -294,7 +294,8 @@ def run(
     state carries the RNG key and counters and chunks stay aligned to multiples of
     ``config.chunk``, so the continued run logs exactly what an uninterrupted one
     would. SIGINT/SIGTERM stop the run at the next chunk boundary with a
-    checkpoint (a second one raises KeyboardInterrupt there, without it); a non-finite update stops it without saving the bad state.
+    checkpoint (a second one raises KeyboardInterrupt there, without it); a
+    non-finite update stops it without saving the bad state.
     ``summary["status"]`` is ``completed``, ``interrupted`` or ``nonfinite``.
     A chunk that runs far longer than the ones before it gets one line on stderr
     (``watchdog``, default :class:`jaxpg.runner.watchdog.ChunkWatchdog`: 10x the median,

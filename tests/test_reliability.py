@@ -2,6 +2,7 @@
 determinism. Tiny configs (a few updates of 4 envs x 8 steps) keep each compile short."""
 
 import contextlib
+import gc
 import io
 import json
 import os
@@ -24,6 +25,7 @@ from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import JaxpgError
 from jaxpg import guard
 from jaxpg.runner.checkpoint import Checkpointer
+from jaxpg.runner.signals import StopRequest, stop_on_signals
 from jaxpg.train import load_run_config, make_train, make_trainer, prepare_run_dir, run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -276,6 +278,64 @@ def test_sigint_in_process_then_resume_from_cli(monkeypatch, capsys, tmp_path):
     s = json.load(open(os.path.join(out, "summary.json")))
     assert (s["status"], s["updates"], s["resumed_from_update"]) == ("completed", 4, 2)
     assert [r["update"] for r in _rows(out)] == [2, 4]
+
+
+def _two_sigints_inside_a_gc_callback():
+    """Two SIGINTs handled while a gc callback runs, as when Ctrl-C lands in jax's
+    ``_xla_gc_callback``: an exception raised there is dropped as "unraisable"."""
+
+    def interrupt_twice(phase, info):
+        if phase == "start":
+            signal.raise_signal(signal.SIGINT)  # runs the Python handler before returning
+            signal.raise_signal(signal.SIGINT)
+
+    gc.callbacks.append(interrupt_twice)
+    try:
+        gc.collect()
+    finally:
+        gc.callbacks.remove(interrupt_twice)
+
+
+def test_signal_handler_never_raises():
+    """A raise from the handler would be dropped if it ran inside a gc callback."""
+    request = StopRequest()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            request(signum, None)
+        except KeyboardInterrupt:
+            pytest.fail("the signal handler raised KeyboardInterrupt")
+    assert (request.signum, request.forced) == (signal.SIGINT, True)
+    with pytest.raises(KeyboardInterrupt):
+        request.check()  # the driver raises, from its own code
+    assert StopRequest().check() is None  # no signal: no abort
+
+
+def test_second_sigint_inside_gc_callback_still_aborts(monkeypatch):
+    dropped = []
+    monkeypatch.setattr(sys, "unraisablehook", dropped.append)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        with stop_on_signals(True) as request:
+            _two_sigints_inside_a_gc_callback()
+            assert request.signum == signal.SIGINT
+    assert [d.exc_type for d in dropped] == []
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_second_sigint_aborts_run_without_final_checkpoint(monkeypatch, tmp_path):
+    dropped = []
+    monkeypatch.setattr(sys, "unraisablehook", dropped.append)
+    out = str(tmp_path / "run")
+
+    def interrupt_twice_after_update_2(row):
+        if row["update"] == 2:
+            _two_sigints_inside_a_gc_callback()
+
+    with pytest.raises(KeyboardInterrupt):
+        run(CFG, HP, seed=3, out_dir=out, progress=False, on_row=interrupt_twice_after_update_2,
+            checkpoint_every=100)  # fmt: skip
+    assert [d.exc_type for d in dropped] == []
+    assert _steps(out) == []  # aborted: the final checkpoint was skipped
 
 
 def test_sigterm_subprocess_stops_with_checkpoint(tmp_path):

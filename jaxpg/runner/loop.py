@@ -259,6 +259,7 @@ def train_chunks(trainer, programs, state, hp, out: Outputs, history, *, every, 
                     out.save(state)
         finally:
             bar.close()
+        request.check()  # a second signal: abort now, without the final checkpoint
         if request.signum is not None and stop.status == "completed" and done < num_updates:
             stop = Stop("interrupted", f"interrupted by {signal_name(request.signum)}", None, request.signum)
         if stop.status != "nonfinite":
@@ -293,7 +294,8 @@ def run(
     state carries the RNG key and counters and chunks stay aligned to multiples of
     ``config.chunk``, so the continued run logs exactly what an uninterrupted one
     would. SIGINT/SIGTERM stop the run at the next chunk boundary with a
-    checkpoint; a non-finite update stops it without saving the bad state.
+    checkpoint (a second one raises KeyboardInterrupt there, without it); a
+    non-finite update stops it without saving the bad state.
     ``summary["status"]`` is ``completed``, ``interrupted`` or ``nonfinite``.
     A chunk that runs far longer than the ones before it gets one line on stderr
     (``watchdog``, default :class:`jaxpg.runner.watchdog.ChunkWatchdog`: 10x the median,

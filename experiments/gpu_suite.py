@@ -62,7 +62,6 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-
 from experiments import suite_parts as parts
 from experiments.bench_brax import hardware
 from jaxpg.runner.logging import write_json

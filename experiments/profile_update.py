@@ -71,15 +71,13 @@ def compile_and_time(fn, args: tuple, repeats: int) -> dict:
             "run_s": (time.perf_counter() - t3) / repeats, "compiled": compiled}  # fmt: skip
 
 
-def minibatch_step_fn(ctx, hparams, opt_state):
-    """One PPO minibatch gradient step (loss, grads, both Adams), for its cost analysis."""
+def minibatch_step_fn(ctx, hparams, state):
+    """PPO's own minibatch step (:func:`jaxpg.algos.ppo.minibatch_step`: loss, grads, both
+    Adams, metrics) from ``state``, as ``mb -> carry``, for its cost analysis."""
+    flat, unravel = optim.flatten(state.params)
     opt = optim.joint(optim.actor_critic(hparams))
-
-    def step(params, mb):
-        grads, _ = jax.grad(lambda p: ppo.ppo_loss(ctx, p, mb, hparams, 0.0), has_aux=True)(params)
-        return optim.step(opt, opt_state, params, grads)[0]
-
-    return step
+    step = ppo.minibatch_step(ctx, hparams, opt, unravel, hparams.ent_coef, 0.0)
+    return lambda mb: step((flat, state.opt_state, jax.numpy.zeros((), bool)), mb)[0]
 
 
 def profile_ppo(config, hparams, repeats: int = 3) -> dict:
@@ -95,7 +93,7 @@ def profile_ppo(config, hparams, repeats: int = 3) -> dict:
     upd = compile_and_time(trainer.update, (state, hp), repeats)
     batch = flatten_time_batch(adv["compiled"](state.params, traj, hp))
     mb = jax.tree.map(lambda x: x[: config.minibatch_size], batch)
-    step = jax.jit(minibatch_step_fn(ctx, hp, state.opt_state)).lower(state.params, mb).compile()
+    step = jax.jit(minibatch_step_fn(ctx, hp, state)).lower(mb).compile()
     c_roll, c_adv, c_step, c_upd = cost(roll["compiled"]), cost(adv["compiled"]), cost(step), cost(upd["compiled"])
     n_steps = config.update_epochs * config.num_minibatches
     corrected = {}

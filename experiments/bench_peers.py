@@ -5,7 +5,8 @@ Setting (both): CartPole-v1, 16 envs x 128 steps, 8 epochs x 16 minibatches, swi
 0.99, GAE 0.95, value clipping, per-minibatch advantage whitening, no lr annealing,
 244 updates (499,712 env steps); at the end one evaluation of 128 stochastic
 episodes inside the timed program (rejax's ``train`` does one; ours is the same
-size), whose mean is the "final return". 1 and 8 seeds, the seeds ``vmap``-ed in
+size), whose mean is the "final return"; no evaluation during training in either
+(``eval_every=0`` here; rejax's ``eval_freq`` is the whole run). 1 and 8 seeds, the seeds ``vmap``-ed in
 one program. Differences that remain, each library's own: rejax clips gradients
 elementwise at ``max_grad_norm`` (default inf: none), we clip the global norm at
 0.5; rejax bootstraps time-limit cuts from 0, we from V(final obs).
@@ -103,7 +104,7 @@ def worker_jaxpg(seeds: int, total: int) -> dict:
         algo="ppo", env=s["env"], num_envs=s["num_envs"], num_steps=s["num_steps"],
         update_epochs=s["epochs"], num_minibatches=s["minibatches"], hidden_sizes=s["hidden"],
         activation=s["activation"], anneal_lr=False, clip_value=True, normalize_advantages=True,
-        total_timesteps=total,
+        total_timesteps=total, eval_every=0,  # rejax evaluates only at the end, as we do below
     ).validate()  # fmt: skip
     hp = HParams(lr=s["lr"], critic_lr=s["lr"], ent_coef=s["ent_coef"], ent_coef_final=s["ent_coef"],
                  clip_eps=s["clip_eps"], gamma=s["gamma"], gae_lambda=s["gae_lambda"],

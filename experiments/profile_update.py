@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 
@@ -55,6 +56,18 @@ def cost(compiled) -> dict:
     return {"flops": c.get("flops"), "bytes_accessed": c.get("bytes accessed")}
 
 
+_NOT_RUN = ("parameter", "get-tuple-element", "tuple", "constant", "bitcast")
+
+
+def kernel_count(compiled) -> int:
+    """Instructions of the entry computation that XLA runs one by one (fusions, dots,
+    copies, sorts, ...): on a CPU each costs a dispatch, which at minibatch size can
+    outweigh its arithmetic, so this counts where FLOPs do not."""
+    entry = compiled.as_text().split("\nENTRY ", 1)[1].split("\n}\n", 1)[0]
+    ops = re.findall(r"^\s+(?:ROOT )?%\S+ = \S+ ([\w-]+)\(", entry, re.M)
+    return sum(op not in _NOT_RUN for op in ops)
+
+
 def compile_and_time(fn, args: tuple, repeats: int) -> dict:
     """Lower+compile ``fn(*args)``, run once to warm, then time ``repeats`` calls."""
     t0 = time.perf_counter()
@@ -71,15 +84,13 @@ def compile_and_time(fn, args: tuple, repeats: int) -> dict:
             "run_s": (time.perf_counter() - t3) / repeats, "compiled": compiled}  # fmt: skip
 
 
-def minibatch_step_fn(ctx, hparams, opt_state):
-    """One PPO minibatch gradient step (loss, grads, both Adams), for its cost analysis."""
+def minibatch_step_fn(ctx, hparams, state):
+    """PPO's own minibatch step (:func:`jaxpg.algos.ppo.minibatch_step`: loss, grads, both
+    Adams, metrics) and its carry at ``state``, for its cost analysis."""
+    flat, unravel = optim.flatten(state.params)
     opt = optim.joint(optim.actor_critic(hparams))
-
-    def step(params, mb):
-        grads, _ = jax.grad(lambda p: ppo.ppo_loss(ctx, p, mb, hparams, 0.0), has_aux=True)(params)
-        return optim.step(opt, opt_state, params, grads)[0]
-
-    return step
+    step = ppo.minibatch_step(ctx, hparams, opt, unravel, hparams.ent_coef, 0.0)
+    return step, (flat, state.opt_state, jax.numpy.zeros((), bool))
 
 
 def profile_ppo(config, hparams, repeats: int = 3) -> dict:
@@ -95,7 +106,8 @@ def profile_ppo(config, hparams, repeats: int = 3) -> dict:
     upd = compile_and_time(trainer.update, (state, hp), repeats)
     batch = flatten_time_batch(adv["compiled"](state.params, traj, hp))
     mb = jax.tree.map(lambda x: x[: config.minibatch_size], batch)
-    step = jax.jit(minibatch_step_fn(ctx, hp, state.opt_state)).lower(state.params, mb).compile()
+    step_fn, carry = minibatch_step_fn(ctx, hp, state)
+    step = jax.jit(step_fn).lower(carry, mb).compile()
     c_roll, c_adv, c_step, c_upd = cost(roll["compiled"]), cost(adv["compiled"]), cost(step), cost(upd["compiled"])
     n_steps = config.update_epochs * config.num_minibatches
     corrected = {}
@@ -112,6 +124,7 @@ def profile_ppo(config, hparams, repeats: int = 3) -> dict:
         "compile_s": {"rollout": roll["compile_s"], "advantages": adv["compile_s"], "update": upd["compile_s"]},
         "xla_cost_update_as_reported": c_upd,
         "xla_cost_per_piece": {"rollout_one_step": c_roll, "advantages": c_adv, "minibatch_step": c_step},
+        "minibatch_step_kernels": kernel_count(step),
         "xla_cost_update_loop_corrected": corrected,
         "steps_per_s": config.batch_size / t_upd,
     }  # fmt: skip
@@ -160,6 +173,8 @@ def to_markdown(res: dict) -> str:
             f"XLA cost of one update: {c.get('flops', float('nan')):.3g} FLOPs, "
             f"{c.get('bytes_accessed', float('nan')):.3g} bytes (loop-corrected); as reported with loop "
             f"bodies once: {rep['flops'] or float('nan'):.3g} FLOPs, {rep['bytes_accessed'] or float('nan'):.3g} bytes.",
+            f"One minibatch step runs {p.get('minibatch_step_kernels', '?')} XLA kernels "
+            "(fusions, dots, copies; see kernel_count).",
         ]  # fmt: skip
     if res.get("compile"):
         lines += ["", f"Compile time of a {res['compile_chunk']}-update chunk on {res['algos_env']} (preset):", "",
@@ -189,7 +204,7 @@ def parse_overrides(items) -> dict:
         default = getattr(TrainConfig(), name)
         if isinstance(default, bool):
             out[name] = text.lower() in ("1", "true", "yes")
-        elif isinstance(default, int):
+        elif isinstance(default, int) or (default is None and text.isdigit()):  # eval_every=0
             out[name] = int(float(text))
         elif name.endswith("hidden_sizes"):
             out[name] = tuple(int(x) for x in text.split(","))

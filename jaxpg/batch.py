@@ -14,15 +14,20 @@ switches it for all of them.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from flax import struct
 
 from jaxpg import advantages as adv_lib
 from jaxpg.config import HParams
 from jaxpg.networks import Networks
 from jaxpg.rollout import Trajectory
+
+_PACKED_INDEX_BITS = 16
+"""Largest index width :func:`permutation` packs beside its random key (``n <= 65536``)."""
 
 
 @struct.dataclass
@@ -74,8 +79,34 @@ def shuffle_and_split(key: jax.Array, tree, num_minibatches: int):
     """
     n = jax.tree.leaves(tree)[0].shape[0]
     size = n // num_minibatches
-    perm = jax.random.permutation(key, n)[: size * num_minibatches]
+    perm = permutation(key, n)[: size * num_minibatches]
     return jax.tree.map(lambda x: x[perm].reshape((num_minibatches, size) + x.shape[1:]), tree)
+
+
+def permutation(key: jax.Array, n: int) -> jax.Array:
+    """A uniformly random permutation of ``range(n)`` (``int32 [n]``): the sort-based
+    shuffle of ``jax.random.permutation``, with each round's random key and the
+    index packed into one ``uint32``.
+
+    Why: XLA's CPU backend sorts a lone ``uint32`` array about 5x faster than the
+    (key, index) pair ``jax.random.permutation`` sorts, and PPO shuffles every epoch
+    (about a sixth of an update at 8 epochs of 2048 samples). The index takes the low
+    ``b = bits(n - 1)`` bits and the random key the other ``32 - b``; equal keys are
+    ordered by index, as a stable sort orders them. Rounds follow jax's rule for
+    making such ties negligible, ``(2 ** key_bits) ** rounds >= n ** 3``. A different
+    stream of permutations than ``jax.random.permutation`` from the same key. Batches
+    of more than ``2 ** 16`` rows (too few key bits left) use ``jax.random.permutation``.
+    """
+    index_bits = max((n - 1).bit_length(), 1)
+    if index_bits > _PACKED_INDEX_BITS:
+        return jax.random.permutation(key, n)
+    key_bits = 32 - index_bits
+    rounds = math.ceil(3 * math.log(max(n, 2)) / (key_bits * math.log(2)))
+    low = jnp.uint32((1 << index_bits) - 1)
+    perm = jnp.arange(n, dtype=jnp.uint32)
+    for k in jax.random.split(key, rounds):
+        perm = jax.lax.sort((jax.random.bits(k, (n,), jnp.uint32) & ~low) | perm) & low
+    return perm.astype(jnp.int32)
 
 
 def step_advantages(advantage: jax.Array, normalize: bool, mask: jax.Array | None = None) -> jax.Array:

@@ -236,11 +236,13 @@ def gae_policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: 
     )(state.params.actor)
 
 
-def common_diagnostics(ctx: Context, params_old, params, obs, value, target, mask=None) -> dict:
+def common_diagnostics(ctx: Context, params_old, params, obs, value, target, mask=None,
+                       old=None) -> dict:  # fmt: skip
     """Per-update diagnostics every algorithm logs: KL(old || new) on the batch,
     explained variance of the (pre-update) critic or baseline, entropy and log-std
-    stats; over the rows where ``mask`` is 1 when given."""
-    old = ctx.nets.policy(params_old, obs)
+    stats; over the rows where ``mask`` is 1 when given. ``old``: the policy of
+    ``params_old`` on ``obs`` where the caller has it (saves a pass over the batch)."""
+    old = ctx.nets.policy(params_old, obs) if old is None else old
     new = ctx.nets.policy(params, obs)
     out = {"kl": masked_mean(old.kl(new), mask), "explained_variance": explained_variance(value, target, mask)}
     out.update(policy_stats(ctx, params, obs, mask))
@@ -276,7 +278,9 @@ def finish_update(ctx: Context, start: UpdateStart, params, opt_state, metrics: 
     """The new state (update counter advanced) and the metrics plus the diagnostics every
     algorithm logs (:func:`common_diagnostics`) and the finished episodes' sums."""
     b = start.batch
-    metrics = {**metrics, **common_diagnostics(ctx, start.params_old, params, b.obs, b.value, b.target)}
+    diagnostics = common_diagnostics(ctx, start.params_old, params, b.obs, b.value, b.target,
+                                     old=b.old_dist)  # fmt: skip
+    metrics = {**metrics, **diagnostics}
     metrics.update(episode_metrics(start.traj))
     algo_state = start.state.algo_state if algo_state is None else algo_state
     state = start.state.replace(

@@ -3,7 +3,8 @@
 ``L^CLIP = E[min(r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t)]``,
 ``r_t = pi(a_t | s_t) / pi_old(a_t | s_t)``, maximised over ``update_epochs``
 passes of shuffled minibatches, with an entropy bonus, an (optionally clipped)
-value loss, per-network global-norm clipping and an optional target-KL stop.
+value loss, per-network global-norm clipping and an optional target-KL stop. The
+optimizer steps each network's parameters as one flat vector (:func:`jaxpg.optim.flatten`).
 
 ``ppo_objective="kl_penalty"`` instead maximises
 ``L^KLPEN = E[r_t A_t - beta KL(pi_old(.|s_t) || pi(.|s_t))]`` (paper sec. 4) with the
@@ -26,7 +27,7 @@ from jaxpg.algos.common import (
     finish_update,
     gae_policy_gradient,
     global_norm,
-    init_actor_critic,
+    init_state,
     start_update,
 )
 from jaxpg.batch import Batch, shuffle_and_split, step_advantages
@@ -41,9 +42,11 @@ class PenaltyState:
 
 
 def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
-    return init_actor_critic(
-        ctx, key, hparams, algo_state=PenaltyState(jnp.asarray(hparams.kl_coef, jnp.float32))
-    )
+    """Initial state; ``opt_state`` is the :func:`jaxpg.optim.joint` state over the
+    :func:`jaxpg.optim.flatten`-ed networks (the form :func:`update` steps)."""
+    opt = optim.joint(optim.actor_critic(hparams))
+    algo_state = PenaltyState(jnp.asarray(hparams.kl_coef, jnp.float32))
+    return init_state(ctx, key, lambda p: opt.init(optim.flatten(p)[0]), algo_state=algo_state)
 
 
 def policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: jax.Array):
@@ -85,41 +88,60 @@ def ppo_loss(ctx: Context, params, batch: Batch, hparams: HParams, ent_coef, kl_
     return loss, metrics
 
 
+STEP_METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction",
+                "actor_grad_norm", "critic_grad_norm", "active")  # fmt: skip
+"""What :func:`minibatch_step` reports per step (``active``: 0 once the target-KL stop hit)."""
+
+
+def minibatch_step(ctx: Context, hparams: HParams, opt, unravel, ent_coef, kl_coef):
+    """One PPO gradient step, ``(carry, minibatch) -> (carry, metrics)`` for ``lax.scan``.
+
+    ``carry = (flat, opt_state, stopped)``: the :func:`jaxpg.optim.flatten`-ed
+    parameters (``unravel`` maps them back), ``opt``'s state and the target-KL stop;
+    ``metrics [len(STEP_METRICS)]`` in the order of :data:`STEP_METRICS`.
+    """
+
+    def step(carry, mb: Batch):
+        flat, opt_state, stopped = carry
+        loss_fn = lambda f: ppo_loss(ctx, unravel(f), mb, hparams, ent_coef, kl_coef)
+        grads, m = jax.grad(loss_fn, has_aux=True)(flat)
+        new_flat, new_opt = optim.step(opt, opt_state, flat, grads)
+        # A stopped update keeps its parameters (target-KL early stop).
+        keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(stopped, o, n), new, old)
+        flat, opt_state = keep(new_flat, flat), keep(new_opt, opt_state)
+        m["actor_grad_norm"] = global_norm(grads.actor)
+        m["critic_grad_norm"] = global_norm(grads.critic)
+        m["active"] = 1.0 - stopped.astype(jnp.float32)
+        over = jnp.logical_and(hparams.target_kl > 0, m["approx_kl"] > hparams.target_kl)
+        # One vector, not a dict: the scan then writes one output per step, not eight.
+        stopped = jnp.logical_or(stopped, over)
+        return (flat, opt_state, stopped), jnp.stack([m[k] for k in STEP_METRICS])
+
+    return step
+
+
 def update(ctx: Context, state: TrainState, hparams: HParams):
     """One PPO iteration: rollout, GAE, epochs x minibatches of clipped updates."""
     cfg = ctx.config
     start = start_update(ctx, state, hparams, num_keys=1)
     batch, ent_coef, kl_coef = start.batch, start.ent_coef, state.algo_state.kl_coef
-    opt = optim.joint(start.opt)
-
-    def minibatch_step(carry, mb: Batch):
-        params, opt_state, stopped = carry
-        loss_fn = lambda p: ppo_loss(ctx, p, mb, hparams, ent_coef, kl_coef)
-        grads, m = jax.grad(loss_fn, has_aux=True)(params)
-        new_params, new_opt = optim.step(opt, opt_state, params, grads)
-        # A stopped update keeps its parameters (target-KL early stop).
-        keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(stopped, o, n), new, old)
-        params, opt_state = keep(new_params, params), keep(new_opt, opt_state)
-        m["actor_grad_norm"] = global_norm(grads.actor)
-        m["critic_grad_norm"] = global_norm(grads.critic)
-        m["active"] = 1.0 - stopped.astype(jnp.float32)
-        over = jnp.logical_and(hparams.target_kl > 0, m["approx_kl"] > hparams.target_kl)
-        return (params, opt_state, jnp.logical_or(stopped, over)), m
+    flat, unravel = optim.flatten(state.params)
+    step = minibatch_step(ctx, hparams, optim.joint(start.opt), unravel, ent_coef, kl_coef)
 
     def epoch(carry, key_e):
-        return jax.lax.scan(minibatch_step, carry, shuffle_and_split(key_e, batch, cfg.num_minibatches))
+        return jax.lax.scan(step, carry, shuffle_and_split(key_e, batch, cfg.num_minibatches))
 
-    init = (state.params, state.opt_state, jnp.zeros((), bool))
-    (params, opt_state, _), m = jax.lax.scan(
-        epoch, init, jax.random.split(start.keys[0], cfg.update_epochs)
-    )
+    init = (flat, state.opt_state, jnp.zeros((), bool))
+    epoch_keys = jax.random.split(start.keys[0], cfg.update_epochs)
+    (flat, opt_state, _), stacked = jax.lax.scan(epoch, init, epoch_keys)
+    m = dict(zip(STEP_METRICS, jnp.moveaxis(stacked, -1, 0)))
     active = m.pop("active")
     n_active = jnp.maximum(active.sum(), 1.0)
     metrics = {k: jnp.sum(v * active) / n_active for k, v in m.items()}
     metrics.update(minibatches_done=active.sum(), ent_coef=ent_coef, lr=hparams.lr * start.lr_factor,
                    kl_coef=kl_coef)  # fmt: skip
     # The diagnostics (KL, explained variance, entropy) are on the whole batch, after the update.
-    state, metrics = finish_update(ctx, start, params, opt_state, metrics)
+    state, metrics = finish_update(ctx, start, unravel(flat), opt_state, metrics)
     if cfg.ppo_objective == "kl_penalty":
         beta = adapt_kl_coef(kl_coef, metrics["kl"], hparams.kl_penalty_target)
         state = state.replace(algo_state=PenaltyState(beta))

@@ -81,11 +81,13 @@ def test_mountaincar_preset_learns():
 @pytest.mark.slow
 def test_playground_cartpole_balance_learns():
     pytest.importorskip("mujoco_playground")
-    config, hparams = preset("ppo", "playground/CartpoleBalance")
-    config = config.replace(num_envs=64, num_steps=30, num_minibatches=4, update_epochs=8,
-                            total_timesteps=300_000, num_eval_envs=16, eval_every=15)  # fmt: skip
-    result = run(config, hparams, seed=0, progress=False)
-    assert result.summary["best_eval_return"] >= 900  # of 1000; measured: 999.7 at 144k steps
+    # CPU scale: 128 envs x 30 steps, 6e5 steps, 4 seeds in one program. At 64 envs x 3e5
+    # steps (this test until 2026-12-01) only 1 or 2 of 4 seeds passed 900: seed 0 alone
+    # was luck. Measured here: final eval 990.5 .. 999.3 on 4 of 4 (best 998.6 .. 999.7).
+    final = _final_eval_returns("playground/CartpoleBalance", seeds=4, evals=10, num_envs=128,
+                                num_steps=30, num_minibatches=8, update_epochs=8,
+                                total_timesteps=600_000, num_eval_envs=16)  # fmt: skip
+    assert (final >= 900).sum() >= 3, final  # of 1000
 
 
 @pytest.mark.slow

@@ -176,13 +176,12 @@ def run_part(suite: Suite, name: str, fn, min_s: float, log) -> None:
     suite.doc["running"] = name
     suite.write()
     t0 = time.perf_counter()
+    suite.doc["carried"].pop(name, None)  # measured (or failed) in this run from here on
     try:
         res = fn()
         res["part_wall_s"] = time.perf_counter() - t0
-        suite.doc["carried"].pop(name, None)
         suite.doc["parts"][name] = res
     except Exception as e:  # noqa: BLE001 - one failed part must not lose the others
-        suite.doc["carried"].pop(name, None)
         suite.doc["parts"][name] = {"error": f"{type(e).__name__}: {e}",
                                     "traceback": traceback.format_exc(limit=6)}  # fmt: skip
         log(f"[{name}] FAILED: {type(e).__name__}: {e}")

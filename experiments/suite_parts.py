@@ -199,6 +199,15 @@ def wall_to(evals: list[dict], target: float):
     return next((e["wall_s"] for e in evals if e["return"] >= target), None)
 
 
+def walls_to(evals: list[dict], targets) -> dict:
+    """``{str(target): wall_s when the evaluation return first reached it, or None}``."""
+    return {str(t): wall_to(evals, t) for t in targets}
+
+
+def best_return(evals: list[dict]):
+    return max((e["return"] for e in evals), default=None)
+
+
 def halfcheetah_ppo(scale: dict, deadline: float, log) -> dict:
     """Part 2: jaxpg PPO and Brax's PPO on bench_brax's setting, compile and steady steps/s."""
     s = Setting(**scale["brax_setting"])
@@ -211,7 +220,7 @@ def halfcheetah_ppo(scale: dict, deadline: float, log) -> dict:
         eval_len=s.episode_length, stretch_steps=scale["stretch_steps"], stop_return=max(targets),
         max_steps=scale["max_steps"], deadline=deadline, log=log, cap_s=scale["ours_cap_s"],
     )  # fmt: skip
-    ours["wall_to_target_s"] = {str(t): wall_to(ours["evals"], t) for t in targets}
+    ours["wall_to_target_s"] = walls_to(ours["evals"], targets)
     out["ours"] = ours
     if now() + scale["brax_min_s"] > deadline:
         out["brax"] = {"skipped": f"under {scale['brax_min_s']} s of budget left"}
@@ -221,7 +230,7 @@ def halfcheetah_ppo(scale: dict, deadline: float, log) -> dict:
     s_brax = replace(s, total_steps=scale["stretch_steps"], num_evals=scale["brax_evals"])
     clock = CompileClock()
     brax = run_brax(s_brax, clock, lambda m: log("  " + m))
-    brax["wall_to_target_s"] = {str(t): wall_to(brax["evals"], t) for t in targets}
+    brax["wall_to_target_s"] = walls_to(brax["evals"], targets)
     out["brax"] = brax
     if ours.get("steady_steps_per_s") and brax.get("steady_steps_per_s"):
         out["ours_over_brax_steady"] = ours["steady_steps_per_s"] / brax["steady_steps_per_s"]
@@ -243,14 +252,14 @@ def halfcheetah_preset(scale: dict, earlier: dict | None, deadline: float, log) 
         o = earlier["ours"]
         return {"same_run_as": "halfcheetah_ppo.ours", "wall_to_target_s": o["wall_to_target_s"],
                 "compile_s": o["compile_s"], "env_steps": o["env_steps"],
-                "best_return": max((e["return"] for e in o["evals"]), default=None)}  # fmt: skip
+                "best_return": best_return(o["evals"])}  # fmt: skip
     log("  preset differs from the bench setting: its own run")
     res = train_with_evals(
         config, hparams, chunk_updates=scale["chunk_updates"], eval_envs=s.num_eval_envs,
         eval_len=s.episode_length, stretch_steps=0, stop_return=max(targets),
         max_steps=scale["max_steps"], deadline=deadline, log=log,
     )  # fmt: skip
-    res["wall_to_target_s"] = {str(t): wall_to(res["evals"], t) for t in targets}
+    res["wall_to_target_s"] = walls_to(res["evals"], targets)
     return res
 
 
@@ -278,8 +287,8 @@ def brax_presets(scale: dict, deadline: float, log) -> dict:
             max_steps=config.total_timesteps, deadline=now() + share, log=log,
             cap_s=spec["cap_s"], deterministic=True,
         )  # fmt: skip
-        res["wall_to_target_s"] = {str(t): wall_to(res["evals"], t) for t in spec["targets"]}
-        res["best_return"] = max((e["return"] for e in res["evals"]), default=None)
+        res["wall_to_target_s"] = walls_to(res["evals"], spec["targets"])
+        res["best_return"] = best_return(res["evals"])
         res["reference"] = spec["reference"]
         res["policy"] = {"policy": config.policy, "state_dependent_std": config.state_dependent_std,
                          "num_envs": config.num_envs, "num_steps": config.num_steps,

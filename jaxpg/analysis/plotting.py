@@ -100,7 +100,7 @@ def plot_runs(
         # an evaluation's x is the env steps when it ran (eval_env_steps), not the row's
         x_of = lambda r: r.get("eval_env_steps", r[x]) if metric.startswith("eval_") and x == "env_steps" else r[x]
         xs = [np.array([x_of(r) for r in rows], np.float64) for _, rows in runs]
-        ys = [np.array([np.nan if r.get(metric) is None else r[metric] for r in rows], np.float64) for _, rows in runs]
+        ys = [_column(rows, metric) for _, rows in runs]
         grid = np.unique(np.concatenate(xs))
         mean, lo, hi = band(np.stack([_interp(grid, xx, yy) for xx, yy in zip(xs, ys)]))
         shaded = (lo, hi) if len(runs) > 1 else _own_interval(runs[0][1], metric, grid, xs[0])
@@ -118,8 +118,13 @@ def _own_interval(rows: list[dict], metric: str, grid: np.ndarray, x: np.ndarray
     over its episodes), or ``(None, None)`` if the run logs none."""
     if not any(f"{metric}_low" in r for r in rows):
         return None, None
-    col = lambda k: np.array([np.nan if r.get(k) is None else r[k] for r in rows], np.float64)
-    return _interp(grid, x, col(f"{metric}_low")), _interp(grid, x, col(f"{metric}_high"))
+    return (_interp(grid, x, _column(rows, f"{metric}_low")),
+            _interp(grid, x, _column(rows, f"{metric}_high")))
+
+
+def _column(rows: list[dict], key: str) -> np.ndarray:
+    """``rows[i][key]`` as floats, NaN where a row lacks it (or logged null)."""
+    return np.array([np.nan if r.get(key) is None else r[key] for r in rows], np.float64)
 
 
 def _interp(grid: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -3,9 +3,8 @@
 import jax
 import jax.numpy as jnp
 
-from jaxpg.config import HParams, TrainConfig
+from jaxpg import HParams, RunOptions, TrainConfig, run
 from jaxpg.envs import Box
-from jaxpg.train import run
 
 
 class Reach:
@@ -34,5 +33,5 @@ class Reach:
 
 if __name__ == "__main__":
     config = TrainConfig(env="Reach", total_timesteps=100_000, policy="tanh-gaussian")
-    result = run(config, HParams(lr=1e-3, critic_lr=1e-3), env=Reach(), out_dir="runs/reach")
+    result = run(config, HParams(lr=1e-3, critic_lr=1e-3), RunOptions(out_dir="runs/reach"), env=Reach())
     print(result.summary["eval_return"])  # about -1 (measured -0.96; a random policy: about -25)

@@ -206,7 +206,7 @@ def make_evaluate(ctx, num_eval_envs: int, episode_length: int):
 
 def run_ours(s: Setting, clock: CompileClock, log) -> dict:
     from jaxpg.sharding import shard_env_axis
-    from jaxpg.train import make_trainer
+    from jaxpg import make_trainer
 
     config, hparams = our_config(s)
     hp = hparams.validate().as_arrays()
@@ -249,8 +249,8 @@ def run_ours(s: Setting, clock: CompileClock, log) -> dict:
 
 def rollout_only(s: Setting, steps: int) -> float:
     """Our policy + env rollout (no learning) steps/s at ``s.num_envs``, after compile."""
-    from jaxpg.algos.common import collect
-    from jaxpg.train import make_trainer
+    from jaxpg.algos.collect import collect
+    from jaxpg import make_trainer
 
     config, hparams = our_config(s)
     config = config.replace(num_steps=steps, total_timesteps=steps * s.num_envs)

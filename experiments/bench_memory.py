@@ -37,7 +37,8 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jaxpg.config import HParams, TrainConfig  # noqa: E402
-from jaxpg.train import device_description, run  # noqa: E402
+from jaxpg import RunOptions, run  # noqa: E402
+from jaxpg.runner.loop import device_description  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -69,10 +70,7 @@ def measure(config: TrainConfig, checkpoint_every: int) -> dict:
     before = rss_mb()
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
-        result = run(
-            config, HParams(), seed=0, out_dir=os.path.join(out, "run"), progress=False,
-            on_row=on_row, checkpoint_every=checkpoint_every,
-        )  # fmt: skip
+        result = run(config, HParams(), RunOptions(seed=0, out_dir=os.path.join(out, "run"), progress=False, checkpoint_every=checkpoint_every), on_row=on_row)  # fmt: skip
     warm = samples[min(2, len(samples) - 1)]  # after compiles and the first checkpoint
     after = samples[min(2, len(samples) - 1):]
     rss_after = np.array([s["rss_mb"] for s in after])

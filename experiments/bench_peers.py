@@ -97,7 +97,7 @@ def worker_jaxpg(seeds: int, total: int) -> dict:
 
     from experiments.bench_brax import make_evaluate
     from jaxpg.config import HParams, TrainConfig
-    from jaxpg.train import make_train, make_trainer
+    from jaxpg import make_train, make_trainer
 
     s = SETTING
     config = TrainConfig(

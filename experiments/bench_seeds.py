@@ -36,8 +36,8 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 def profile_split(config, hparams, n: int, repeats: int = 3) -> dict:
     """Seconds per update for N agents: rollout only vs a whole update."""
-    from jaxpg.algos.common import collect
-    from jaxpg.train import make_trainer
+    from jaxpg.algos.collect import collect
+    from jaxpg import make_trainer
 
     trainer = make_trainer(config)
     keys = jax.random.split(jax.random.PRNGKey(0), n)

@@ -19,10 +19,11 @@ import time
 import jax
 import jax.numpy as jnp
 
-from jaxpg.algos.common import TrainState
+from jaxpg.algos.state import TrainState
 from jaxpg.presets import preset
 from jaxpg.rollout import rollout
-from jaxpg.train import device_description, make_trainer
+from jaxpg import make_trainer
+from jaxpg.runner.loop import device_description
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 

@@ -20,7 +20,7 @@ import numpy as np
 import common
 import gradvar
 from jaxpg.presets import preset
-from jaxpg.train import make_context
+from jaxpg.algos.state import make_context
 
 NAME = "claim1_baseline"
 CLAIM = "Subtracting a (learned) baseline reduces policy-gradient variance by 60-80% without introducing bias."

@@ -22,7 +22,7 @@ import numpy as np
 import common
 import gradvar
 from jaxpg.presets import preset
-from jaxpg.train import make_context
+from jaxpg.algos.state import make_context
 
 NAME = "claim2_gae"
 CLAIM = ("GAE with lambda = 0.95 reduces policy-gradient variance 5-10x compared with raw Monte Carlo "

@@ -25,7 +25,7 @@ import common
 import gradvar
 from jaxpg import advantages as adv_lib
 from jaxpg.config import TrainConfig
-from jaxpg.train import make_context
+from jaxpg.algos.state import make_context
 
 NAME = "claim3_horizon"
 CLAIM = ("Monte Carlo policy-gradient variance grows with the square of the episode length (undiscounted "

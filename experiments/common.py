@@ -51,7 +51,7 @@ def pick(args, cpu, gpu):
 
 
 def hardware() -> dict:
-    from jaxpg.train import device_description
+    from jaxpg.runner.loop import device_description
 
     return {
         "device": device_description(),
@@ -69,7 +69,7 @@ def train_many(cfg: TrainConfig, hps: Sequence[HParams], seeds: Sequence[int]):
     ``[G, S, num_updates]`` (G hparam settings, S seeds), ``final_state`` leaves
     ``[G * S, ...]``. ``seconds`` includes compilation.
     """
-    from jaxpg.train import make_train
+    from jaxpg import make_train
 
     cfg = cfg.validate()
     for hp in hps:
@@ -189,7 +189,7 @@ def pending(args, name: str, claim: str, needs: str, source: str) -> None:
 def compiled_train(cfg: TrainConfig, hp: HParams, seeds: Sequence[int]):
     """``(run, compile_s)``: ``run()`` executes one setting's vmapped training program over
     ``seeds`` (compiled here, once) and returns its metrics on the host."""
-    from jaxpg.train import make_train
+    from jaxpg import make_train
 
     cfg = cfg.validate()
     S = len(seeds)

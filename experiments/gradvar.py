@@ -25,7 +25,8 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from jaxpg import advantages as adv_lib
-from jaxpg.algos.common import collect, init_state
+from jaxpg.algos.collect import collect
+from jaxpg.algos.state import init_state
 
 
 def collect_segments(ctx, params, obs_stats, key, num_envs: int, num_steps: int, warmup: int = 0):

@@ -28,7 +28,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 import jax  # noqa: E402
 
 from jaxpg.presets import preset  # noqa: E402
-from jaxpg.train import device_description, make_train, make_trainer, run  # noqa: E402
+from jaxpg import RunOptions, make_train, make_trainer, run  # noqa: E402
+from jaxpg.runner.loop import device_description  # noqa: E402
 
 
 def _custom_calls(text: str) -> list[str]:
@@ -76,7 +77,7 @@ def main() -> None:
     if a.lower_only:
         return
     out = a.out or f"/tmp/jaxpg-playground-{a.env}"
-    result = run(config, hparams, seed=0, out_dir=out, progress=False, overwrite=True)
+    result = run(config, hparams, RunOptions(seed=0, out_dir=out, progress=False, overwrite=True))
     rows = [r for r in result.history if "eval_return" in r]
     curve = [(r["eval_env_steps"], r["eval_return"], r["eval_return_low"], r["eval_return_high"]) for r in rows]
     s = result.summary

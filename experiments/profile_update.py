@@ -38,10 +38,11 @@ import jax
 
 from jaxpg import optim
 from jaxpg.algos import ppo
-from jaxpg.algos.common import collect, flatten_time_batch
+from jaxpg.algos.collect import collect
+from jaxpg.batch import flatten_time_batch
 from jaxpg.batch import make_batch
 from jaxpg.presets import preset
-from jaxpg.train import make_trainer
+from jaxpg import make_trainer
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -88,8 +89,7 @@ def minibatch_step_fn(ctx, hparams, state):
     """PPO's own minibatch step (:func:`jaxpg.algos.ppo.minibatch_step`: loss, grads, both
     Adams, metrics) and its carry at ``state``, for its cost analysis."""
     flat, unravel = optim.flatten(state.params)
-    opt = optim.joint(optim.actor_critic(hparams))
-    step = ppo.minibatch_step(ctx, hparams, opt, unravel, hparams.ent_coef, 0.0)
+    step = ppo.minibatch_step(ctx, hparams, optim.actor_critic(hparams), unravel, hparams.ent_coef, 0.0)
     return step, (flat, state.opt_state, jax.numpy.zeros((), bool))
 
 

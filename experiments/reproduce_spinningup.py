@@ -41,7 +41,7 @@ import jax
 import numpy as np
 
 from jaxpg.config import HParams, TrainConfig
-from jaxpg.train import make_trainer
+from jaxpg import make_trainer
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 ENVS = ("halfcheetah", "hopper", "walker2d", "ant", "swimmer")

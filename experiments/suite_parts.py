@@ -27,7 +27,7 @@ from jaxpg import envs
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.evaluation import policy_act, run_episodes
 from jaxpg.presets import preset
-from jaxpg.train import Trainer, make_trainer
+from jaxpg import Trainer, make_trainer
 
 
 def now() -> float:

@@ -28,8 +28,9 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from jaxpg.algos import ALGORITHMS
-from jaxpg.algos.common import make_context
+from jaxpg.algos.state import make_context
 from jaxpg.errors import ConfigError
+from jaxpg.validate import validate
 
 # Metrics that are NaN by design (no episode finished in a chunk), not a failure.
 _NAN_OK = ("episode_return", "episode_length")
@@ -165,9 +166,10 @@ def gradient_estimates(config, hparams, key: jax.Array, num_batches: int, state=
     of ``state`` (default: the initial state from ``key``). Returns
     ``(samples, unravel)`` with ``unravel`` mapping a flat row back to the actor pytree.
     """
-    ctx = make_context(config.validate())
+    config, hparams = validate(config, hparams)
+    ctx = make_context(config)
     algo = ALGORITHMS[config.algo]
-    hp = hparams.validate().as_arrays()
+    hp = hparams.as_arrays()
     k_init, k_batches = jax.random.split(key)
     if state is None:
         state = jax.jit(lambda k, h: algo.init(ctx, k, h))(k_init, hp)

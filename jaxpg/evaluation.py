@@ -25,7 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpg.algos.common import Context, TrainState
+from jaxpg.algos.state import Context, TrainState
+from jaxpg.metrics import EvalMetrics
 from jaxpg.rollout import first_episodes
 
 DEFAULT_MAX_STEPS = 1000
@@ -74,7 +75,7 @@ def _return_stats(returns: jax.Array, prefix: str) -> dict[str, jax.Array]:
     return {prefix: mean, f"{prefix}_low": mean - half, f"{prefix}_high": mean + half}
 
 
-def evaluate_state(ctx: Context, state: TrainState) -> dict[str, jax.Array]:
+def evaluate_state(ctx: Context, state: TrainState) -> EvalMetrics:
     """Play ``num_eval_envs`` complete episodes with ``state``'s policy; scalar metrics."""
     cfg = ctx.config
     key = jax.random.fold_in(state.key, _EVAL_TAG)
@@ -89,10 +90,10 @@ def evaluate_state(ctx: Context, state: TrainState) -> dict[str, jax.Array]:
         out.update(_return_stats(sto, "eval_return_stochastic"))
     out["eval_env_steps"] = state.env_steps.astype(jnp.int32)
     out["eval_done"] = jnp.ones((), jnp.float32)
-    return out
+    return EvalMetrics(**out)
 
 
-def maybe_evaluate(ctx: Context, state: TrainState, updates_done: jax.Array) -> dict[str, jax.Array]:
+def maybe_evaluate(ctx: Context, state: TrainState, updates_done: jax.Array) -> EvalMetrics | None:
     """:func:`evaluate_state` when ``updates_done`` is a multiple of the eval interval.
 
     ``updates_done`` should not be batched under ``vmap`` (pass the scan index, not
@@ -101,24 +102,22 @@ def maybe_evaluate(ctx: Context, state: TrainState, updates_done: jax.Array) -> 
     """
     every = ctx.config.eval_interval
     if every <= 0:
-        return {}
+        return None
     shapes = jax.eval_shape(lambda s: evaluate_state(ctx, s), state)
     skip = lambda s: jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
     return jax.lax.cond(updates_done % every == 0, lambda s: evaluate_state(ctx, s), skip, state)
 
 
-EVAL_PREFIX = "eval_"
-
-
-def summarize(metrics: dict[str, np.ndarray]) -> dict[str, float]:
-    """The chunk's last evaluation (``eval_*`` of the last update with ``eval_done``); {} if none."""
-    if "eval_done" not in metrics:
+def summarize(evals: EvalMetrics | None) -> dict[str, float]:
+    """The chunk's last evaluation (the stacked ``evals`` of the last update with
+    ``eval_done``); {} if none."""
+    if evals is None:
         return {}
-    done = np.flatnonzero(np.asarray(metrics["eval_done"]).reshape(-1) > 0)
+    done = np.flatnonzero(np.asarray(evals.eval_done).reshape(-1) > 0)
     if done.size == 0:
         return {}
     i = int(done[-1])
-    row = {k: float(np.asarray(v).reshape(-1)[i]) for k, v in metrics.items() if k.startswith(EVAL_PREFIX)}
+    row = {k: float(np.asarray(v).reshape(-1)[i]) for k, v in evals.items()}
     row["eval_env_steps"] = int(row["eval_env_steps"])
     row.pop("eval_done")
     return row

@@ -1,7 +1,7 @@
 """Non-finite guard: a cheap int code per update saying what went NaN/inf first.
 
 Inside the compiled update, :func:`nonfinite_code` looks at the update's scalar
-metrics and the new parameters and returns one ``int32``: 0 when everything is
+metrics (by their declared roles, :mod:`jaxpg.metrics`) and the new parameters and returns one ``int32``: 0 when everything is
 finite, else the code of the *earliest* quantity in the causal chain
 
     observations -> advantages (rewards, returns) -> loss -> gradient -> parameters
@@ -19,20 +19,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxpg.metrics import ADVANTAGES, GRADIENT, LOSS, OBSERVATIONS, PARAMETERS, Record, Role, guard_link  # noqa: F401 - the chain's codes, re-exported
+
 NONFINITE_NAMES = ("", "observations", "advantages", "loss", "gradient", "parameters")
-OBSERVATIONS, ADVANTAGES, LOSS, GRADIENT, PARAMETERS = 1, 2, 3, 4, 5
 METRIC = "nonfinite"
-
-
-def metric_category(name: str) -> int:
-    """Which link of the chain a scalar metric belongs to (by naming convention)."""
-    if name.startswith("obs"):
-        return OBSERVATIONS
-    if name.startswith(("reward", "episode_", "advantage", "return")):
-        return ADVANTAGES
-    if "grad" in name:
-        return GRADIENT
-    return LOSS
 
 
 def _all_finite(tree) -> jax.Array:
@@ -44,22 +34,24 @@ def _is_float(x) -> bool:
     return jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)
 
 
-def nonfinite_code(metrics: dict[str, jax.Array], state) -> jax.Array:
+def nonfinite_code(metrics: Record, state) -> jax.Array:
     """``int32`` code (0 = all finite) of the earliest non-finite quantity of an update.
 
-    ``metrics`` named ``*_finite`` are flags (1 finite, 0 not) computed where the raw
-    data lives (e.g. ``obs_finite``/``reward_finite`` from the rollout); the others
-    are checked for NaN/inf. ``state`` contributes its parameters, its current
-    observations and the observation statistics.
+    Each metric joins the link of the chain its role declares
+    (:func:`jaxpg.metrics.guard_link`): ``FINITE`` flags (1 finite, 0 not, computed
+    where the raw data lives, e.g. ``obs_finite``) count as they say; the other
+    float metrics are checked for NaN/inf. ``state`` contributes its parameters, its
+    current observations and the observation statistics.
     """
     ok = {c: [jnp.asarray(True)] for c in range(1, len(NONFINITE_NAMES))}
-    for name, value in metrics.items():
-        if name == METRIC:
+    for _, meta, value in metrics.fields():
+        link = guard_link(meta)
+        if link is None:
             continue
-        if name.endswith("_finite"):
-            ok[metric_category(name)].append(jnp.asarray(value) > 0)
+        if meta["role"] is Role.FINITE:
+            ok[link].append(jnp.asarray(value) > 0)
         elif _is_float(value):
-            ok[metric_category(name)].append(jnp.all(jnp.isfinite(value)))
+            ok[link].append(jnp.all(jnp.isfinite(value)))
     ok[OBSERVATIONS].append(_all_finite((state.obs, state.obs_stats)))
     ok[PARAMETERS].append(_all_finite(state.params))
     code = jnp.zeros((), jnp.int32)

@@ -1,13 +1,14 @@
 """Optimizers and schedules, declared once with optax.
 
 Every network is trained by ``chain(clip_by_global_norm, adam)`` at its own
-learning rate (:func:`actor_critic`). Where actor and critic step together on one
-loss (A2C, PPO) one :func:`optax.partition` over the :class:`ActorCritic` names
-applies both (:func:`joint`), clipping each network's gradient norm on its own.
-REINFORCE steps the actor once and fits the critic over several epochs, and
-NPG/TRPO move the actor by a natural step, so there the critic's optimizer runs
-alone on ``params.critic``. PPO steps :func:`joint` on :func:`flatten`-ed parameters
-(one vector per network), so its optimizer state holds flat vectors too.
+learning rate (:func:`actor_critic`), clipping its own gradient norm. The one
+optimizer-state type of every algorithm is an :class:`ActorCritic` of per-network
+optax states (:func:`init`): where actor and critic step together on one loss
+(A2C, PPO) :func:`step_each` steps both; REINFORCE steps the actor once and fits
+the critic over several epochs; NPG/TRPO move the actor by a natural step, so its
+entry is ``optax.EmptyState()`` and only the critic's Adam runs. PPO steps
+:func:`flatten`-ed parameters (one vector per network), so its states hold flat
+vectors; the layout is the same.
 
 Learning-rate annealing is an optax schedule of the *update* counter
 (:func:`lr_factor`), not of the optimizer's step count: PPO's target-KL stop skips
@@ -44,15 +45,23 @@ def actor_critic(hparams: HParams, lr_factor=1.0) -> ActorCritic:
     )
 
 
-def joint(opts: ActorCritic) -> optax.GradientTransformation:
-    """One transformation over :class:`ActorCritic` trees: each network its own optimizer."""
-    return optax.partition(opts._asdict(), ActorCritic("actor", "critic"))
+def init(opts: ActorCritic, params: ActorCritic) -> ActorCritic:
+    """The optimizer state: one optax state per network (``optax.EmptyState()`` where
+    ``opts`` has None: a network not moved by an optimizer, NPG/TRPO's actor)."""
+    return ActorCritic(*(optax.EmptyState() if o is None else o.init(p) for o, p in zip(opts, params)))
+
+
+def step_each(opts: ActorCritic, opt_state: ActorCritic, params: ActorCritic, grads: ActorCritic):
+    """One step of each network's own optimizer; returns ``(params, opt_state)``."""
+    actor, st_actor = step(opts.actor, opt_state.actor, params.actor, grads.actor)
+    critic, st_critic = step(opts.critic, opt_state.critic, params.critic, grads.critic)
+    return ActorCritic(actor, critic), ActorCritic(st_actor, st_critic)
 
 
 def flatten(params: ActorCritic) -> tuple[ActorCritic, Callable[[ActorCritic], ActorCritic]]:
     """Each network's parameters as one flat vector, and the map back to the trees.
 
-    Why: a step of :func:`joint` on the trees runs the clipping and Adam leaf by leaf,
+    Why: a step on the trees runs the clipping and Adam leaf by leaf,
     a dozen small kernels per network, which on XLA's CPU backend cost more than the
     arithmetic (PPO takes 128 such steps an update at 8 epochs x 16 minibatches). On
     one vector per network it is a handful. Adam is elementwise, so the same numbers;

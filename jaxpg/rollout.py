@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxpg.metrics import EpisodeSums, FiniteFlags
+
 
 @struct.dataclass
 class Trajectory:
@@ -136,22 +138,21 @@ def first_episodes(env, act, key: jax.Array, num_envs: int, max_steps: int, reco
     return returns, lengths, buf
 
 
-def episode_metrics(traj: Trajectory) -> dict[str, jax.Array]:
+def episode_metrics(traj: Trajectory) -> EpisodeSums:
     """Sums and counts of the episodes that finished in ``traj`` (driver averages them)."""
     done = traj.episode_done.astype(jnp.float32)
-    return {
-        "episode_return_sum": jnp.sum(traj.episode_return * done),
-        "episode_length_sum": jnp.sum(traj.episode_length * done),
-        "episode_count": jnp.sum(done),
-        **finite_flags(traj.raw_obs, traj.reward),
-    }
+    return EpisodeSums(
+        episode_return_sum=jnp.sum(traj.episode_return * done),
+        episode_length_sum=jnp.sum(traj.episode_length * done),
+        episode_count=jnp.sum(done),
+    )
 
 
-def finite_flags(raw_obs: jax.Array, reward: jax.Array) -> dict[str, jax.Array]:
+def finite_flags(raw_obs: jax.Array, reward: jax.Array) -> FiniteFlags:
     """1.0/0.0 flags read by the non-finite guard (:mod:`jaxpg.guard`), computed where
     the raw data lives, so a NaN observation is reported as such and not as the loss
     it poisons. Every algorithm's metrics carry them."""
-    return {
-        "obs_finite": jnp.all(jnp.isfinite(raw_obs)).astype(jnp.float32),
-        "reward_finite": jnp.all(jnp.isfinite(reward)).astype(jnp.float32),
-    }
+    return FiniteFlags(
+        obs_finite=jnp.all(jnp.isfinite(raw_obs)).astype(jnp.float32),
+        reward_finite=jnp.all(jnp.isfinite(reward)).astype(jnp.float32),
+    )

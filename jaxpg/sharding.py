@@ -7,7 +7,7 @@ partitioner propagates the input sharding through the jitted program.
   hyperparameter settings) is split over devices. Agents never talk to each other,
   so every device runs its own slice and nothing crosses devices until the host
   gathers the results.
-* **Envs** (one big run): in a :class:`~jaxpg.algos.common.TrainState` the
+* **Envs** (one big run): in a :class:`~jaxpg.algos.state.TrainState` the
   per-env leaves (``env_state``, ``obs``: leading axis ``num_envs``) are split
   over devices and everything else (parameters, optimizer state, statistics) is
   replicated. Env steps and the forward passes are local; the minibatch shuffle

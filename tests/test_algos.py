@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from jaxpg import guard
+from jaxpg import RunOptions, guard
 from jaxpg.algos import ALGORITHMS, reinforce
-from jaxpg.algos.common import Context
+from jaxpg.algos.state import Context
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.envs.core import Discrete, EpisodeStats
 from jaxpg.networks import make_networks
 from jaxpg.presets import preset
 from jaxpg.runner.trainer import Trainer
-from jaxpg.train import make_train, run
+from jaxpg import make_train, run
 
 
 class TwoStepMDP:
@@ -210,7 +210,7 @@ def test_critic_fit_learns_discounted_values_on_delayed_probe(algo):
     cfg = TrainConfig(algo=algo, env="Probe-Delayed-v0", total_timesteps=20_000, num_envs=8,
                       update_epochs=4, **{"num_minibatches": 1, **steps})  # fmt: skip
     state, _ = jax.jit(make_train(cfg))(jax.random.PRNGKey(0), HParams(gamma=0.9).as_arrays())
-    from jaxpg.train import make_trainer
+    from jaxpg import make_trainer
 
     nets = make_trainer(cfg).ctx.nets
     assert float(nets.value(state.params, jnp.array([0.0]))) == pytest.approx(0.9, abs=0.05)
@@ -224,7 +224,7 @@ def test_critic_fit_learns_discounted_values_on_delayed_probe(algo):
 
 def _learn(algo, env, seed=0, **cfg_over):
     cfg, hp = preset(algo, env)
-    return run(cfg.replace(**cfg_over), hp, seed=seed, progress=False)
+    return run(cfg.replace(**cfg_over), hp, RunOptions(seed=seed, progress=False))
 
 
 def _late_return(result, rows=3):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from jaxpg.presets import preset
-from jaxpg.train import run
+from jaxpg import RunOptions, run
 
 BRAX_PRESETS = ["halfcheetah", "ant", "hopper", "humanoid", "walker2d"]
 
@@ -20,7 +20,7 @@ def test_brax_preset_runs_two_updates(name):
     assert config.batch_size % config.num_minibatches == 0 and config.normalize_obs
     small = config.replace(num_envs=8, num_steps=16, num_minibatches=4, total_timesteps=2 * 128,
                            updates_per_chunk=2)  # fmt: skip
-    result = run(small, hparams, seed=0, progress=False)
+    result = run(small, hparams, RunOptions(seed=0, progress=False))
     assert int(result.state.env_steps) == 256 and int(result.state.update) == 2
     row = result.history[-1]
     for k in ("policy_loss", "value_loss", "entropy", "approx_kl", "kl"):

@@ -11,7 +11,7 @@ import pytest
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.diagnostics import HealthMonitor, gradient_variance
 from jaxpg.errors import ConfigError
-from jaxpg.train import run
+from jaxpg import RunOptions, run
 
 
 def _row(update, **kw):
@@ -57,7 +57,7 @@ def test_collapsing_run_warns_and_nan_run_stops_with_outputs_kept(tmp_path, caps
     cfg = TrainConfig(algo="a2c", total_timesteps=60 * 8 * 64, num_envs=8, num_steps=64,
                       hidden_sizes=(32, 32), anneal_lr=False, updates_per_chunk=3)  # fmt: skip
     hp = HParams(lr=0.5, ent_coef=0.0, ent_coef_final=0.0, max_grad_norm=1e3)
-    result = run(cfg, hp, progress=False)
+    result = run(cfg, hp, RunOptions(progress=False))
     err = capsys.readouterr().err
     assert {"entropy_collapse", "vanishing_gradients"} <= set(result.summary["health_warnings"])
     assert "jaxpg health warning [entropy_collapse] at update" in err
@@ -66,7 +66,7 @@ def test_collapsing_run_warns_and_nan_run_stops_with_outputs_kept(tmp_path, caps
     # Rewards scaled to overflow float32: the metrics go non-finite, the run stops
     # after its first chunk and still writes its outputs.
     out = str(tmp_path / "run")
-    result = run(cfg, hp.replace(lr=1e-3, reward_scale=1e38), out_dir=out, progress=False)
+    result = run(cfg, hp.replace(lr=1e-3, reward_scale=1e38), RunOptions(out_dir=out, progress=False))
     assert result.summary["status"] == "nonfinite"
     assert result.summary["stop_reason"].startswith("non-finite")
     assert result.summary["updates"] < cfg.num_updates

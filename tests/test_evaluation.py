@@ -9,11 +9,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxpg import envs, evaluation
+from jaxpg import RunOptions, envs, evaluation
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.envs import adapters
 from jaxpg.errors import JaxpgError
-from jaxpg.train import make_context, make_train, run
+from jaxpg import make_train, run
+from jaxpg.algos.state import make_context
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "examples"))
@@ -63,7 +64,7 @@ def test_eval_is_a_branch_under_vmap():
 def test_run_summary_reports_final_and_best_eval(tmp_path):
     out = str(tmp_path / "r")
     cfg = TrainConfig(total_timesteps=4 * 8 * 4, updates_per_chunk=2, eval_every=1, **TINY)
-    result = run(cfg, HP, out_dir=out, progress=False)
+    result = run(cfg, HP, RunOptions(out_dir=out, progress=False))
     rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
     assert [r["eval_env_steps"] for r in rows] == [64, 128]  # the chunk's last evaluation
     s = json.load(open(os.path.join(out, "summary.json")))

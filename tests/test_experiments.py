@@ -19,11 +19,11 @@ from jaxpg.analysis.stats import mean_ci  # noqa: E402
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    from jaxpg.train import run
+    from jaxpg import RunOptions, run
 
     out = str(tmp_path_factory.mktemp("runs") / "tiny")
     cfg = TrainConfig(env="CartPole-v1", total_timesteps=4096, num_envs=4, num_steps=128, updates_per_chunk=2)
-    run(cfg, HParams(), seed=0, out_dir=out, progress=False)
+    run(cfg, HParams(), RunOptions(seed=0, out_dir=out, progress=False))
     return out
 
 

@@ -30,6 +30,10 @@ def _modules() -> dict[str, ast.Module]:
 def _imported(node) -> list[str]:
     if isinstance(node, ast.Import):
         return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module == "jaxpg":
+        # ``from jaxpg import envs`` imports the submodule; any other name is the public
+        # API of jaxpg/__init__.py, which modules of the package must not import.
+        return [f"jaxpg.{a.name}" for a in node.names]
     if isinstance(node, ast.ImportFrom) and node.module:
         return [node.module] + [f"{node.module}.{a.name}" for a in node.names]
     return []

@@ -25,7 +25,7 @@ import pytest
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.linalg import haar_orthogonal, householder_qr, orthogonal, solve_spd
 from jaxpg.sweep import stack_hparams
-from jaxpg.train import make_train, run
+from jaxpg import RunOptions, make_train, run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -87,7 +87,7 @@ def test_driver_programs_have_no_lapack_call(tmp_path):
     config = TrainConfig(algo="ppo", env="CartPole-v1", num_envs=4, num_steps=16,
                          total_timesteps=256, updates_per_chunk=2)  # fmt: skip
     with recorded_programs(tmp_path / "ir"):
-        run(config, HParams(), seed=0, out_dir=str(tmp_path / "run"), progress=False)
+        run(config, HParams(), RunOptions(seed=0, out_dir=str(tmp_path / "run"), progress=False))
     assert any("run_updates" in p for p in glob.glob(str(tmp_path / "ir" / "*.mlir")))
     assert recorded_lapack_calls(tmp_path / "ir") == {}
 
@@ -164,7 +164,7 @@ STRESS = textwrap.dedent(
     from jaxpg.config import HParams, TrainConfig
     from jaxpg.sharding import AGENTS, make_mesh, shard_leading
     from jaxpg.sweep import stack_hparams
-    from jaxpg.train import make_train
+    from jaxpg import make_train
     assert jax.device_count() == 4
     # jaxpg sweep's program: 2 lrs x 4 seeds, the agent axis sharded over 4 devices.
     config = TrainConfig(algo="ppo", env="CartPole-v1", num_envs=8, num_steps=32,

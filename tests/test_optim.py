@@ -1,9 +1,11 @@
-"""jaxpg.optim: the joint actor-critic step is each network's own clip+Adam step, and
+"""jaxpg.optim: the actor-critic step is each network's own clip+Adam step (as an
+optax.partition over both would be), and
 the learning-rate schedule follows the update counter."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from jaxpg import optim
 from jaxpg.config import HParams
@@ -19,15 +21,14 @@ def test_joint_step_is_each_networks_own_step_with_its_own_clipping():
         {"w": jnp.array([100.0, -50.0, 3.0])}, {"w": 1e-4 * jnp.ones((2, 2)), "b": jnp.array([1e-4, -2e-4])}
     )
     opts = optim.actor_critic(hp, lr_factor=0.5)
-    joint = optim.joint(opts)
+    joint = optax.partition(opts._asdict(), ActorCritic("actor", "critic"))  # one transformation
     p_joint, s_joint = params, joint.init(params)
-    p_a, s_a = params.actor, opts.actor.init(params.actor)
-    p_c, s_c = params.critic, opts.critic.init(params.critic)
+    p_each, s_each = params, optim.init(opts, params)
     for _ in range(3):
         p_joint, s_joint = optim.step(joint, s_joint, p_joint, grads)
-        p_a, s_a = optim.step(opts.actor, s_a, p_a, grads.actor)
-        p_c, s_c = optim.step(opts.critic, s_c, p_c, grads.critic)
-    for got, want in zip(jax.tree.leaves(p_joint), jax.tree.leaves(ActorCritic(p_a, p_c))):
+        p_each, s_each = optim.step_each(opts, s_each, p_each, grads)
+    assert isinstance(s_each, ActorCritic)  # one optax state per network
+    for got, want in zip(jax.tree.leaves(p_each), jax.tree.leaves(p_joint)):
         np.testing.assert_array_equal(got, want)
     # ...and that differs from clipping both together (Adam's eps makes the scale visible).
     both = optim.adam(hp.critic_lr * 0.5, hp.max_grad_norm)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from jaxpg.config import HParams, TrainConfig
-from jaxpg.train import make_train, make_trainer
+from jaxpg import make_train, make_trainer
 
 
 def _final_return(metrics, last=10):

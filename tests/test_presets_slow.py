@@ -14,7 +14,7 @@ import pytest
 
 from jaxpg.config import stack_hparams
 from jaxpg.presets import preset
-from jaxpg.train import make_train, run
+from jaxpg import RunOptions, make_train, run
 
 
 def _train_return(result, last: int = 3) -> float:
@@ -38,7 +38,7 @@ def _final_eval_returns(env: str, seeds: int, evals: int = 20, **changes) -> np.
 @pytest.mark.slow
 def test_breakout_minatar_preset_learns():
     config, hparams = preset("ppo", "Breakout-MinAtar")  # 1e7 steps: ~15 min on 2 CPU cores
-    result = run(config, hparams, seed=0, progress=False)
+    result = run(config, hparams, RunOptions(seed=0, progress=False))
     assert _train_return(result) >= 30  # random policy: 0.4; measured with the preset: 45.6
 
 
@@ -51,14 +51,14 @@ def test_breakout_minatar_preset_learns():
 ])  # fmt: skip
 def test_minatar_presets_learn_at_a_fifth_of_the_budget(env, threshold):
     config, hparams = preset("ppo", env)  # 1e7 steps in the preset; 2e6 here (3-6 min each)
-    result = run(config.replace(total_timesteps=2_000_000), hparams, seed=0, progress=False)
+    result = run(config.replace(total_timesteps=2_000_000), hparams, RunOptions(seed=0, progress=False))
     assert _train_return(result) >= threshold
 
 
 @pytest.mark.slow
 def test_acrobot_preset_learns():
     config, hparams = preset("ppo", "Acrobot-v1")
-    result = run(config, hparams, seed=0, progress=False)
+    result = run(config, hparams, RunOptions(seed=0, progress=False))
     assert result.summary["eval_return"] >= -150  # random policy: -500 (never swings up)
 
 
@@ -98,7 +98,7 @@ def test_playground_cheetah_run_trains_on_cpu_at_small_scale():
     config, hparams = preset("ppo", "playground/CheetahRun")
     config = config.replace(num_envs=16, num_steps=30, num_minibatches=4, update_epochs=8,
                             total_timesteps=24_000, eval_every=0, updates_per_chunk=10)  # fmt: skip
-    result = run(config, hparams, seed=0, progress=False)
+    result = run(config, hparams, RunOptions(seed=0, progress=False))
     s = result.summary
     assert s["status"] == "completed" and s["nonfinite"] is None and s["env_steps"] == 24_000
     assert 0 < s["episode_return"] <= 1000  # per-step reward in [0, 1], 1000-step episodes

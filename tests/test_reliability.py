@@ -17,8 +17,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import struct
 
-from jaxpg import cli
+from jaxpg import RunOptions, cli
+from jaxpg.algos.update import PGMetrics
+from jaxpg.metrics import EpisodeSums, FiniteFlags, Record, Role, UpdateMetrics, metric
 from jaxpg import config as config_module
 from jaxpg.algos import ALGORITHMS, ppo
 from jaxpg.config import HParams, TrainConfig
@@ -26,7 +29,8 @@ from jaxpg.errors import JaxpgError
 from jaxpg import guard
 from jaxpg.runner.checkpoint import Checkpointer
 from jaxpg.runner.signals import StopRequest, stop_on_signals
-from jaxpg.train import load_run_config, make_train, make_trainer, prepare_run_dir, run
+from jaxpg import make_train, make_trainer, run
+from jaxpg.runner.rundir import load_run_config, prepare_run_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(num_envs=4, num_steps=8, num_minibatches=2, update_epochs=1, hidden_sizes=(8,))
@@ -54,7 +58,7 @@ def _steps(run_dir):
 def finished_run(tmp_path_factory):
     """An uninterrupted run with a checkpoint every 2 updates, keeping the last 2."""
     out = str(tmp_path_factory.mktemp("runs") / "full")
-    result = run(CFG, HP, seed=3, out_dir=out, progress=False, checkpoint_every=2, keep_checkpoints=2)
+    result = run(CFG, HP, RunOptions(seed=3, out_dir=out, progress=False, checkpoint_every=2, keep_checkpoints=2))
     return out, result
 
 
@@ -75,8 +79,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(finished_run, tmp_path):
         if row["update"] == 4:
             os.kill(os.getpid(), signal.SIGINT)  # handled: stop at this chunk boundary
 
-    first = run(CFG, HP, seed=3, out_dir=out, progress=False, on_row=interrupt_after_update_4,
-                checkpoint_every=100)  # fmt: skip
+    first = run(CFG, HP, RunOptions(seed=3, out_dir=out, progress=False, checkpoint_every=100), on_row=interrupt_after_update_4)  # fmt: skip
     s = first.summary
     assert (s["status"], s["signal"], s["updates"]) == ("interrupted", "SIGINT", 4)
     assert _steps(out) == [4]
@@ -86,7 +89,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(finished_run, tmp_path):
         f.write(json.dumps({"update": 6, "env_steps": 192}) + "\n")
 
     config, hparams, seed, _ = load_run_config(out)
-    resumed = run(config, hparams, seed=seed, out_dir=out, progress=False, resume=True)
+    resumed = run(config, hparams, RunOptions(seed=seed, out_dir=out, progress=False, resume=True))
     assert resumed.summary["status"] == "completed"
     assert resumed.summary["resumed_from_update"] == 4
     assert _rows(out) == _rows(full_dir)  # bit for bit (CPU), appended, no duplicates
@@ -105,9 +108,9 @@ def test_resume_refuses_mismatched_or_corrupt_checkpoint(finished_run, tmp_path)
     assert Checkpointer(out, create=False).latest() == 8
 
     with pytest.raises(JaxpgError, match=r"was written for hidden_sizes=\(8,\).*config.json"):
-        run(other_net, HP, seed=3, out_dir=out, progress=False, resume=True)
+        run(other_net, HP, RunOptions(seed=3, out_dir=out, progress=False, resume=True))
     with pytest.raises(JaxpgError, match="was written for env='CartPole-v1'"):
-        run(CFG.replace(env="Acrobot-v1"), HP, seed=3, out_dir=out, progress=False, resume=True)
+        run(CFG.replace(env="Acrobot-v1"), HP, RunOptions(seed=3, out_dir=out, progress=False, resume=True))
 
     # Corrupt every data file of the latest checkpoint.
     for root, _, files in os.walk(os.path.join(out, "checkpoints", "8", "state")):
@@ -115,7 +118,7 @@ def test_resume_refuses_mismatched_or_corrupt_checkpoint(finished_run, tmp_path)
             with open(os.path.join(root, name), "wb") as f:
                 f.write(b"\x00garbage")
     with pytest.raises(JaxpgError, match=r"checkpoint .*8 is unreadable") as err:
-        run(CFG, HP, seed=3, out_dir=out, progress=False, resume=True)
+        run(CFG, HP, RunOptions(seed=3, out_dir=out, progress=False, resume=True))
     assert "\n" not in str(err.value)
     after = {n: open(os.path.join(out, n), "rb").read() for n in before}
     assert after == before  # nothing overwritten
@@ -123,7 +126,7 @@ def test_resume_refuses_mismatched_or_corrupt_checkpoint(finished_run, tmp_path)
 
     shutil.rmtree(os.path.join(out, "checkpoints"))
     with pytest.raises(JaxpgError, match="no checkpoints"):
-        run(CFG, HP, seed=3, out_dir=out, progress=False, resume=True)
+        run(CFG, HP, RunOptions(seed=3, out_dir=out, progress=False, resume=True))
 
 
 def test_existing_run_directory_needs_resume_or_overwrite(finished_run, tmp_path):
@@ -131,9 +134,9 @@ def test_existing_run_directory_needs_resume_or_overwrite(finished_run, tmp_path
     out = str(tmp_path / "copy")
     shutil.copytree(src, out)
     with pytest.raises(JaxpgError, match="already holds a run: continue it with --resume"):
-        run(CFG, HP, seed=3, out_dir=out, progress=False)
+        run(CFG, HP, RunOptions(seed=3, out_dir=out, progress=False))
     with pytest.raises(JaxpgError, match="contradict"):
-        run(CFG, HP, seed=3, out_dir=out, progress=False, resume=True, overwrite=True)
+        run(CFG, HP, RunOptions(seed=3, out_dir=out, progress=False, resume=True, overwrite=True))
     prepare_run_dir(out, resume=False, overwrite=True)
     assert os.listdir(out) == []  # the old run's files and checkpoints are gone
     with open(os.path.join(out, "notes.txt"), "w") as f:
@@ -177,7 +180,7 @@ def _bad_algo(poison_update: int, field: str):
             state = state.replace(params=params)
         else:  # "*_finite" metrics are 1/0 flags; others are values
             poison = 0.0 if field.endswith("_finite") else jnp.inf
-            metrics = dict(metrics, **{field: jnp.where(bad, poison, metrics[field])})
+            metrics = metrics.with_metrics(**{field: jnp.where(bad, poison, metrics[field])})
         return state, metrics
 
     return types.SimpleNamespace(init=ppo.init, update=update)
@@ -189,7 +192,7 @@ def test_nonfinite_stops_keeps_last_good_checkpoint(monkeypatch, tmp_path, field
     monkeypatch.setattr(config_module, "ALGOS", (*config_module.ALGOS, "ppo_poisoned"))
     out = str(tmp_path / "run")
     cfg = CFG.replace(algo="ppo_poisoned")
-    result = run(cfg, HP, out_dir=out, progress=False, checkpoint_every=2)
+    result = run(cfg, HP, RunOptions(out_dir=out, progress=False, checkpoint_every=2))
     s = json.load(open(os.path.join(out, "summary.json")))
     assert s["status"] == "nonfinite"
     assert s["nonfinite"] == {"quantity": quantity, "update": 5}
@@ -203,7 +206,7 @@ def test_nonfinite_from_env_and_from_absurd_learning_rate(monkeypatch, capsys, t
 
     real = probes.ProbeEnv._reward
     monkeypatch.setattr(probes.ProbeEnv, "_reward", lambda self, s, a: real(self, s, a) * jnp.inf)
-    result = run(CFG.replace(env="Probe-Constant-v0"), HP, progress=False)
+    result = run(CFG.replace(env="Probe-Constant-v0"), HP, RunOptions(progress=False))
     assert result.summary["nonfinite"] == {"quantity": "advantages", "update": 1}
 
     out = str(tmp_path / "lr")
@@ -228,12 +231,13 @@ def _jaxpg(*args):
 
 def test_guard_reports_earliest_nonfinite_quantity():
     """Causal order: observations > advantages > loss > gradient > parameters."""
-    ok = dict(obs_finite=1.0, reward_finite=1.0, policy_loss=0.1, actor_grad_norm=1.0)
+    ok = UpdateMetrics(PGMetrics(policy_loss=0.1, actor_grad_norm=1.0), episodes=EpisodeSums(episode_return_sum=0.0),
+                       finite=FiniteFlags(obs_finite=1.0, reward_finite=1.0))  # fmt: skip
     params = {"w": jnp.ones(3)}
     state = types.SimpleNamespace(params=params, obs=jnp.zeros(2), obs_stats=(jnp.zeros(2),))
 
     def code(state=state, **changes):
-        return int(guard.nonfinite_code(dict(ok, **changes), state))
+        return int(guard.nonfinite_code(ok.with_metrics(**changes), state))
 
     nan_params = types.SimpleNamespace(**{**vars(state), "params": {"w": jnp.full(3, jnp.nan)}})
     nan_obs = types.SimpleNamespace(**{**vars(state), "obs": jnp.full(2, jnp.inf)})
@@ -245,6 +249,10 @@ def test_guard_reports_earliest_nonfinite_quantity():
     assert code(policy_loss=jnp.nan, episode_return_sum=jnp.inf) == guard.ADVANTAGES
     assert code(nan_obs, reward_finite=0.0) == guard.OBSERVATIONS
     assert code(policy_loss=jnp.nan, obs_finite=0.0) == guard.OBSERVATIONS
+    # What a metric means is its declared role, not its name.
+    odd = struct.dataclass(type("Odd", (Record,), {"__annotations__": {"obs_grad_reward": float},
+                                                   "obs_grad_reward": metric(Role.LOSS)}))  # fmt: skip
+    assert int(guard.nonfinite_code(ok.replace(algo=odd(obs_grad_reward=jnp.nan)), state)) == guard.LOSS
     assert guard.first_nonfinite(np.array([0, 0, 3, 5])) == (2, "loss")
     assert guard.first_nonfinite(np.array([0, 0])) is None
 
@@ -332,8 +340,7 @@ def test_second_sigint_aborts_run_without_final_checkpoint(monkeypatch, tmp_path
             _two_sigints_inside_a_gc_callback()
 
     with pytest.raises(KeyboardInterrupt):
-        run(CFG, HP, seed=3, out_dir=out, progress=False, on_row=interrupt_twice_after_update_2,
-            checkpoint_every=100)  # fmt: skip
+        run(CFG, HP, RunOptions(seed=3, out_dir=out, progress=False, checkpoint_every=100), on_row=interrupt_twice_after_update_2)  # fmt: skip
     assert [d.exc_type for d in dropped] == []
     assert _steps(out) == []  # aborted: the final checkpoint was skipped
 

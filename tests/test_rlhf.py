@@ -370,11 +370,10 @@ def test_generation_stops_at_eos_and_prompts_never_hold_it():
     assert 0 < float(task.ended(resp, lang.eos).mean()) < 1  # random init: some stop
 
 
-def test_pipeline_main_refuses_to_overwrite(tmp_path, capsys):
-    from jaxpg.rlhf.pipeline import main
+def test_rlhf_command_refuses_to_overwrite(tmp_path, capsys):
+    """One RLHF command line: ``jaxpg rlhf`` (the pipeline module has no second one)."""
+    from jaxpg import cli
 
     (tmp_path / "config.json").write_text("{}")
-    with pytest.raises(SystemExit) as e:
-        main(["--out", str(tmp_path), "--sft-steps", "1"])
-    assert e.value.code == 2
+    assert cli.main(["rlhf", "--out", str(tmp_path), "--sft-steps", "1"]) == 2
     assert "--overwrite" in capsys.readouterr().err

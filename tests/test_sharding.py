@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent(
     from jax.sharding import PartitionSpec
     from jaxpg.config import HParams, TrainConfig
     from jaxpg.sweep import run_agents, stack_hparams
-    from jaxpg.train import make_train, run
+    from jaxpg import RunOptions, make_train, run
 
     assert jax.device_count() == 4, jax.devices()
     cfg = TrainConfig(num_envs=8, num_steps=16, total_timesteps=3 * 128, update_epochs=1,
@@ -42,7 +42,7 @@ SCRIPT = textwrap.dedent(
     out["agent_scale"] = float(np.max(np.abs(single.metrics["policy_loss"])))
 
     # Env axis: one run's 8 envs split over 4 devices by the driver vs one device.
-    res = run(cfg, HParams(), seed=5, progress=False)
+    res = run(cfg, HParams(), RunOptions(seed=5, progress=False))
     out["env_spec"] = str(res.state.obs.sharding.spec)
     out["env_devices"] = len(res.state.obs.sharding.device_set)
     ref, _ = jax.jit(make_train(cfg))(jax.random.PRNGKey(5), HParams().as_arrays())
@@ -83,7 +83,7 @@ def test_single_device_helpers():
     assert mesh.size == jax.device_count()
 
     from jaxpg.config import TrainConfig
-    from jaxpg.train import make_trainer
+    from jaxpg import make_trainer
 
     cfg = TrainConfig(num_envs=4, num_steps=8, total_timesteps=32, hidden_sizes=(8,))
     state = jax.eval_shape(make_trainer(cfg).init, jax.random.PRNGKey(0), _hp())

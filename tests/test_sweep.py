@@ -9,6 +9,7 @@ import pytest
 
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import ConfigError
+from jaxpg.metrics import EpisodeSums
 from jaxpg.sweep import (
     agent_curves,
     bootstrap_ci,
@@ -24,7 +25,7 @@ from jaxpg.sweep import (
     run_agents,
     stack_hparams,
 )
-from jaxpg.train import make_train
+from jaxpg import make_train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -114,11 +115,11 @@ def test_iqm_and_bootstrap():
 
 
 def test_curves_forward_fill_and_final_window():
-    metrics = {
+    metrics = EpisodeSums(
         # agent 0 finishes episodes in updates 1 and 3; agent 1 in every update
-        "episode_return_sum": np.array([[0, 30, 0, 50, 0], [10, 20, 30, 40, 50]], float),
-        "episode_count": np.array([[0, 2, 0, 1, 0], [1, 1, 1, 1, 1]], float),
-    }
+        episode_return_sum=np.array([[0, 30, 0, 50, 0], [10, 20, 30, 40, 50]], float),
+        episode_count=np.array([[0, 2, 0, 1, 0], [1, 1, 1, 1, 1]], float),
+    )
     c = agent_curves(metrics)
     assert np.isnan(c[0, 0])
     np.testing.assert_allclose(c[0, 1:], [15, 15, 50, 50])

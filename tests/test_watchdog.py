@@ -3,7 +3,7 @@
 import time
 
 from jaxpg.config import HParams, TrainConfig
-from jaxpg.train import run
+from jaxpg import RunOptions, run
 from jaxpg.runner.watchdog import ChunkWatchdog
 
 
@@ -36,5 +36,5 @@ def test_driver_times_every_chunk_through_the_watchdog():
     dog = ChunkWatchdog(emit=lines.append)
     config = TrainConfig(env="CartPole-v1", num_envs=4, num_steps=16, total_timesteps=4 * 16 * 6,
                          updates_per_chunk=2)  # fmt: skip
-    run(config, HParams(), progress=False, watchdog=dog)
+    run(config, HParams(), RunOptions(progress=False, watchdog=dog))
     assert len(dog.durations) == 3 and lines == []

@@ -13,12 +13,12 @@ from __future__ import annotations
 import jax
 
 from jaxpg import losses, optim
-from jaxpg.algos.common import (
-    Context,
-    TrainState,
+from jaxpg.algos.critic import global_norm
+from jaxpg.algos.state import Context, TrainState
+from jaxpg.algos.update import (
+    PGMetrics,
     finish_update,
     gae_policy_gradient,
-    global_norm,
     init_actor_critic,
     pg_objective,
     start_update,
@@ -51,13 +51,13 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
 
     loss_c, g_critic = jax.value_and_grad(critic_loss)(params_old.critic)
     grads = ActorCritic(g_actor, g_critic)
-    params, opt_state = optim.step(optim.joint(start.opt), state.opt_state, params_old, grads)
-    metrics = {
-        "policy_loss": loss_a,
-        "value_loss": loss_c,
-        "actor_grad_norm": global_norm(g_actor),
-        "critic_grad_norm": global_norm(g_critic),
-        "ent_coef": ent_coef,
-        "lr": hparams.lr * start.lr_factor,
-    }
+    params, opt_state = optim.step_each(start.opt, state.opt_state, params_old, grads)
+    metrics = PGMetrics(
+        policy_loss=loss_a,
+        value_loss=loss_c,
+        actor_grad_norm=global_norm(g_actor),
+        critic_grad_norm=global_norm(g_critic),
+        ent_coef=ent_coef,
+        lr=hparams.lr * start.lr_factor,
+    )
     return finish_update(ctx, start, params, opt_state, metrics)

@@ -20,31 +20,48 @@ the critic's learning rate decay linearly to 0.
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
+from flax import struct
 from jax.flatten_util import ravel_pytree
 
 from jaxpg import natural, optim
-from jaxpg.algos.common import (
-    Context,
-    TrainState,
-    finish_update,
-    fit_value,
-    gae_policy_gradient,
-    init_state,
-    pg_objective,
-    start_update,
-)
+from jaxpg.algos.critic import fit_value
+from jaxpg.algos.state import Context, TrainState, init_state
+from jaxpg.algos.update import finish_update, gae_policy_gradient, pg_objective, start_update
 from jaxpg.batch import step_advantages
 from jaxpg.config import HParams
+from jaxpg.metrics import Record, Role, metric
 from jaxpg.networks import ActorCritic
 
 policy_gradient = gae_policy_gradient
 
 
+@struct.dataclass
+class NaturalMetrics(Record):
+    """NPG's and TRPO's own metrics: the natural step (CG, KL radius, line search) and
+    the critic's fit."""
+
+    actor_grad_norm: Any = metric(Role.GRADIENT)  # of the surrogate, before the natural step
+    critic_grad_norm: Any = metric(Role.GRADIENT)
+    value_loss: Any = metric(Role.LOSS)
+    cg_residual: Any = metric(Role.DIAGNOSTIC)
+    cg_relative_residual: Any = metric(Role.DIAGNOSTIC)
+    step_fraction: Any = metric(Role.DIAGNOSTIC)  # of the full step taken (TRPO: 0 if none)
+    expected_improvement: Any = metric(Role.DIAGNOSTIC)
+    surrogate_improvement: Any = metric(Role.DIAGNOSTIC)
+    max_kl: Any = metric(Role.DIAGNOSTIC)  # this update's radius delta
+    ent_coef: Any = metric(Role.DIAGNOSTIC)
+    critic_lr: Any = metric(Role.DIAGNOSTIC)
+
+
 def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
-    """Initial state; ``opt_state`` is the critic's Adam state (the actor takes natural steps)."""
-    return init_state(ctx, key, lambda p: optim.actor_critic(hparams).critic.init(p.critic))
+    """Initial state; ``opt_state`` holds the critic's Adam state (the actor takes natural
+    steps: no optimizer state)."""
+    opts = optim.actor_critic(hparams)._replace(actor=None)
+    return init_state(ctx, key, lambda p: optim.init(opts, p))
 
 
 def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_search: bool):
@@ -82,23 +99,24 @@ def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_searc
     else:
         x_new, step_fraction = x0 + full_step, jnp.ones(())
 
-    critic, opt_state, vm = fit_value(
-        ctx, params_old.critic, start.opt.critic, state.opt_state, batch.obs, batch.target, start.keys[0]
+    critic, st_critic, vm = fit_value(
+        ctx, params_old.critic, start.opt.critic, state.opt_state.critic, batch.obs, batch.target, start.keys[0]
     )
+    opt_state = state.opt_state._replace(critic=st_critic)
 
-    metrics = {
-        "actor_grad_norm": jnp.linalg.norm(g),
-        "critic_grad_norm": vm["critic_grad_norm"],
-        "value_loss": vm["value_loss"],
-        "cg_residual": residual,
-        "cg_relative_residual": residual / jnp.maximum(jnp.linalg.norm(g), 1e-12),
-        "step_fraction": step_fraction,
-        "expected_improvement": expected,
-        "surrogate_improvement": objective(x_new) - objective(x0),
-        "max_kl": delta,
-        "ent_coef": ent_coef,
-        "critic_lr": hparams.critic_lr * frac,  # the actor has no learning rate: max_kl
-    }
+    metrics = NaturalMetrics(
+        actor_grad_norm=jnp.linalg.norm(g),
+        critic_grad_norm=vm.critic_grad_norm,
+        value_loss=vm.value_loss,
+        cg_residual=residual,
+        cg_relative_residual=residual / jnp.maximum(jnp.linalg.norm(g), 1e-12),
+        step_fraction=step_fraction,
+        expected_improvement=expected,
+        surrogate_improvement=objective(x_new) - objective(x0),
+        max_kl=delta,
+        ent_coef=ent_coef,
+        critic_lr=hparams.critic_lr * frac,  # the actor has no learning rate: max_kl
+    )
     return finish_update(ctx, start, ActorCritic(unravel(x_new), critic), opt_state, metrics)
 
 

@@ -16,22 +16,29 @@ adaptive coefficient: after each update, with ``d`` the batch mean KL and
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 from flax import struct
 
 from jaxpg import losses, optim
-from jaxpg.algos.common import (
-    Context,
-    TrainState,
-    finish_update,
-    gae_policy_gradient,
-    global_norm,
-    init_state,
-    start_update,
-)
+from jaxpg.algos.critic import global_norm
+from jaxpg.algos.state import Context, TrainState, init_state
+from jaxpg.algos.update import PGMetrics, finish_update, gae_policy_gradient, start_update
 from jaxpg.batch import Batch, shuffle_and_split, step_advantages
 from jaxpg.config import HParams
+from jaxpg.metrics import Role, metric
+
+
+@struct.dataclass
+class PPOMetrics(PGMetrics):
+    """PPO's own metrics: means over the minibatch steps taken (``minibatches_done``)."""
+
+    approx_kl: Any = metric(Role.DIAGNOSTIC)
+    clip_fraction: Any = metric(Role.DIAGNOSTIC)
+    minibatches_done: Any = metric(Role.DIAGNOSTIC)
+    kl_coef: Any = metric(Role.DIAGNOSTIC)
 
 
 @struct.dataclass
@@ -42,11 +49,11 @@ class PenaltyState:
 
 
 def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
-    """Initial state; ``opt_state`` is the :func:`jaxpg.optim.joint` state over the
-    :func:`jaxpg.optim.flatten`-ed networks (the form :func:`update` steps)."""
-    opt = optim.joint(optim.actor_critic(hparams))
+    """Initial state; ``opt_state`` holds each network's Adam state over its
+    :func:`jaxpg.optim.flatten`-ed parameters (the form :func:`update` steps)."""
+    opts = optim.actor_critic(hparams)
     algo_state = PenaltyState(jnp.asarray(hparams.kl_coef, jnp.float32))
-    return init_state(ctx, key, lambda p: opt.init(optim.flatten(p)[0]), algo_state=algo_state)
+    return init_state(ctx, key, lambda p: optim.init(opts, optim.flatten(p)[0]), algo_state=algo_state)
 
 
 def policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: jax.Array):
@@ -93,11 +100,11 @@ STEP_METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fract
 """What :func:`minibatch_step` reports per step (``active``: 0 once the target-KL stop hit)."""
 
 
-def minibatch_step(ctx: Context, hparams: HParams, opt, unravel, ent_coef, kl_coef):
+def minibatch_step(ctx: Context, hparams: HParams, opts, unravel, ent_coef, kl_coef):
     """One PPO gradient step, ``(carry, minibatch) -> (carry, metrics)`` for ``lax.scan``.
 
     ``carry = (flat, opt_state, stopped)``: the :func:`jaxpg.optim.flatten`-ed
-    parameters (``unravel`` maps them back), ``opt``'s state and the target-KL stop;
+    parameters (``unravel`` maps them back), ``opts``' states and the target-KL stop;
     ``metrics [len(STEP_METRICS)]`` in the order of :data:`STEP_METRICS`.
     """
 
@@ -105,7 +112,7 @@ def minibatch_step(ctx: Context, hparams: HParams, opt, unravel, ent_coef, kl_co
         flat, opt_state, stopped = carry
         loss_fn = lambda f: ppo_loss(ctx, unravel(f), mb, hparams, ent_coef, kl_coef)
         grads, m = jax.grad(loss_fn, has_aux=True)(flat)
-        new_flat, new_opt = optim.step(opt, opt_state, flat, grads)
+        new_flat, new_opt = optim.step_each(opts, opt_state, flat, grads)
         # A stopped update keeps its parameters (target-KL early stop).
         keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(stopped, o, n), new, old)
         flat, opt_state = keep(new_flat, flat), keep(new_opt, opt_state)
@@ -126,7 +133,7 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     start = start_update(ctx, state, hparams, num_keys=1)
     batch, ent_coef, kl_coef = start.batch, start.ent_coef, state.algo_state.kl_coef
     flat, unravel = optim.flatten(state.params)
-    step = minibatch_step(ctx, hparams, optim.joint(start.opt), unravel, ent_coef, kl_coef)
+    step = minibatch_step(ctx, hparams, start.opt, unravel, ent_coef, kl_coef)
 
     def epoch(carry, key_e):
         return jax.lax.scan(step, carry, shuffle_and_split(key_e, batch, cfg.num_minibatches))
@@ -137,12 +144,13 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     m = dict(zip(STEP_METRICS, jnp.moveaxis(stacked, -1, 0)))
     active = m.pop("active")
     n_active = jnp.maximum(active.sum(), 1.0)
-    metrics = {k: jnp.sum(v * active) / n_active for k, v in m.items()}
-    metrics.update(minibatches_done=active.sum(), ent_coef=ent_coef, lr=hparams.lr * start.lr_factor,
-                   kl_coef=kl_coef)  # fmt: skip
+    means = {k: jnp.sum(v * active) / n_active for k, v in m.items()}
+    del means["entropy"]  # the policy's entropy is logged on the whole batch (finish_update)
+    metrics = PPOMetrics(**means, minibatches_done=active.sum(), ent_coef=ent_coef,
+                         lr=hparams.lr * start.lr_factor, kl_coef=kl_coef)  # fmt: skip
     # The diagnostics (KL, explained variance, entropy) are on the whole batch, after the update.
     state, metrics = finish_update(ctx, start, unravel(flat), opt_state, metrics)
     if cfg.ppo_objective == "kl_penalty":
-        beta = adapt_kl_coef(kl_coef, metrics["kl"], hparams.kl_penalty_target)
+        beta = adapt_kl_coef(kl_coef, metrics.policy.kl, hparams.kl_penalty_target)
         state = state.replace(algo_state=PenaltyState(beta))
     return state, metrics

@@ -37,19 +37,13 @@ from flax import struct
 
 from jaxpg import advantages as adv_lib
 from jaxpg import optim
-from jaxpg.algos.common import (
-    Context,
-    TrainState,
-    common_diagnostics,
-    entropy_coef,
-    fit_value,
-    global_norm,
-    init_state,
-    lr_factor,
-)
+from jaxpg.algos.critic import ValueFit, fit_value, global_norm
+from jaxpg.algos.state import Context, TrainState, init_state
+from jaxpg.algos.update import PGMetrics, begin_update, common_diagnostics, finish_update
 from jaxpg.batch import step_advantages
 from jaxpg.config import HParams
 from jaxpg.linalg import solve_spd
+from jaxpg.metrics import EpisodeSums
 from jaxpg.networks import ActorCritic
 from jaxpg.normalization import RunningStats
 from jaxpg.rollout import finite_flags, first_episodes
@@ -164,8 +158,7 @@ def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
     actor steps once per update, the critic several times, so each runs on its own)."""
     w = jnp.zeros((num_features(ctx.env.obs_size),), jnp.float32)
     opts = optim.actor_critic(hparams)
-    init_opt = lambda p: ActorCritic(opts.actor.init(p.actor), opts.critic.init(p.critic))
-    return init_state(ctx, key, init_opt, algo_state=LinearBaseline(w))
+    return init_state(ctx, key, lambda p: optim.init(opts, p), algo_state=LinearBaseline(w))
 
 
 def policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: jax.Array):
@@ -196,16 +189,13 @@ def _fit_linear(ctx: Context, ep: Episodes, hparams: HParams) -> jax.Array:
 def update(ctx: Context, state: TrainState, hparams: HParams):
     """One REINFORCE iteration: B complete episodes, one policy step, baseline refit."""
     cfg = ctx.config
-    key, k_roll, k_value = jax.random.split(state.key, 3)
-    params_old = state.params
-    ep = collect_episodes(ctx, params_old, state.obs_stats, k_roll)
+    start = begin_update(ctx, state, hparams, num_keys=1)
+    params_old, opt, ent_coef = start.params_old, start.opt, start.ent_coef
+    ep = collect_episodes(ctx, params_old, state.obs_stats, start.collect_key)
     returns = returns_to_go(ep, hparams)
     baseline = baseline_values(ctx, params_old, state.algo_state, ep)
     adv = advantages(ctx, ep, returns, baseline)
 
-    frac = lr_factor(ctx, state)
-    ent_coef = entropy_coef(ctx, state, hparams)
-    opt = optim.actor_critic(hparams, frac)
     (obj, _), g = jax.value_and_grad(
         lambda a: surrogate(ctx, a, ep, adv, ent_coef), has_aux=True
     )(params_old.actor)
@@ -213,35 +203,27 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
 
     flat = lambda x: x.reshape((-1,) + x.shape[2:])
     valid = flat(ep.valid)
-    metrics = {"policy_loss": -obj, "actor_grad_norm": global_norm(g), "ent_coef": ent_coef,
-               "lr": hparams.lr * frac}  # fmt: skip
     critic, st_critic, algo_state = params_old.critic, state.opt_state.critic, state.algo_state
+    fit = ValueFit(None, jnp.zeros(()))
     if cfg.baseline == "value":
-        critic, st_critic, vm = fit_value(
-            ctx, critic, opt.critic, st_critic, flat(ep.obs), flat(returns), k_value, valid
+        critic, st_critic, fit = fit_value(
+            ctx, critic, opt.critic, st_critic, flat(ep.obs), flat(returns), start.keys[0], valid
         )
-        metrics.update(vm)
-    else:
-        metrics["critic_grad_norm"] = jnp.zeros(())
-        if cfg.baseline == "linear":
-            algo_state = LinearBaseline(_fit_linear(ctx, ep, hparams))
+    elif cfg.baseline == "linear":
+        algo_state = LinearBaseline(_fit_linear(ctx, ep, hparams))
     params = ActorCritic(actor, critic)
+    own = PGMetrics(policy_loss=-obj, value_loss=fit.value_loss, actor_grad_norm=global_norm(g),
+                    critic_grad_norm=fit.critic_grad_norm, ent_coef=ent_coef, lr=hparams.lr * start.lr_factor)  # fmt: skip
 
     # Diagnostics over the valid steps; one episode per env.
-    metrics.update(common_diagnostics(ctx, params_old, params, flat(ep.obs), flat(baseline), flat(returns), valid))
-    metrics["episode_return_sum"] = jnp.sum(ep.reward * ep.valid)
-    metrics["episode_length_sum"] = jnp.sum(ep.lengths)
-    metrics["episode_count"] = jnp.asarray(cfg.num_envs, jnp.float32)
-    metrics.update(finite_flags(ep.raw_obs, ep.reward))
-
-    obs_stats = state.obs_stats.update(ep.raw_obs, ep.valid) if cfg.normalize_obs else state.obs_stats
-    state = state.replace(
-        params=params,
-        opt_state=ActorCritic(st_actor, st_critic),
-        obs_stats=obs_stats,
-        key=key,
-        algo_state=algo_state,
-        update=state.update + 1,
-        env_steps=state.env_steps + ep.lengths.sum().astype(jnp.int32),
+    diagnostics = common_diagnostics(ctx, params_old, params, flat(ep.obs), flat(baseline), flat(returns), valid)
+    episodes = EpisodeSums(
+        episode_return_sum=jnp.sum(ep.reward * ep.valid),
+        episode_length_sum=jnp.sum(ep.lengths),
+        episode_count=jnp.asarray(cfg.num_envs, jnp.float32),
     )
-    return state, metrics
+    obs_stats = state.obs_stats.update(ep.raw_obs, ep.valid) if cfg.normalize_obs else state.obs_stats
+    steps = start.state.env_steps + ep.lengths.sum().astype(jnp.int32)
+    start = start._replace(state=start.state.replace(obs_stats=obs_stats, env_steps=steps))
+    shared = (diagnostics, episodes, finite_flags(ep.raw_obs, ep.reward))
+    return finish_update(ctx, start, params, ActorCritic(st_actor, st_critic), own, algo_state, shared)

@@ -10,8 +10,9 @@ The critic is fitted by several Adam epochs per batch. ``delta`` defaults to 0.0
 
 from __future__ import annotations
 
-from jaxpg.algos.common import Context, TrainState, gae_policy_gradient
 from jaxpg.algos.npg import init, natural_update
+from jaxpg.algos.state import Context, TrainState
+from jaxpg.algos.update import gae_policy_gradient
 from jaxpg.config import HParams
 
 policy_gradient = gae_policy_gradient

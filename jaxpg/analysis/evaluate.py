@@ -7,7 +7,7 @@ import os
 import jax
 import numpy as np
 
-from jaxpg.algos.common import make_context
+from jaxpg.algos.state import make_context
 from jaxpg.errors import JaxpgError
 from jaxpg.evaluation import max_eval_steps, policy_act, run_episodes
 from jaxpg.runner.logging import write_json

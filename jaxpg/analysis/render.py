@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpg.algos.common import make_context
+from jaxpg.algos.state import make_context
 from jaxpg.errors import JaxpgError
 from jaxpg.evaluation import max_eval_steps, policy_act
 from jaxpg.runner.rundir import load_run

@@ -18,6 +18,7 @@ from jaxpg.runner.loop import device_description
 from jaxpg.sharding import initialize_distributed
 from jaxpg.sweep import build_settings, parse_grid, parse_sample, parse_static, run_sweep
 from jaxpg.sweep.report import print_table, write_outputs
+from jaxpg.validate import validate
 
 
 @dataclass
@@ -64,8 +65,9 @@ def main(argv: list[str]) -> int:
     static = parse_static(args.static)
     if args.max_batch is not None and args.max_batch < 1:
         raise ConfigError("max_batch", args.max_batch, "must be >= 1")
+    config, hparams = validate(args.config, args.hparams)
     settings = build_settings(
-        args.config.validate(), args.hparams.validate(), grid, samples, args.num_samples, static,
+        config, hparams, grid, samples, args.num_samples, static,
         args.sample_seed,
     )  # fmt: skip
     out = args.out or timestamped_dir(f"sweep-{args.config.algo}-{args.config.env}")

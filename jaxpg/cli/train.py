@@ -21,7 +21,9 @@ from jaxpg.envs import check_env_name
 from jaxpg.errors import JaxpgError
 from jaxpg.presets import no_preset_note, preset
 from jaxpg.runner.loop import run
+from jaxpg.runner.options import RunOptions
 from jaxpg.runner.rundir import load_run_config
+from jaxpg.validate import validate
 
 
 @dataclass
@@ -71,11 +73,12 @@ def resume(argv: list[str], run_dir: str) -> int:
         )
     saved = load_run_config(run_dir)
     print(f"jaxpg train: resuming {run_dir} ({saved.config.algo} on {saved.config.env})")
-    result = run(
-        saved.config, saved.hparams, seed=saved.seed, out_dir=run_dir, progress="--quiet" not in argv,
-        resume=True, checkpoint_every=saved.options.get("checkpoint_every"),
+    options = RunOptions(
+        seed=saved.seed, out_dir=run_dir, progress="--quiet" not in argv, resume=True,
+        checkpoint_every=saved.options.get("checkpoint_every"),
         keep_checkpoints=saved.options.get("keep_checkpoints", 3),
     )  # fmt: skip
+    result = run(saved.config, saved.hparams, options)
     return report(result.summary, run_dir)
 
 
@@ -115,17 +118,17 @@ def main(argv: list[str]) -> int:
     config, hparams = preset(algo, env)
     args = parse_flags(TrainArgs, argv, "jaxpg train", TrainArgs(config=config, hparams=hparams))
     out = args.out or timestamped_dir(f"{args.config.algo}-{args.config.env}-s{args.seed}")
-    args.config.validate()
-    args.hparams.validate()
+    options = RunOptions(
+        seed=args.seed, out_dir=out, progress=not args.quiet, overwrite=args.overwrite,
+        checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
+        wandb_project=args.wandb,
+    )  # fmt: skip
+    validate(args.config, args.hparams, options=options)  # before anything is written
     if args.wandb and importlib.util.find_spec("wandb") is None:
         raise JaxpgError("--wandb needs the wandb package: pip install wandb (or pip install -e '.[wandb]')")
     print(f"jaxpg train: {args.config.algo} on {args.config.env}, writing {out}")
     note = no_preset_note(args.config.algo, args.config.env)
     if note:
         print(f"jaxpg train: {note}")
-    result = run(
-        args.config, args.hparams, seed=args.seed, out_dir=out, progress=not args.quiet,
-        overwrite=args.overwrite, checkpoint_every=args.checkpoint_every,
-        keep_checkpoints=args.keep_checkpoints, wandb_project=args.wandb,
-    )  # fmt: skip
+    result = run(args.config, args.hparams, options)
     return report(result.summary, out)

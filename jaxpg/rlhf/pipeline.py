@@ -4,9 +4,10 @@
 ``metrics.jsonl``, TensorBoard events, ``summary.json``) plus a figure of gold and
 proxy reward against sqrt(KL). Metric names are prefixed by phase: ``sft/``,
 ``rm/``, ``ppo/`` (the ``step`` of a line counts steps, epochs and updates of that
-phase respectively). The CLI ``jaxpg rlhf`` is derived from :class:`RLHFConfig`.
+phase respectively). The command line is ``jaxpg rlhf`` (:mod:`jaxpg.cli.rlhf`, derived
+from :class:`RLHFConfig`)::
 
-    python -m jaxpg.rlhf.pipeline --out runs/rlhf
+    jaxpg rlhf --out runs/rlhf
 """
 
 from __future__ import annotations
@@ -21,11 +22,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxpg.errors import JaxpgError
 from jaxpg.runner.logging import RunLogger
 from jaxpg.rlhf import lm, reward_model, rl, sft, task
 from jaxpg.rlhf.config import RLHFConfig, lm_config
-from jaxpg.runner.rundir import prepare_run_dir
 
 __all__ = ["RLHFConfig", "prepare", "run_best_of_n", "run_rl", "run_rlhf", "validate"]
 
@@ -307,31 +306,3 @@ def run_rlhf(cfg: RLHFConfig, out_dir: str) -> dict:
     finally:
         logger.close()
 
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m jaxpg.rlhf.pipeline --out DIR [--overwrite] [--field value ...]`` (tyro)."""
-    import sys
-
-    import tyro
-
-    @dataclasses.dataclass(frozen=True)
-    class Args:
-        cfg: RLHFConfig = RLHFConfig()
-        """Pipeline configuration."""
-        out: str = "runs/rlhf"
-        """Run directory."""
-        overwrite: bool = False
-        """Replace a run already in --out."""
-
-    args = tyro.cli(Args, args=argv, config=(tyro.conf.OmitArgPrefixes,))
-    try:
-        validate(args.cfg)  # before the run directory is touched
-        prepare_run_dir(args.out, resume=False, overwrite=args.overwrite)
-        run_rlhf(args.cfg, args.out)
-    except JaxpgError as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""Save and restore the whole :class:`~jaxpg.algos.common.TrainState` with orbax.
+"""Save and restore the whole :class:`~jaxpg.algos.state.TrainState` with orbax.
 
 A run directory keeps its checkpoints under ``<run>/checkpoints/<update>/``; each
 holds the train state (params, optimizer states, observation statistics, env

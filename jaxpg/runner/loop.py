@@ -19,49 +19,44 @@ import jax
 import numpy as np
 
 from jaxpg import evaluation, guard
-from jaxpg.algos.common import TrainState
+from jaxpg import metrics as metrics_lib
+from jaxpg.algos.state import TrainState
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.diagnostics import HealthMonitor
-from jaxpg.errors import ConfigError, JaxpgError
+from jaxpg.errors import JaxpgError
+from jaxpg.metrics import UpdateMetrics
 from jaxpg.runner.checkpoint import Checkpointer, check_compatible
 from jaxpg.runner.logging import RunLogger
+from jaxpg.runner.options import RunOptions
 from jaxpg.runner.progress import Progress
 from jaxpg.runner.rundir import prepare_run_dir, save_params, truncate_metrics
 from jaxpg.runner.signals import signal_name, stop_on_signals
 from jaxpg.runner.trainer import Trainer, make_trainer
 from jaxpg.runner.watchdog import ChunkWatchdog
 from jaxpg.sharding import shard_env_axis
+from jaxpg.validate import validate
 
 # Rows kept in memory: enough for any plot, bounded so that a run with tiny chunks
 # left overnight does not grow the host's memory (metrics.jsonl has every row).
 HISTORY_ROWS = 10_000
 
 
-def summarize_chunk(metrics: dict[str, np.ndarray]) -> dict[str, float]:
-    """Reduce a chunk's stacked per-update metrics to one log row.
+def summarize_chunk(metrics: UpdateMetrics) -> dict[str, float]:
+    """Reduce a chunk's stacked per-update metrics to one log row, by the metrics'
+    roles (:func:`jaxpg.metrics.summarize_chunk`), plus the chunk's last evaluation.
 
     ``episode_return`` is the mean return of the episodes that finished in the
-    chunk (NaN when none did); other metrics are those of the chunk's last update.
+    chunk (NaN when none did); other metrics are those of the chunk's last update;
+    ``nonfinite`` is the largest code of the chunk (0: every update was finite).
     """
-    row = {k: float(np.asarray(v)[-1]) for k, v in metrics.items()}
-    count = float(np.sum(metrics["episode_count"]))
-    row["episode_count"] = count
-    for name in ("episode_return", "episode_length"):
-        total = float(np.sum(metrics[f"{name}_sum"]))
-        row[name] = total / count if count > 0 else float("nan")
-        row.pop(f"{name}_sum")
-    row = {k: v for k, v in row.items() if not k.startswith(evaluation.EVAL_PREFIX)}
-    row.update(evaluation.summarize(metrics))  # the chunk's last in-program evaluation
+    row = metrics_lib.summarize_chunk(metrics)
+    row.update(evaluation.summarize(metrics.eval))  # the chunk's last in-program evaluation
     return row
 
 
-def chunk_row(metrics: dict[str, np.ndarray], state: TrainState, sps: float, wall: float) -> dict:
-    """The log row of one chunk: :func:`summarize_chunk` plus counters and timing.
-
-    ``nonfinite`` is the largest code of the chunk (0: every update was finite).
-    """
+def chunk_row(metrics: UpdateMetrics, state: TrainState, sps: float, wall: float) -> dict:
+    """The log row of one chunk: :func:`summarize_chunk` plus counters and timing."""
     row = summarize_chunk(metrics)
-    row[guard.METRIC] = int(np.max(metrics[guard.METRIC]))
     row["env_steps"] = int(state.env_steps)
     row["update"] = int(state.update)
     row["sps"] = sps
@@ -104,20 +99,6 @@ class History:
             self.best = self.last if not self.best >= self.last else self.best
 
 
-def check_run_options(seed, checkpoint_every, keep_checkpoints, resume: bool, out_dir) -> None:
-    """One-line :class:`ConfigError`/:class:`JaxpgError` for bad driver arguments."""
-    if checkpoint_every is not None and (
-        isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1
-    ):
-        raise ConfigError("checkpoint_every", checkpoint_every, "must be a positive number of updates or None")
-    if isinstance(keep_checkpoints, bool) or not isinstance(keep_checkpoints, int) or keep_checkpoints < 1:
-        raise ConfigError("keep_checkpoints", keep_checkpoints, "must be a positive integer")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError("seed", seed, "must be a non-negative integer")
-    if resume and not out_dir:
-        raise JaxpgError("resume needs the run directory (out_dir)")
-
-
 class ChunkPrograms:
     """Compiled chunk programs by length (at most two: ``chunk`` and the remainder)."""
 
@@ -153,12 +134,12 @@ class Outputs:
             self.ckpt.save(state, {**self.meta, **self.good})
             self.last_saved = self.good["update"]
 
-    def open_logger(self, out_dir, resume: bool, wandb_project, options: dict) -> None:
-        if not out_dir:
+    def open_logger(self, options: RunOptions) -> None:
+        if not options.out_dir:
             return
-        self.logger = RunLogger(out_dir, append=resume, wandb_project=wandb_project)
-        if not resume:
-            self.logger.write_config({**self.meta, "run": options})
+        self.logger = RunLogger(options.out_dir, append=options.resume, wandb_project=options.wandb_project)
+        if not options.resume:
+            self.logger.write_config({**self.meta, "run": options.saved()})
 
     def finish(self, out_dir, state: TrainState, summary: dict) -> None:
         """Write the summary and, unless the run went non-finite, the final parameters."""
@@ -177,16 +158,17 @@ class Outputs:
         return os.path.join(self.ckpt.directory, str(self.last_saved))
 
 
-def open_outputs(out_dir, resume, overwrite, keep_checkpoints, meta) -> Outputs:
+def open_outputs(options: RunOptions, meta) -> Outputs:
     """Prepare the run directory (refusing to clobber a run) and its checkpointer.
 
     The logger is opened later (:meth:`Outputs.open_logger`), after a resume has
     truncated ``metrics.jsonl`` to the checkpoint.
     """
-    if not out_dir:
+    if not options.out_dir:
         return Outputs(None, None, meta, {})
-    prepare_run_dir(out_dir, resume, overwrite)
-    return Outputs(None, Checkpointer(out_dir, keep=keep_checkpoints, create=not resume), meta, {})
+    prepare_run_dir(options.out_dir, options.resume, options.overwrite)
+    ckpt = Checkpointer(options.out_dir, keep=options.keep_checkpoints, create=not options.resume)
+    return Outputs(None, ckpt, meta, {})
 
 
 def restore_latest(trainer: Trainer, out: Outputs, out_dir: str, seed: int, hp, history: History):
@@ -215,16 +197,18 @@ class Stop:
     health_warnings: list[str] = field(default_factory=list)
 
 
-def train_chunks(trainer, programs, state, hp, out: Outputs, history, *, every, progress, on_row,
-                 handle_signals, t_start, watchdog: ChunkWatchdog):  # fmt: skip
+def train_chunks(trainer, programs, state, hp, out: Outputs, history, options: RunOptions, on_row,
+                 t_start):  # fmt: skip
     """Run chunks until done, stopped by a signal or a health check. Returns
     ``(state, Stop, train_time)``; the state is the last one computed (a bad one
     too: it is never checkpointed, see :class:`Outputs`)."""
     config = trainer.ctx.config
+    every = options.checkpoint_every or max(config.chunk, config.num_updates // 10)
+    watchdog = options.watchdog or ChunkWatchdog()
     done, chunk, num_updates = int(state.update), config.chunk, config.num_updates
     stop, train_time, monitor = Stop(), 0.0, HealthMonitor()
-    bar = Progress(config.total_timesteps, enabled=progress, title=f"{config.algo} on {config.env}")
-    with stop_on_signals(handle_signals) as request:
+    bar = Progress(config.total_timesteps, enabled=options.progress, title=f"{config.algo} on {config.env}")
+    with stop_on_signals(options.handle_signals) as request:
         try:
             while done < num_updates and request.signum is None:
                 # Chunks end at multiples of ``chunk`` so a resumed run realigns.
@@ -240,7 +224,7 @@ def train_chunks(trainer, programs, state, hp, out: Outputs, history, *, every, 
                 row = chunk_row(metrics, state, n * config.batch_size / dt, time.perf_counter() - t_start)
                 if out.logger:
                     out.logger.log(row, row["env_steps"])
-                bad = guard.first_nonfinite(metrics[guard.METRIC])
+                bad = guard.first_nonfinite(metrics.nonfinite)
                 if bad is not None:
                     at = done + bad[0] + 1
                     stop = Stop("nonfinite", f"non-finite {bad[1]} at update {at}", {"quantity": bad[1], "update": at})
@@ -271,51 +255,35 @@ def train_chunks(trainer, programs, state, hp, out: Outputs, history, *, every, 
 def run(
     config: TrainConfig,
     hparams: HParams,
-    seed: int = 0,
-    out_dir: str | None = None,
-    progress: bool = True,
-    on_row: Callable[[dict], Any] | None = None,
+    options: RunOptions | None = None,
     *,
-    resume: bool = False,
-    overwrite: bool = False,
-    checkpoint_every: int | None = None,
-    keep_checkpoints: int = 3,
-    handle_signals: bool = True,
-    wandb_project: str | None = None,
-    watchdog: ChunkWatchdog | None = None,
+    on_row: Callable[[dict], Any] | None = None,
     env: Any = None,
 ) -> RunResult:
-    """Train with the chunked driver, writing (and checkpointing) ``out_dir`` if given.
+    """Train with the chunked driver as ``options`` say (:class:`RunOptions`: seed,
+    run directory, resume, checkpoints, progress, logging, signals, watchdog).
 
-    Between compiled chunks of ``config.chunk`` updates the host logs a row,
-    checkpoints every ``checkpoint_every`` updates (default: about every tenth of
-    the run; rounded up to a chunk boundary) and at the end, keeping the last
-    ``keep_checkpoints``. ``resume`` continues ``out_dir``'s latest checkpoint: the
-    state carries the RNG key and counters and chunks stay aligned to multiples of
-    ``config.chunk``, so the continued run logs exactly what an uninterrupted one
-    would. SIGINT/SIGTERM stop the run at the next chunk boundary with a
-    checkpoint (a second one raises KeyboardInterrupt there, without it); a
-    non-finite update stops it without saving the bad state.
+    Between compiled chunks of ``config.chunk`` updates the host logs a row (also
+    passed to ``on_row``), checkpoints and checks health. A resumed run continues
+    the latest checkpoint and logs exactly what an uninterrupted one would; a
+    non-finite update stops the run without saving the bad state.
     ``summary["status"]`` is ``completed``, ``interrupted`` or ``nonfinite``.
-    A chunk that runs far longer than the ones before it gets one line on stderr
-    (``watchdog``, default :class:`jaxpg.runner.watchdog.ChunkWatchdog`: 10x the median,
-    at least 60 s; 600 s for the first chunk). ``env``: a user env object (see
-    :func:`jaxpg.runner.trainer.make_train`); ``config.env`` is then a label.
+    ``env``: a user env object (see :func:`jaxpg.runner.trainer.make_train`);
+    ``config.env`` is then a label.
     """
-    config, hparams = config.validate(), hparams.validate()
-    check_run_options(seed, checkpoint_every, keep_checkpoints, resume, out_dir)
+    options = RunOptions() if options is None else options
+    config, hparams = validate(config, hparams, options=options)
     trainer = make_trainer(config, env)
-    every = checkpoint_every or max(config.chunk, config.num_updates // 10)
+    seed, out_dir = options.seed, options.out_dir
     hp = hparams.as_arrays()
     meta = {"config": config.to_dict(), "hparams": hparams.to_dict(), "seed": seed}
     t_start = time.perf_counter()
 
     history, state = History(), None
-    out = open_outputs(out_dir, resume, overwrite, keep_checkpoints, meta)
-    if resume:
+    out = open_outputs(options, meta)
+    if options.resume:
         state = restore_latest(trainer, out, out_dir, seed, hp, history)
-    options = {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints}
-    out.open_logger(out_dir, resume, wandb_project, options)
+    out.open_logger(options)
     if state is None:
         state = jax.jit(trainer.init)(jax.random.PRNGKey(seed), hp)
     # Split the envs over all local devices (a no-op on one device); params replicated.
@@ -323,10 +291,7 @@ def run(
     out.good = {"update": int(state.update), "env_steps": int(state.env_steps)}
     start = dict(out.good)
     programs = ChunkPrograms(trainer)
-    state, stop, train_time = train_chunks(
-        trainer, programs, state, hp, out, history, every=every, progress=progress,
-        on_row=on_row, handle_signals=handle_signals, t_start=t_start, watchdog=watchdog or ChunkWatchdog(),
-    )  # fmt: skip
+    state, stop, train_time = train_chunks(trainer, programs, state, hp, out, history, options, on_row, t_start)
     timings = {
         "wall_time_s": time.perf_counter() - t_start,
         "compile_time_s": programs.compile_time,
@@ -334,7 +299,7 @@ def run(
         "sps": (out.good["env_steps"] - start["env_steps"]) / max(train_time, 1e-9),
     }
     summary = run_summary(config, seed, out, history, stop, timings)
-    if resume:
+    if options.resume:
         summary["resumed_from_update"] = start["update"]
     out.finish(out_dir, state, summary)
     return RunResult(state, summary, list(history.rows))

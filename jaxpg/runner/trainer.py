@@ -16,8 +16,10 @@ import jax.numpy as jnp
 
 from jaxpg import evaluation, guard
 from jaxpg.algos import ALGORITHMS
-from jaxpg.algos.common import Context, TrainState, make_context
+from jaxpg.algos.state import Context, TrainState, make_context
 from jaxpg.config import HParams, TrainConfig
+from jaxpg.metrics import UpdateMetrics
+from jaxpg.validate import validate
 
 
 @dataclass(frozen=True)
@@ -36,13 +38,12 @@ class Trainer:
     def update(self, state: TrainState, hparams: HParams, updates_done=None):
         """The algorithm's update, in-program evaluation every ``eval_interval`` updates
         (:mod:`jaxpg.evaluation`; ``updates_done``: the count after this update, default
-        ``state.update``) and ``metrics["nonfinite"]`` (see :mod:`jaxpg.guard`)."""
+        ``state.update``) and the non-finite code (see :mod:`jaxpg.guard`); returns
+        ``(state, UpdateMetrics)``."""
         state, metrics = self.algo.update(self.ctx, state, hparams)
-        metrics = dict(metrics)
-        metrics[guard.METRIC] = guard.nonfinite_code(metrics, state)
+        metrics = metrics.replace(nonfinite=guard.nonfinite_code(metrics, state))
         done = state.update if updates_done is None else updates_done
-        metrics.update(evaluation.maybe_evaluate(self.ctx, state, done))
-        return state, metrics
+        return state, metrics.replace(eval=evaluation.maybe_evaluate(self.ctx, state, done))
 
     def run_updates(self, state: TrainState, hparams: HParams, n: int, first_update=None):
         """``n`` updates in one ``lax.scan``; metrics stacked ``[n]``.
@@ -58,21 +59,29 @@ class Trainer:
 
 
 def make_trainer(config: TrainConfig, env: Any = None) -> Trainer:
-    return Trainer(make_context(config.validate(), env))
+    """The :class:`Trainer` of ``config`` (validated, with its env: :func:`make_context`)."""
+    return Trainer(make_context(config, env))
 
 
 def make_train(
     config: TrainConfig, env: Any = None
-) -> Callable[[jax.Array, HParams], tuple[TrainState, dict]]:
-    """Return the pure ``train(key, hparams) -> (final_state, metrics[num_updates])``.
+) -> Callable[[jax.Array, HParams], tuple[TrainState, UpdateMetrics]]:
+    """Return the pure ``train(key, hparams) -> (final_state, metrics[num_updates])``
+    (:class:`jaxpg.metrics.UpdateMetrics`, read by name: ``metrics["episode_count"]``).
 
     ``env``: train on this env object instead of ``config.env`` (then only a label):
     anything with jaxpg's env interface, a gymnax ``(env, params)`` pair, a Brax
     ``Env`` or a MuJoCo Playground env (see :mod:`jaxpg.envs.adapters`).
+
+    ``config`` is validated here and ``hparams`` at each call of ``train`` with
+    concrete values (:func:`jaxpg.validate.validate`); a caller that traces
+    ``train`` (``jit``/``vmap``) validates its ``hparams`` first, as ``run`` and the
+    sweep do.
     """
     trainer = make_trainer(config, env)
 
     def train(key: jax.Array, hparams: HParams):
+        validate(config, hparams)  # the values, where concrete (see jaxpg.validate)
         state = trainer.init(key, hparams)
         return trainer.run_updates(state, hparams, config.num_updates, first_update=0)
 

@@ -11,11 +11,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpg.algos.common import make_context
+from jaxpg.algos.state import make_context
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import ConfigError
+from jaxpg.metrics import UpdateMetrics
 from jaxpg.runner.trainer import make_train
 from jaxpg.sharding import AGENTS, make_mesh, pad_to_multiple, shard_leading, to_host
+from jaxpg.validate import validate
 
 
 def device_memory_budget(fraction: float = 0.6) -> int:
@@ -69,7 +71,7 @@ def compiled_bytes(compiled) -> int | None:
 class BatchResult:
     """Per-agent metrics ``[A, num_updates]`` (numpy) and how they were computed."""
 
-    metrics: dict[str, np.ndarray]
+    metrics: UpdateMetrics
     compile_time_s: float
     run_time_s: float
     chunk_size: int
@@ -93,6 +95,7 @@ def run_agents(
     per-update metrics come back; final states are dropped to save memory.
     """
     log = log or (lambda msg: None)
+    validate(config, hparams)  # every agent's values, before they are compiled in
     train = make_train(config)
     num_agents = int(keys.shape[0])
     mesh = make_mesh(AGENTS, devices)
@@ -141,5 +144,5 @@ def run_agents(
         if n_chunks > 1:
             log(f"chunk {i + 1}/{n_chunks}: {n_real} agents in {time.perf_counter() - tc:.1f} s")
     run_time = time.perf_counter() - t0
-    metrics = {name: np.concatenate([o[name] for o in outs]) for name in outs[0]}
+    metrics = jax.tree.map(lambda *xs: np.concatenate(xs), *outs)
     return BatchResult(metrics, compile_time, run_time, chunk, n_chunks, used, ndev)

@@ -9,18 +9,24 @@ import numpy as np
 
 from jaxpg.analysis.plotting import plot_bands
 from jaxpg.analysis.stats import band
+from jaxpg.metrics import Record, sum_and_count
 from jaxpg.runner.logging import write_json
 from jaxpg.sweep.spec import SweepResult, fmt_value
 
 
-def agent_curves(metrics: dict[str, np.ndarray]) -> np.ndarray:
+def episode_sums(metrics: Record) -> tuple[np.ndarray, np.ndarray]:
+    """The per-agent episode-return sums and counts ``[A, U]``, found by their roles."""
+    total, count = sum_and_count(metrics, "episode_return")
+    return np.asarray(total, np.float64), np.asarray(count, np.float64)
+
+
+def agent_curves(metrics: Record) -> np.ndarray:
     """Per-agent mean return of the episodes finished in each update ``[A, U]``.
 
     NaN until an agent's first episode ends; an update in which none ended keeps
     the previous value (forward fill), so a curve is defined once it starts.
     """
-    total = np.asarray(metrics["episode_return_sum"], np.float64)
-    count = np.asarray(metrics["episode_count"], np.float64)
+    total, count = episode_sums(metrics)
     ret = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     out = np.empty_like(ret)
     last = np.full(ret.shape[0], np.nan)
@@ -30,10 +36,9 @@ def agent_curves(metrics: dict[str, np.ndarray]) -> np.ndarray:
     return out
 
 
-def final_returns(metrics: dict[str, np.ndarray], window: float = 0.1) -> np.ndarray:
+def final_returns(metrics: Record, window: float = 0.1) -> np.ndarray:
     """Per-agent mean return of episodes finished in the last ``window`` of updates ``[A]``."""
-    total = np.asarray(metrics["episode_return_sum"], np.float64)
-    count = np.asarray(metrics["episode_count"], np.float64)
+    total, count = episode_sums(metrics)
     k = max(1, int(round(window * total.shape[1])))
     t, c = total[:, -k:].sum(1), count[:, -k:].sum(1)
     return np.where(c > 0, t / np.maximum(c, 1), np.nan)

@@ -14,6 +14,7 @@ import numpy as np
 
 from jaxpg.config import HParams, TrainConfig, parse_int
 from jaxpg.errors import ConfigError
+from jaxpg.validate import validate
 
 HPARAM_FIELDS = tuple(f.name for f in dataclasses.fields(HParams))
 DISTRIBUTIONS = ("uniform", "loguniform")
@@ -190,9 +191,9 @@ def build_settings(
     points = hparam_settings(grid, samples, num_samples, sample_seed)
     out = []
     for st in static_settings(static):
-        cfg = config.replace(**st).validate()
+        cfg, _ = validate(config.replace(**st))
         for p in points:
-            hp = hparams.replace(**p).validate()
+            _, hp = validate(cfg, hparams.replace(**p))
             out.append(Setting(st, p, cfg, hp, setting_name(st, p)))
     return out
 

@@ -167,7 +167,7 @@ def our_config(s: Setting):
         activation="swish", normalize_obs=True, anneal_lr=False, clip_value=False,
         updates_per_chunk=s.updates_per_epoch,
         # Brax's policy (tanh-squashed Gaussian, state-dependent std), as our brax/* presets.
-        **{k: BRAX_PPO[k] for k in ("policy", "state_dependent_std", "min_std", "log_std_init")},
+        **{k: getattr(BRAX_PPO, k) for k in ("policy", "state_dependent_std", "min_std", "log_std_init")},
     )  # fmt: skip
     hparams = HParams(
         lr=s.lr, critic_lr=s.lr, gamma=s.gamma, gae_lambda=s.gae_lambda, clip_eps=s.clip_eps,

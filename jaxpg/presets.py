@@ -1,7 +1,8 @@
 """Per-environment defaults: what `jaxpg train --env X` uses unless told otherwise.
 
-Values are settings known to learn each env with PPO; ``ALGO_PRESETS`` overrides
-them per algorithm.
+Each env's preset is a typed value, a ``(TrainConfig, HParams)`` pair of settings known
+to learn it with PPO (``ENV_PRESETS``); ``ALGO_PRESETS`` adjusts them per algorithm
+(field overrides applied with ``.replace``, so a misspelt field fails at import).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from jaxpg.config import HParams, TrainConfig
 
 # Brax PPO's published halfcheetah setting: 2048 envs, unroll 20 x 8 sequential
 # unrolls per update (= 160 steps), 32 minibatches, 8 epochs, gamma 0.95.
-BRAX_PPO = dict(
+BRAX_PPO = TrainConfig(
     num_envs=2048,
     num_steps=160,
     num_minibatches=32,
@@ -30,15 +31,15 @@ BRAX_PPO = dict(
     min_std=1e-3,
     log_std_init=-0.3651,
 )
-BRAX_HPARAMS = dict(
+BRAX_HPARAMS = HParams(
     lr=3e-4, critic_lr=3e-4, gamma=0.95, gae_lambda=0.95, ent_coef=1e-3, ent_coef_final=1e-3,
     max_grad_norm=1.0, clip_eps=0.3,
 )  # fmt: skip
 
-ENV_PRESETS: dict[str, tuple[dict, dict]] = {
-    "CartPole-v1": (dict(total_timesteps=1_000_000), {}),
+ENV_PRESETS: dict[str, tuple[TrainConfig, HParams]] = {
+    "CartPole-v1": (TrainConfig(total_timesteps=1_000_000), HParams()),
     "Pendulum-v1": (
-        dict(
+        TrainConfig(
             total_timesteps=1_000_000,
             num_envs=16,
             num_steps=128,
@@ -47,7 +48,7 @@ ENV_PRESETS: dict[str, tuple[dict, dict]] = {
             normalize_obs=True,
             clip_value=False,
         ),
-        dict(lr=1e-3, critic_lr=1e-3, gamma=0.95, gae_lambda=0.95, ent_coef=0.0, ent_coef_final=0.0,
+        HParams(lr=1e-3, critic_lr=1e-3, gamma=0.95, gae_lambda=0.95, ent_coef=0.0, ent_coef_final=0.0,
              reward_scale=0.1),
     ),  # fmt: skip
     # From rejax's tuned PPO setting for gymnax MountainCarContinuous-v0 (5 envs x 100
@@ -62,17 +63,17 @@ ENV_PRESETS: dict[str, tuple[dict, dict]] = {
     # seeds; at 6e5: 6 of 8; at 1e6 (the schedule spread over them) 7 of 8 (the 8th: 87.9,
     # also at the flag); gamma 0.999 instead: 0 of 8 (README, experiments/preset_checks.py).
     "MountainCarContinuous-v0": (
-        dict(total_timesteps=1_000_000, num_envs=5, num_steps=100, update_epochs=10,
+        TrainConfig(total_timesteps=1_000_000, num_envs=5, num_steps=100, update_epochs=10,
              num_minibatches=10, activation="relu", anneal_lr=False, normalize_obs=True,
              normalize_advantages=False, ent_schedule="linear"),
-        dict(lr=3e-4, critic_lr=3e-4, gamma=0.99, gae_lambda=0.95, clip_eps=0.2, ent_coef=0.05,
+        HParams(lr=3e-4, critic_lr=3e-4, gamma=0.99, gae_lambda=0.95, clip_eps=0.2, ent_coef=0.05,
              ent_coef_final=0.0, vf_coef=0.5, max_grad_norm=10.0),
     ),
     # rejax's tuned PPO setting for gymnax Acrobot-v1, with twice its 100k-step budget.
     "Acrobot-v1": (
-        dict(total_timesteps=200_000, num_envs=5, num_steps=100, update_epochs=5,
+        TrainConfig(total_timesteps=200_000, num_envs=5, num_steps=100, update_epochs=5,
              num_minibatches=5, normalize_obs=True),
-        dict(lr=7.5e-4, critic_lr=7.5e-4, gamma=0.99, gae_lambda=0.95, ent_coef=0.01,
+        HParams(lr=7.5e-4, critic_lr=7.5e-4, gamma=0.99, gae_lambda=0.95, ent_coef=0.01,
              ent_coef_final=0.01, max_grad_norm=0.5),
     ),
     # Uniform random actions never reach MountainCar-v0's goal within its 200 steps, so
@@ -82,52 +83,52 @@ ENV_PRESETS: dict[str, tuple[dict, dict]] = {
     # sharpen them. With gain 0.01 every seed stays at -200. Swept on 8 seeds (README):
     # 32 envs x 64 steps, lr 1e-3, entropy 0.01 learned in 8 of 8 (eval -107 .. -118).
     "MountainCar-v0": (
-        dict(total_timesteps=1_000_000, num_envs=32, num_steps=64, update_epochs=4,
+        TrainConfig(total_timesteps=1_000_000, num_envs=32, num_steps=64, update_epochs=4,
              num_minibatches=4, normalize_obs=True, actor_out_scale=1.0),
-        dict(lr=1e-3, critic_lr=1e-3, gamma=0.99, gae_lambda=0.98, ent_coef=0.01,
+        HParams(lr=1e-3, critic_lr=1e-3, gamma=0.99, gae_lambda=0.98, ent_coef=0.01,
              ent_coef_final=0.01),
     ),
     "brax/inverted_pendulum": (
-        dict(BRAX_PPO, num_envs=256, num_steps=32, num_minibatches=8, update_epochs=4,
+        BRAX_PPO.replace(num_envs=256, num_steps=32, num_minibatches=8, update_epochs=4,
              total_timesteps=300_000, episode_length=1000),
-        dict(BRAX_HPARAMS, gamma=0.99),
+        BRAX_HPARAMS.replace(gamma=0.99),
     ),  # fmt: skip
 }
 # PureJaxRL's published MinAtar PPO setting (examples/brax_minatar.ipynb): 64 envs x 128
 # steps, 8 minibatches, 4 epochs, lr 5e-3 annealed, relu 64x64, entropy 0.01, 1e7 steps.
 MINATAR_PPO = (
-    dict(total_timesteps=10_000_000, num_envs=64, num_steps=128, update_epochs=4,
+    TrainConfig(total_timesteps=10_000_000, num_envs=64, num_steps=128, update_epochs=4,
          num_minibatches=8, activation="relu", anneal_lr=True),
-    dict(lr=5e-3, critic_lr=5e-3, gamma=0.99, gae_lambda=0.95, clip_eps=0.2, ent_coef=0.01,
+    HParams(lr=5e-3, critic_lr=5e-3, gamma=0.99, gae_lambda=0.95, clip_eps=0.2, ent_coef=0.01,
          ent_coef_final=0.01, vf_coef=0.5, max_grad_norm=0.5),
 )
 for _name in ("Breakout", "Asterix", "Freeway", "SpaceInvaders"):
-    ENV_PRESETS[f"{_name}-MinAtar"] = (dict(MINATAR_PPO[0]), dict(MINATAR_PPO[1]))
+    ENV_PRESETS[f"{_name}-MinAtar"] = MINATAR_PPO
 for _name in ("halfcheetah", "ant", "hopper", "walker2d", "humanoid"):
-    ENV_PRESETS[f"brax/{_name}"] = (dict(BRAX_PPO), dict(BRAX_HPARAMS))
+    ENV_PRESETS[f"brax/{_name}"] = (BRAX_PPO, BRAX_HPARAMS)
 # Brax's per-env PPO settings (its training notebook): reward scaling matters most.
 # ant: 4096 envs x (5-step unroll x 16 unrolls), 4 epochs, entropy 1e-2, rewards x10.
-ENV_PRESETS["brax/ant"][0].update(num_envs=4096, num_steps=80, update_epochs=4)
-ENV_PRESETS["brax/ant"][1].update(gamma=0.97, ent_coef=1e-2, ent_coef_final=1e-2, reward_scale=10.0)
+ENV_PRESETS["brax/ant"] = (BRAX_PPO.replace(num_envs=4096, num_steps=80, update_epochs=4),
+                           BRAX_HPARAMS.replace(gamma=0.97, ent_coef=1e-2, ent_coef_final=1e-2, reward_scale=10.0))
 # humanoid: rewards x0.1 (its per-step alive bonus makes returns large).
-ENV_PRESETS["brax/humanoid"][1].update(gamma=0.97, reward_scale=0.1)
+ENV_PRESETS["brax/humanoid"] = (BRAX_PPO, BRAX_HPARAMS.replace(gamma=0.97, reward_scale=0.1))
 # hopper / walker2d: Brax tunes SAC for these; PPO with the halfcheetah setting and a
 # long horizon (falling ends the episode, so the value must see far ahead).
-ENV_PRESETS["brax/hopper"][1]["gamma"] = 0.997
-ENV_PRESETS["brax/walker2d"][1]["gamma"] = 0.997
+ENV_PRESETS["brax/hopper"] = (BRAX_PPO, BRAX_HPARAMS.replace(gamma=0.997))
+ENV_PRESETS["brax/walker2d"] = (BRAX_PPO, BRAX_HPARAMS.replace(gamma=0.997))
 
 # MuJoCo Playground's PPO setting for the DM Control Suite (its dm_control_suite_params):
 # 2048 envs x 30-step unrolls, 32 minibatches, 16 epochs, gamma 0.995, lr 1e-3, entropy
 # 1e-2, rewards x10, observation normalization, Brax's networks and tanh-Gaussian policy.
 PLAYGROUND_PPO = (
-    dict(BRAX_PPO, num_envs=2048, num_steps=30, num_minibatches=32, update_epochs=16,
+    BRAX_PPO.replace(num_envs=2048, num_steps=30, num_minibatches=32, update_epochs=16,
          total_timesteps=60_000_000, episode_length=None),
-    dict(BRAX_HPARAMS, lr=1e-3, critic_lr=1e-3, gamma=0.995, ent_coef=1e-2, ent_coef_final=1e-2,
+    BRAX_HPARAMS.replace(lr=1e-3, critic_lr=1e-3, gamma=0.995, ent_coef=1e-2, ent_coef_final=1e-2,
          reward_scale=10.0, clip_eps=0.3),
 )  # fmt: skip
 
-# Per-algorithm (config, hparams) overrides: ALGO_PRESETS[algo][env], where env "*"
-# applies to every env without its own entry. Applied on top of ENV_PRESETS.
+# Per-algorithm (config, hparams) field overrides: ALGO_PRESETS[algo][env], where env "*"
+# applies to every env without its own entry; applied with .replace to the env's preset.
 # Budgets are those verified to learn (see tests/test_algos.py and the issue note).
 ALGO_PRESETS: dict[str, dict[str, tuple[dict, dict]]] = {
     "reinforce": {
@@ -167,18 +168,14 @@ ALGO_PRESETS: dict[str, dict[str, tuple[dict, dict]]] = {
 
 def preset(algo: str = "ppo", env: str = "CartPole-v1") -> tuple[TrainConfig, HParams]:
     """The default (config, hparams) for ``algo`` on ``env``."""
-    cfg_kw, hp_kw = ENV_PRESETS.get(env, ({}, {}))
+    config, hparams = ENV_PRESETS.get(env, (TrainConfig(), HParams()))
     if env.startswith("brax/") and env not in ENV_PRESETS:
-        cfg_kw, hp_kw = BRAX_PPO, BRAX_HPARAMS
+        config, hparams = BRAX_PPO, BRAX_HPARAMS
     elif env.startswith("playground/") and env not in ENV_PRESETS:
-        cfg_kw, hp_kw = PLAYGROUND_PPO
-    elif env not in ENV_PRESETS:
-        cfg_kw, hp_kw = {}, {}
+        config, hparams = PLAYGROUND_PPO
     per_env = ALGO_PRESETS.get(algo, {})
     algo_cfg, algo_hp = per_env.get(env, per_env.get("*", ({}, {})))
-    config = TrainConfig(algo=algo, env=env, **{**cfg_kw, **algo_cfg})
-    hparams = HParams(**{**hp_kw, **algo_hp})
-    return config, hparams
+    return config.replace(algo=algo, env=env, **algo_cfg), hparams.replace(**algo_hp)
 
 
 def has_preset(algo: str, env: str) -> bool:

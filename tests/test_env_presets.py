@@ -2,7 +2,9 @@
 
 import pytest
 
-from jaxpg.presets import has_preset, no_preset_note, preset
+from jaxpg import HParams, TrainConfig, validate
+from jaxpg.config import ALGOS
+from jaxpg.presets import ENV_PRESETS, has_preset, no_preset_note, preset
 
 FIRST_TRIED = ("Breakout-MinAtar", "Asterix-MinAtar", "Freeway-MinAtar", "SpaceInvaders-MinAtar",
                "MountainCarContinuous-v0", "Acrobot-v1", "MountainCar-v0",
@@ -34,3 +36,13 @@ def test_unknown_env_gets_defaults_and_a_one_line_note():
     assert config.num_envs == 8 and hparams.lr == 2.5e-4  # the generic defaults
     note = no_preset_note("ppo", "Catch-bsuite")
     assert note and "no preset for Catch-bsuite" in note and "\n" not in note
+
+
+def test_presets_are_typed_values_that_validate():
+    for env, (config, hparams) in ENV_PRESETS.items():
+        assert isinstance(config, TrainConfig) and isinstance(hparams, HParams), env
+    for algo in ALGOS:
+        for env in [*ENV_PRESETS, "brax/some_env", "playground/SomeEnv", "Catch-bsuite"]:
+            config, hparams = preset(algo, env)
+            assert (config.algo, config.env) == (algo, env)
+            validate(config, hparams)

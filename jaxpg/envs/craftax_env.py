@@ -62,12 +62,8 @@ class LegacyGymnaxEnv(SuiteEnv):
         self._set_obs_size()
 
     @property
-    def gymnax_env(self):
+    def raw_env(self):  # not ``gymnax_env``: gymnax's renderer cannot draw these
         return self._env
-
-    @property
-    def gymnax_params(self):
-        return self._params
 
     def _reset(self, key):
         return self._env.reset_env(key, self._params)

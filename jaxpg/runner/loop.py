@@ -26,7 +26,7 @@ from jaxpg.errors import ConfigError, JaxpgError
 from jaxpg.runner.checkpoint import Checkpointer, check_compatible
 from jaxpg.runner.logging import RunLogger
 from jaxpg.runner.progress import Progress
-from jaxpg.runner.rundir import prepare_run_dir, save_params, truncate_metrics
+from jaxpg.runner.rundir import describe_env_object, prepare_run_dir, save_params, truncate_metrics
 from jaxpg.runner.signals import signal_name, stop_on_signals
 from jaxpg.runner.trainer import Trainer, make_trainer
 from jaxpg.runner.watchdog import ChunkWatchdog
@@ -308,6 +308,8 @@ def run(
     every = checkpoint_every or max(config.chunk, config.num_updates // 10)
     hp = hparams.as_arrays()
     meta = {"config": config.to_dict(), "hparams": hparams.to_dict(), "seed": seed}
+    if env is not None:  # eval/render then need the env back (--env-factory)
+        meta["env_object"] = describe_env_object(env)
     t_start = time.perf_counter()
 
     history, state = History(), None

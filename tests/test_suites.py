@@ -180,3 +180,29 @@ def test_xminigrid_adapter_reports_its_time_limit_as_truncation():
     assert env.action_space == envs.Discrete(6)
     assert trunc.any()  # 5x5's limit is 100 steps; a random walk rarely finds the goal
     assert not np.logical_and(term, trunc).any()
+
+
+@pytest.mark.skipif(not _installed("craftax"), reason="craftax extra not installed")
+def test_craftax_adapter_takes_over_the_time_limit_and_keeps_the_contract():
+    from jaxpg.envs.adapters import check_contract
+    from jaxpg.envs.suite_base import NO_LIMIT
+
+    env = envs.make("craftax/Craftax-Classic-Symbolic-v1")
+    assert env.obs_size == 1345 and env.action_space == envs.Discrete(17)
+    assert env.reset_ratio == 16 and env.max_episode_steps == 10000  # Craftax's own limit
+    assert env.env.raw_env is not None and env.env._params.max_timesteps == NO_LIMIT
+    check_contract(env.env)  # traced abstractly: cheap, unlike compiling world generation
+
+
+@pytest.mark.slow  # compiling Craftax's world generation takes minutes on a 2-core CPU
+@pytest.mark.skipif(not _installed("craftax"), reason="craftax extra not installed")
+def test_craftax_adapter_truncates_at_its_own_limit():
+    env = envs.make("craftax/Craftax-Classic-Symbolic-v1", episode_length=3)
+    obs, state = env.reset(jax.random.PRNGKey(0))
+    step = jax.jit(env.step)
+    flags = []
+    for t in range(3):  # action 0 is NOOP: nobody dies in three steps
+        obs, state, _, term, trunc, info = step(jax.random.PRNGKey(t), state, jnp.int32(0))
+        flags.append((bool(term), bool(trunc)))
+    assert flags == [(False, False), (False, False), (False, True)]
+    assert int(state.inner.t) == 0 and not np.array_equal(np.asarray(info["final_obs"]), np.asarray(obs))

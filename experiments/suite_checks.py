@@ -37,7 +37,7 @@ from jaxpg.rollout import first_episodes  # noqa: E402
 # task -> (module, env, config fields, hparams fields); PPO throughout.
 TASKS = {
     "craftax": ("craftax", "craftax/Craftax-Classic-Symbolic-v1",
-                dict(num_envs=64, num_steps=64, total_timesteps=500_000, update_epochs=4,
+                dict(num_envs=64, num_steps=64, total_timesteps=200_000, update_epochs=4,
                      num_minibatches=8, hidden_sizes=(256, 256), activation="relu"),
                 dict(lr=3e-4, critic_lr=3e-4, ent_coef=0.01, gamma=0.99, gae_lambda=0.8)),
     "jumanji": ("jumanji", "jumanji/Snake-v1",

@@ -18,6 +18,9 @@ Parts, in order (each one's figures are written as soon as it ends):
    settings and policy: tanh-Gaussian with state-dependent std) toward their published
    returns, deterministic evaluation, wall time to each reference return.
 8. ``spinningup``: ``reproduce_spinningup.py`` with what budget remains.
+9. ``craftax_ppo``: PPO on ``craftax/Craftax-Classic-Symbolic-v1`` at 1024 envs: env-only
+   steps/s (optimistic resets), compile, steady steps/s, training return after a fixed
+   budget (needs the ``craftax`` package; skipped by ``--smoke``).
 
 **Unmeasured parts first.** When ``experiments/results/gpu_suite_<device>.json`` (the
 committed results for this device kind) exists, parts it holds without error run
@@ -78,6 +81,7 @@ FULL = dict(
     profile=dict(env="brax/halfcheetah", algos=("ppo", "npg", "trpo", "a2c", "reinforce"),
                  algos_env="CartPole-v1"), profile_reserve_s=60,
     spinningup=dict(),
+    craftax=dict(num_envs=1024, chunk_updates=8, max_steps=30_000_000),
     # brax_presets: reference returns. halfcheetah: Brax's own PPO on this setting reached
     # 2293 at 1.05e7 steps in this suite (H200) and 2482 at 1.3e7 on an H100 (issue 12).
     # ant: ~6000 for PPO on Brax's ant (CleanRL PR #313, with Brax's training colab at
@@ -104,7 +108,8 @@ SMOKE = dict(
 )  # fmt: skip
 # Seconds a part needs at least (full scale) to be worth starting; smoke starts all.
 MIN_S = {"env_ceiling": 20, "halfcheetah_ppo": 120, "halfcheetah_preset": 0, "brax_presets": 150,
-         "cartpole_agents": 45, "memory": 15, "profile": 90, "spinningup": 60}  # fmt: skip
+         "cartpole_agents": 45, "memory": 15, "profile": 90, "spinningup": 60,
+         "craftax_ppo": 120}  # fmt: skip
 
 
 def device_slug(hw: dict) -> str:
@@ -241,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         ("profile", lambda: profile_part(scale, dl() - scale["profile_reserve_s"], log)),
         ("brax_presets", lambda: parts.brax_presets(scale, dl(), log)),
         ("spinningup", lambda: spinningup_part(scale, dl(), log)),
+        ("craftax_ppo", lambda: parts.craftax_ppo(scale, dl(), log)),
     ]  # fmt: skip
     fns = dict(todo)
     names = [n for n, _ in todo if a.parts is None or n in a.parts]
@@ -335,6 +341,12 @@ def to_markdown(doc: dict) -> str:
         lines += [P["profile"]["markdown"], ""]
     if "spinningup" in P and "markdown" in P["spinningup"]:
         lines += [P["spinningup"]["markdown"], ""]
+    cx = P.get("craftax_ppo", {})
+    if "steady_steps_per_s" in cx:
+        lines.append(f"Craftax-Classic-Symbolic PPO at {cx['num_envs']} envs: env-only "
+                     f"{_f(cx['env_only']['steps_per_s'])} steps/s, compile {_f(cx['compile_s'], '{:.1f}')} s, "
+                     f"steady {_f(cx['steady_steps_per_s'])} steps/s, training return "
+                     f"{_f(cx['final_return'], '{:.2f}')} after {_f(cx['env_steps'])} steps.\n")  # fmt: skip
     for name, r in P.items():
         if "error" in r:
             lines.append(f"- {name} FAILED: {r['error']}")

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxpg.envs.batched import step_batch
 from jaxpg.metrics import EpisodeSums, FiniteFlags
 
 
@@ -56,15 +57,13 @@ def rollout(
 
     ``env_state``/``obs`` are batched over the leading env axis; ``obs`` raw.
     """
-    step_env = jax.vmap(env.step)
-
     def step(carry, key_t):
         env_state, raw = carry
         k_act, k_env = jax.random.split(key_t)
         seen = normalize_obs(raw)
         action, log_prob = act(k_act, seen)
         env_keys = jax.random.split(k_env, raw.shape[0])
-        next_raw, env_state, reward, term, trunc, info = step_env(env_keys, env_state, action)
+        next_raw, env_state, reward, term, trunc, info = step_batch(env, env_keys, env_state, action)
         tr = Trajectory(
             obs=seen,
             raw_obs=raw,
@@ -105,7 +104,9 @@ def first_episodes(env, act, key: jax.Array, num_envs: int, max_steps: int, reco
     """
     k_reset, k_run = jax.random.split(key)
     obs, state = jax.vmap(env.reset)(jax.random.split(k_reset, num_envs))
-    step_env = jax.vmap(env.step)
+    # Steps after an env's episode ended are discarded, so an env that can step without
+    # resetting (see jaxpg.envs.batched) is spared the cost of a reset per step.
+    step_env = jax.vmap(getattr(env, "step_without_reset", env.step))
     buf = None
     if record:
         aux = jax.eval_shape(act, k_run, obs)[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import jax
 import numpy as np
@@ -11,15 +12,20 @@ from jaxpg.algos.state import make_context
 from jaxpg.errors import JaxpgError
 from jaxpg.evaluation import max_eval_steps, policy_act, run_episodes
 from jaxpg.runner.logging import write_json
-from jaxpg.runner.rundir import load_run
+from jaxpg.runner.rundir import load_run, run_env
 
 
-def evaluate_run(run_dir: str, episodes: int = 10, seed: int = 0, max_steps: int | None = None) -> dict:
-    """Deterministic and stochastic evaluation of a saved run; also written to ``eval.json``."""
+def evaluate_run(run_dir: str, episodes: int = 10, seed: int = 0, max_steps: int | None = None,
+                 env: Any = None) -> dict:  # fmt: skip
+    """Deterministic and stochastic evaluation of a saved run; also written to ``eval.json``.
+
+    ``env``: the env object a run trained with ``make_train(config, env=...)`` used (or a
+    ``module:callable`` factory of it); runs of named envs rebuild theirs from the config.
+    """
     if episodes < 1:
         raise JaxpgError(f"invalid episodes={episodes}: must be >= 1")
     run = load_run(run_dir)
-    ctx = make_context(run.config)
+    ctx = make_context(run.config, run_env(run_dir, env))
     out: dict = {"episodes": episodes, "seed": seed, "env": run.config.env, "algo": run.config.algo}
     key = jax.random.PRNGKey(seed)
     max_steps = max_steps or max_eval_steps(ctx.env)

@@ -9,6 +9,7 @@ one ``lax.scan`` and then handed to the renderer on the host.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +18,7 @@ import numpy as np
 from jaxpg.algos.state import make_context
 from jaxpg.errors import JaxpgError
 from jaxpg.evaluation import max_eval_steps, policy_act
-from jaxpg.runner.rundir import load_run
+from jaxpg.runner.rundir import load_run, run_env
 
 
 def play_episode(ctx, params, obs_stats, key, deterministic: bool, max_steps: int):
@@ -60,10 +61,13 @@ def render_run(
     seed: int = 0,
     deterministic: bool = True,
     max_steps: int | None = None,
+    env_obj: Any = None,
 ) -> str:
-    """Play one episode of the saved policy and write a GIF (gymnax) or HTML (Brax)."""
+    """Play one episode of the saved policy and write a GIF (gymnax) or HTML (Brax).
+
+    ``env_obj``: the user env (or ``module:callable`` factory) of a run trained on one."""
     run = load_run(run_dir)
-    ctx = make_context(run.config)
+    ctx = make_context(run.config, run_env(run_dir, env_obj))
     env = ctx.env.env  # inside EpisodeStats
     is_brax = run.config.env.startswith("brax/")
     if not is_brax and not hasattr(env, "gymnax_env"):

@@ -21,11 +21,13 @@ class EvalArgs:
     """Evaluation seed."""
     max_steps: int | None = None
     """Steps per episode at most; default the env's time limit."""
+    env_factory: str | None = None
+    """module:callable returning the env, for a run trained on a user env object."""
 
 
 def main(argv: list[str]) -> int:
     a = tyro.cli(EvalArgs, args=argv, prog="jaxpg eval")
-    r = evaluate_run(a.run_dir, a.episodes, a.seed, a.max_steps)
+    r = evaluate_run(a.run_dir, a.episodes, a.seed, a.max_steps, a.env_factory)
     print(f"jaxpg eval: {r['algo']} on {r['env']}, {a.episodes} episodes per mode")
     for mode in ("deterministic", "stochastic"):
         print(f"  {mode:<13} return {r[mode]['mean']:10.2f} +- {r[mode]['std']:.2f} (std)")

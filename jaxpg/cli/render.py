@@ -23,10 +23,12 @@ class RenderArgs:
     """Sample actions instead of taking the mode."""
     max_steps: int | None = None
     """Frames at most; default the env's time limit (capped at 1000)."""
+    env_factory: str | None = None
+    """module:callable returning the env, for a run trained on a user env object."""
 
 
 def main(argv: list[str]) -> int:
     a = tyro.cli(RenderArgs, args=argv, prog="jaxpg render")
-    out = render_run(a.run_dir, a.out, a.seed, not a.stochastic, a.max_steps)
+    out = render_run(a.run_dir, a.out, a.seed, not a.stochastic, a.max_steps, a.env_factory)
     print(f"jaxpg render: wrote {out}")
     return 0

@@ -1,5 +1,7 @@
 """Environments: every gymnax id, Brax as ``brax/<name>``, MuJoCo Playground as
-``playground/<Name>``, our probe envs, and user env objects (:mod:`.adapters`).
+``playground/<Name>``, the suites of :mod:`.suites` (``craftax/<Name>``,
+``jumanji/<Name>``, ``xminigrid/<Name>``), our probe envs, user env objects
+(:mod:`.adapters`) and user env factories named ``module:callable``.
 
 ``make(name, backend=..., episode_length=...)`` returns an env wrapped with
 episode-return tracking; see :mod:`jaxpg.envs.core` for the interface.
@@ -10,12 +12,13 @@ from __future__ import annotations
 import difflib
 
 from jaxpg.config import BRAX_BACKENDS
-from jaxpg.envs.adapters import adapt
+from jaxpg.envs.adapters import adapt, from_factory, is_factory_spec
 from jaxpg.envs.brax_env import BRAX_ENVS, BraxEnv
 from jaxpg.envs.core import Box, Discrete, EpisodeStats, SquashActions, clip_action
 from jaxpg.envs.gymnax_env import GymnaxEnv
 from jaxpg.envs.playground_env import PLAYGROUND_PREFIX, PlaygroundEnv, playground_names
 from jaxpg.envs.probes import PROBES, make_probe
+from jaxpg.envs.suites import check_suite_name, make_suite_env, suite_of
 from jaxpg.errors import JaxpgError
 
 GYMNAX_ENVS = (
@@ -38,6 +41,10 @@ def check_env_name(name: str) -> None:
     """Raise a one-line :class:`JaxpgError` with the closest valid names if unknown."""
     if name in GYMNAX_ENVS or name in PROBES or name.removeprefix("brax/") in BRAX_ENVS:
         return
+    if suite_of(name):
+        return check_suite_name(name)
+    if is_factory_spec(name):
+        return
     if name.startswith(PLAYGROUND_PREFIX) and not playground_names():
         raise JaxpgError(
             f"env {name!r} needs MuJoCo Playground: pip install -e '.[playground]' "
@@ -50,7 +57,8 @@ def check_env_name(name: str) -> None:
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise JaxpgError(
         f"unknown env {name!r}.{hint} Valid: gymnax ids (e.g. CartPole-v1), "
-        f"brax/<name> (e.g. brax/halfcheetah), or probes (e.g. Probe-Constant-v0)."
+        f"brax/<name> (e.g. brax/halfcheetah), craftax/, jumanji/ or xminigrid/<Name>, "
+        f"probes (e.g. Probe-Constant-v0), or your own env factory as module:callable."
     )
 
 
@@ -67,7 +75,11 @@ def make(
     ``squash_actions``: the env takes pre-tanh actions (:class:`SquashActions`).
     """
     check_env_name(name)
-    if name.startswith(PLAYGROUND_PREFIX):
+    if suite_of(name):
+        env = make_suite_env(name, episode_length)
+    elif is_factory_spec(name):
+        env = from_factory(name)
+    elif name.startswith(PLAYGROUND_PREFIX):
         env = PlaygroundEnv(name[len(PLAYGROUND_PREFIX):], episode_length=episode_length)
     elif name.startswith("brax/"):
         if backend not in BRAX_BACKENDS:

@@ -9,7 +9,19 @@
 * a gymnax environment instance, or a ``(gymnax_env, env_params)`` pair (gymnax 1.0
   API: ``step`` returns terminated and truncated apart);
 * a Brax ``Env`` instance (time limit ours: a cut is truncation);
-* a MuJoCo Playground env instance (``MjxEnv``).
+* a MuJoCo Playground env instance (``MjxEnv``);
+* an env with gymnax's older API (``step`` returning five values, as Craftax keeps):
+  :class:`jaxpg.envs.craftax_env.LegacyGymnaxEnv`;
+* a Jumanji env instance, or an XLand-MiniGrid ``(env, params)`` pair.
+
+Suites are recognised by their API, not their module names. Every object is then
+checked against the contract (:func:`check_contract`) by tracing one ``reset`` and
+one ``step`` abstractly, so a missing ``info["final_obs"]`` or a wrong shape is one
+line at make time, not a traceback from inside the training program.
+
+``module:callable`` names a factory that returns any of the above
+(:func:`from_factory`); ``jaxpg train --env mypkg.envs:make_env`` records it in the run
+directory, so ``jaxpg eval`` and ``render`` rebuild the same env.
 
 The explicit constructors :func:`from_gymnax`, :func:`from_brax` and
 :func:`from_playground` take the options (names, time limits).
@@ -17,19 +29,32 @@ The explicit constructors :func:`from_gymnax`, :func:`from_brax` and
 
 from __future__ import annotations
 
+import importlib
+import os
+import re
 import sys
+
+import jax
+import numpy as np
 
 from jaxpg.envs.brax_env import BraxEnv
 from jaxpg.envs.core import Box, Discrete
+from jaxpg.envs.craftax_env import LegacyGymnaxEnv, returns_five
 from jaxpg.envs.gymnax_env import GymnaxEnv
+from jaxpg.envs.jumanji_env import JumanjiEnv, is_jumanji
 from jaxpg.envs.playground_env import PlaygroundEnv
+from jaxpg.envs.xminigrid_env import XMiniGridEnv, is_xminigrid
 from jaxpg.errors import JaxpgError
 
 INTERFACE = ("obs_size", "action_space", "reset", "step")
 
 
 def from_gymnax(env, params=None, name: str | None = None, max_episode_steps: int | None = None):
-    """A gymnax env instance with its params (default params when None)."""
+    """A gymnax env instance with its params (default params when None); one whose
+    ``step`` returns five values (gymnax's older API) goes through
+    :class:`LegacyGymnaxEnv`."""
+    if returns_five(env):
+        return LegacyGymnaxEnv(env, params, name=name, max_episode_steps=max_episode_steps)
     return GymnaxEnv(name or type(env).__name__, max_episode_steps, env=env, params=params)
 
 
@@ -75,15 +100,96 @@ def check_interface(env) -> None:
 
 def adapt(env):
     """``env`` behind jaxpg's interface (see the module docstring for what is accepted)."""
-    if isinstance(env, tuple) and len(env) == 2 and _is_gymnax(env[0]):
-        return from_gymnax(*env)
-    if _is_gymnax(env):
-        return from_gymnax(env)
-    if _is_playground(env):
-        return from_playground(env)
-    if _is_brax(env):
-        return from_brax(env)
-    check_interface(env)
-    if not hasattr(env, "name"):
-        env.name = type(env).__name__
+    if isinstance(env, tuple) and len(env) == 2 and is_xminigrid(env[0]):
+        env = XMiniGridEnv(*env)
+    elif isinstance(env, tuple) and len(env) == 2 and _is_gymnax(env[0]):
+        env = from_gymnax(*env)
+    elif is_xminigrid(env):
+        env = XMiniGridEnv(env, env.default_params())
+    elif _is_gymnax(env):
+        env = from_gymnax(env)
+    elif _is_playground(env):
+        env = from_playground(env)
+    elif _is_brax(env):
+        env = from_brax(env)
+    elif is_jumanji(env):
+        env = JumanjiEnv(env)
+    else:
+        check_interface(env)
+        if not hasattr(env, "name"):
+            env.name = type(env).__name__
+    check_contract(env)
+    return env
+
+
+def _shape_error(env, what: str, got, want: str) -> JaxpgError:
+    return JaxpgError(
+        f"env {env.name}: {what} is {got}, expected {want} (see jaxpg.envs.core for the contract)"
+    )
+
+
+def check_contract(env) -> None:
+    """One-line error if one abstract ``reset`` + ``step`` of ``env`` breaks the contract:
+    a flat float observation of ``obs_size``, scalar reward and flags, ``info["final_obs"]``."""
+    key = jax.random.PRNGKey(0)
+    try:
+        obs, state = jax.eval_shape(env.reset, key)
+        if env.action_space.is_discrete:
+            action = jax.ShapeDtypeStruct((), np.int32)
+        else:
+            action = jax.ShapeDtypeStruct(tuple(env.action_space.shape), np.float32)
+        out = jax.eval_shape(env.step, key, state, action)
+    except JaxpgError:
+        raise
+    except Exception as e:  # the user's code failed while being traced
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise JaxpgError(f"env {env.name}: reset/step failed when traced: "
+                         f"{type(e).__name__}: {first}") from None  # fmt: skip
+    if not isinstance(out, tuple) or len(out) != 6:
+        n = len(out) if isinstance(out, tuple) else type(out).__name__
+        raise _shape_error(env, "step's output", n, "6 values (obs, state, reward, "
+                           "terminated, truncated, info)")  # fmt: skip
+    want_obs = f"a float vector of shape ({env.obs_size},)"
+    for what, o in (("reset's obs", obs), ("step's obs", out[0])):
+        if getattr(o, "shape", None) != (env.obs_size,):
+            raise _shape_error(env, what, getattr(o, "shape", type(o).__name__), want_obs)
+    for what, o in zip(("reward", "terminated", "truncated"), out[2:5]):
+        if getattr(o, "shape", None) != ():
+            raise _shape_error(env, f"step's {what}", getattr(o, "shape", type(o)), "a scalar")
+    info = out[5]
+    if not isinstance(info, dict) or "final_obs" not in info:
+        keys = sorted(info) if isinstance(info, dict) else type(info).__name__
+        raise _shape_error(env, "step's info", keys, 'a dict with "final_obs" (the observation '
+                           "before the auto-reset)")  # fmt: skip
+    if getattr(info["final_obs"], "shape", None) != (env.obs_size,):
+        raise _shape_error(env, 'info["final_obs"]', getattr(info["final_obs"], "shape", None),
+                           want_obs)  # fmt: skip
+
+
+_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def is_factory_spec(name: str) -> bool:
+    """Whether ``name`` reads as ``module:callable`` (a user env factory)."""
+    return bool(_FACTORY.match(name))
+
+
+def from_factory(spec: str):
+    """The env that ``module:callable`` returns when called with no arguments, adapted
+    (modules are looked up on ``sys.path`` and in the current folder)."""
+    module_name, attr = spec.split(":", 1)
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    try:
+        target = importlib.import_module(module_name)
+    except ImportError as e:
+        raise JaxpgError(f"env factory {spec!r}: cannot import {module_name}: {e}") from None
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise JaxpgError(f"env factory {spec!r}: {module_name} has no {attr}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise JaxpgError(f"env factory {spec!r}: {attr} is not callable")
+    env = adapt(target())
+    env.name = spec
     return env

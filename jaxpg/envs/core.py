@@ -101,13 +101,23 @@ class EpisodeStats:
         self.obs_size = env.obs_size
         self.action_space = env.action_space
         self.max_episode_steps = getattr(env, "max_episode_steps", None)
+        if hasattr(env, "step_without_reset"):  # see jaxpg.envs.batched
+            self.reset_ratio = getattr(env, "reset_ratio", 1)
+            self.step_without_reset = self._step_without_reset
 
     def reset(self, key):
         obs, inner = self.env.reset(key)
         return obs, EpisodeStatsState(inner, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
 
     def step(self, key, state: EpisodeStatsState, action):
-        obs, inner, reward, terminated, truncated, info = self.env.step(key, state.inner, action)
+        return self._track(state, self.env.step(key, state.inner, action))
+
+    def _step_without_reset(self, key, state: EpisodeStatsState, action):
+        return self._track(state, self.env.step_without_reset(key, state.inner, action))
+
+    @staticmethod
+    def _track(state: EpisodeStatsState, out):
+        obs, inner, reward, terminated, truncated, info = out
         ret = state.episode_return + reward
         length = state.episode_length + 1
         done = jnp.logical_or(terminated, truncated)
@@ -149,6 +159,8 @@ class SquashActions:
         shape = env.action_space.shape
         self.action_space = Box(shape, float("-inf"), float("inf"))
         self.max_episode_steps = getattr(env, "max_episode_steps", None)
+        if hasattr(env, "step_without_reset"):  # see jaxpg.envs.batched
+            self.step_without_reset = self._step_without_reset
 
     def __getattr__(self, name):  # backend handles (gymnax_env, brax_env, ...) for render
         if name == "env":
@@ -160,3 +172,6 @@ class SquashActions:
 
     def step(self, key, state, action):
         return self.env.step(key, state, squash_action(action, self.bounds))
+
+    def _step_without_reset(self, key, state, action):
+        return self.env.step_without_reset(key, state, squash_action(action, self.bounds))

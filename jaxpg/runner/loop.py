@@ -29,7 +29,7 @@ from jaxpg.runner.checkpoint import Checkpointer, check_compatible
 from jaxpg.runner.logging import RunLogger
 from jaxpg.runner.options import RunOptions
 from jaxpg.runner.progress import Progress
-from jaxpg.runner.rundir import prepare_run_dir, save_params, truncate_metrics
+from jaxpg.runner.rundir import describe_env_object, prepare_run_dir, save_params, truncate_metrics
 from jaxpg.runner.signals import signal_name, stop_on_signals
 from jaxpg.runner.trainer import Trainer, make_trainer
 from jaxpg.runner.watchdog import ChunkWatchdog
@@ -277,6 +277,8 @@ def run(
     seed, out_dir = options.seed, options.out_dir
     hp = hparams.as_arrays()
     meta = {"config": config.to_dict(), "hparams": hparams.to_dict(), "seed": seed}
+    if env is not None:  # eval/render then need the env back (--env-factory)
+        meta["env_object"] = describe_env_object(env)
     t_start = time.perf_counter()
 
     history, state = History(), None

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
+from jaxpg import envs
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import JaxpgError
 from jaxpg.networks import ActorCritic
@@ -201,3 +202,29 @@ def load_run(run_dir: str) -> LoadedRun:
     saved = load_run_config(run_dir)
     params, stats = load_params(run_dir)
     return LoadedRun(run_dir, saved.config, saved.hparams, params, stats, saved.seed)
+
+
+def describe_env_object(env: Any) -> str:
+    """``module.Class`` of a user env object (recorded in ``config.json``)."""
+    env = env[0] if isinstance(env, tuple) else env
+    return f"{type(env).__module__}.{type(env).__qualname__}"
+
+
+def run_env(run_dir: str, env: Any = None):
+    """The env to rebuild ``run_dir``'s policy in: ``env`` (an object, or a
+    ``module:callable`` factory of one) when given; else None (the config names it),
+    or a one-line error when the run trained on a user env object that was not given."""
+    if isinstance(env, str):
+        if not envs.is_factory_spec(env):
+            raise JaxpgError(f"--env-factory {env!r} is not module:callable (e.g. mypkg.envs:make_env)")
+        return envs.from_factory(env)
+    if env is not None:
+        return env
+    trained_on = read_config_json(run_dir).get("env_object")
+    if trained_on:
+        raise JaxpgError(
+            f"{run_dir} was trained on a user env object ({trained_on}): pass "
+            "--env-factory module:callable (a function returning that env), or env= in Python"
+        )
+    return None
+

@@ -1,0 +1,76 @@
+"""What the suite adapters (Craftax, Jumanji, XLand-MiniGrid, Navix) share.
+
+Each suite steps one episode without resetting (``step_without_reset``); this base
+adds the time limit (as *truncation*, counted here so it never mixes with the
+suite's own terminations), auto-reset with ``info["final_obs"]``, and flat float32
+observations. A subclass implements ``_reset(key) -> (obs_tree, inner)`` and
+``_step(key, inner, action) -> (obs_tree, inner, reward, terminated)``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+# A time limit the suite itself never reaches: ours (counted in SuiteState) applies.
+NO_LIMIT = 2**30
+
+
+@struct.dataclass
+class SuiteState:
+    inner: object
+    t: jax.Array  # steps taken in the running episode
+
+
+def flat_obs(tree, skip: tuple[str, ...] = ("action_mask",)) -> jax.Array:
+    """The leaves of an observation pytree (but those named in ``skip``) as one flat
+    float32 vector, in pytree order."""
+    pairs = jax.tree_util.tree_flatten_with_path(tree)[0]
+    leaves = [
+        jnp.ravel(jnp.asarray(x, jnp.float32))
+        for path, x in pairs
+        if not any(getattr(p, "name", getattr(p, "key", None)) in skip for p in path)
+    ]
+    return jnp.concatenate(leaves) if len(leaves) > 1 else leaves[0]
+
+
+class SuiteEnv:
+    """Base of the suite adapters (see the module docstring)."""
+
+    name: str
+    action_space: object
+    max_episode_steps: int | None = None
+    reset_ratio: int = 1  # see jaxpg.envs.batched
+
+    def _set_obs_size(self) -> None:
+        obs, _ = jax.eval_shape(self.reset, jax.random.PRNGKey(0))
+        self.obs_size = int(np.prod(obs.shape))
+
+    def reset(self, key):
+        obs, inner = self._reset(key)
+        return flat_obs(obs), SuiteState(inner, jnp.zeros((), jnp.int32))
+
+    def step_without_reset(self, key, state: SuiteState, action):
+        obs, inner, reward, terminated = self._step(key, state.inner, action)
+        t = state.t + 1
+        terminated = jnp.reshape(jnp.asarray(terminated, bool), ())
+        if self.max_episode_steps:
+            truncated = jnp.logical_and(t >= self.max_episode_steps, jnp.logical_not(terminated))
+        else:
+            truncated = jnp.zeros((), bool)
+        obs = flat_obs(obs)
+        reward = jnp.reshape(jnp.asarray(reward, jnp.float32), ())
+        return obs, SuiteState(inner, t), reward, terminated, truncated, {"final_obs": obs}
+
+    def step(self, key, state: SuiteState, action):
+        k_step, k_reset = jax.random.split(key)
+        obs, stepped, reward, terminated, truncated, info = self.step_without_reset(
+            k_step, state, action
+        )
+        fresh_obs, fresh = self.reset(k_reset)
+        done = jnp.logical_or(terminated, truncated)
+        pick = lambda a, b: jnp.where(done, a, b)
+        return (pick(fresh_obs, obs), jax.tree.map(pick, fresh, stepped), reward, terminated,
+                truncated, info)  # fmt: skip

@@ -96,10 +96,10 @@ def main() -> None:
     platform = jax.devices()[0].platform
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     path = os.path.join(HERE, "results", f"playground_{a.env}_{platform}.json")
-    with open(path, "w") as f:
-        json.dump(res, f, indent=1)
+    from common import write_record
+
+    write_record(path, res)
     _figure(curve, name, os.path.join(HERE, "figures", f"playground_{a.env}_{platform}.png"))
-    print(f"wrote {path}")
 
 
 def _figure(curve, title: str, path: str) -> None:

@@ -39,6 +39,14 @@ def verdict_for(final_return, max_kl) -> str:
     return claims.DISAGREES
 
 
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='final return per KL radius max_kl',
+    unit='nats (max_kl)', claimed=(0.0069, 0.02),
+    comparison='paired per seed: each in-range radius - the best radius',
+    rule=RULE)
+
+
 def main():
     args = common.parse_args(__doc__)
     seeds = list(range(args.seeds or common.pick(args, 3, 10)))
@@ -60,7 +68,7 @@ def main():
     text = (f"best final return at max_kl={MAX_KL[best]:g} ({ci[best][0]:.0f} [{ci[best][1]:.0f}, {ci[best][2]:.0f}]); "
             + "; ".join(f"max_kl {k:g}: {ci[i][0]:.0f} [{ci[i][1]:.0f}, {ci[i][2]:.0f}]"
                         + (f", step KL {kls[i]:.4f}" if kls else "") for i, k in enumerate(MAX_KL)))
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM, "source": SOURCE, "method": __doc__.strip(),
         "settings": {"config": cfg.to_dict(), "max_kl": MAX_KL, "kl_metric": kl_name},
         "seeds": seeds, "final_return": {f"{k:g}": fin[i].tolist() for i, k in enumerate(MAX_KL)},

@@ -181,6 +181,14 @@ def verdict_for(log10_ratio: dict, success: float) -> str:
     big = [r[0] >= 2 for r in log10_ratio.values()]
     return claims.PARTLY if any(reach) or any(big) else claims.DISAGREES
 
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='log10 of Var[G] / Var[TD(0)] of the policy gradient on MountainCar at gamma 1 and 0.99',
+    unit='log10 ratio of tr Cov', claimed=(4.0, 4.0),
+    comparison='same batches per seed, t interval over seeds',
+    rule=claims.rule_of(verdict_for))
+
+
 def main():
     args = common.parse_args(__doc__)
     seeds = list(range(args.seeds or common.pick(args, 5, 10)))
@@ -209,7 +217,7 @@ def main():
             + f"; policy: energy-pumping softmax gain k = {gain:g}, flag reached in {100 * success:.1f}% "
             f"of {HORIZON}-step episodes (mean length {m['mean_length']:.0f} steps, "
             f"{m['length_success'] or float('nan'):.0f} when it succeeds); batch {num} episodes")
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM, "source": SOURCE, "method": __doc__.strip(),
         "settings": {"horizon": HORIZON, "episodes_per_batch": num, "gain": gain, "gains": GAINS,
                      "gammas": GAMMAS, "gae_lambda": 0.95, "target_success": TARGET_SUCCESS},

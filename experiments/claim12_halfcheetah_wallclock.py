@@ -83,11 +83,19 @@ def verdict(ours: dict, run_wall_s: float) -> tuple[str, str]:
     return claims.PARTLY, f"return 2000 after {t:.0f} s: outside 2-3 h but within 10x of it"
 
 
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='wall time, compile included, until the evaluation return first reached 2000 (Brax halfcheetah, one GPU)',
+    unit='seconds', claimed=(7200.0, 10800.0),
+    comparison='one run; Brax PPO in the same run reported beside it',
+    rule=RULE)
+
+
 def main():
     args = common.parse_args(__doc__)
     found = newest_gpu_suite(args.results)
     if found is None:
-        common.write_result(args, NAME, {
+        common.write_result(args, NAME, spec=SPEC, result={
             "claim": CLAIM, "source": SOURCE, "verdict": "pending",
             "measured_text": "pending: needs results/gpu_suite_<device>.json from a GPU run of gpu_suite.py"})  # fmt: skip
         return
@@ -103,7 +111,7 @@ def main():
                          for lvl in ("1000", "2000") if r[lvl])  # fmt: skip
         return f"{name}: {hits or 'no level reached'}; best {r['best']['return']:.0f} at {r['best']['wall_s']:.0f} s"
 
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM, "source": SOURCE, "verdict": v, "verdict_reason": RULE,
         "measured_text": (f"on {device}, Brax halfcheetah, 2048 envs, wall clock with compile to eval return -- "
                           f"{text('jaxpg PPO', ours)}; {text('Brax PPO (same run)', brax)}; {why}"),

@@ -34,6 +34,14 @@ def verdict_for(reduction: dict) -> str:
         return claims.AGREES
     return claims.PARTLY if any(ok) or all(r[1] > 0 for r in reduction.values()) else claims.DISAGREES
 
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='variance reduction of REINFORCE gradients by a value and a linear baseline',
+    unit='fraction of tr Cov', claimed=(0.6, 0.8),
+    comparison='per seed: the same trained policy and batches with and without the baseline',
+    rule=claims.rule_of(verdict_for))
+
+
 def main():
     args = common.parse_args(__doc__)
     S = args.seeds or common.pick(args, 4, 8)
@@ -58,7 +66,7 @@ def main():
     verdict = verdict_for(red)
     text = "; ".join(f"{b} baseline: variance reduction {100 * r[0]:.0f}% [95% CI {100 * r[1]:.0f}, {100 * r[2]:.0f}]"
                      for b, r in red.items()) + f" (REINFORCE, CartPole-v1, final return {common.mean_ci(common.final_return(metrics)[0])[0]:.0f})"
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM, "source": SOURCE, "method": __doc__.strip(),
         "settings": {"config": cfg.to_dict(), "estimator": "jaxpg.diagnostics.gradient_variance"},
         "seeds": seeds, "variance": {b: v.tolist() for b, v in var.items()}, "reduction": red,

@@ -75,6 +75,14 @@ def verdict_for(ratios, final_095, final_best) -> str:
     return claims.PARTLY if all(r[1] > 1 for r in ratios) else claims.DISAGREES
 
 
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='Var of the policy gradient with Monte Carlo returns over GAE(0.95); final return per lambda',
+    unit='ratio of tr Cov', claimed=(5.0, 10.0),
+    comparison='variance: same batches per seed; return: lambda 0.95 vs the best lambda, paired per seed',
+    rule=claims.rule_of(verdict_for))
+
+
 def main():
     args = common.parse_args(__doc__)
     S = args.seeds or common.pick(args, 3, 16)
@@ -145,7 +153,7 @@ def main():
         for t in tasks
     ) + (f"; CartPole final return best at lambda={LAMBDAS[best]:g} ({m[best][0]:.0f}), "
          f"lambda=0.95: {m[i095][0]:.0f} [{m[i095][1]:.0f}, {m[i095][2]:.0f}]")
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM,
         "source": SOURCE,
         "method": __doc__.strip(),

@@ -67,6 +67,14 @@ def verdict_for(slope, identical_fraction: float, excess_kurtosis: float) -> str
         return claims.PARTLY
     return claims.DISAGREES
 
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='slope of log Var[G] against log horizon H (Pendulum, gamma 1); MountainCar return ties and gradient-norm tails',
+    unit='exponent of H', claimed=(2.0, 2.0),
+    comparison='per seed slopes, t interval',
+    rule=claims.rule_of(verdict_for))
+
+
 def main():
     args = common.parse_args(__doc__)
     S = args.seeds or common.pick(args, 4, 16)
@@ -151,7 +159,7 @@ def main():
         f"{common.mean_ci(kurt)[0]:.1f} [{common.mean_ci(kurt)[1]:.1f}, {common.mean_ci(kurt)[2]:.1f}]; "
         f"mean norm successful {succ_norm:.3g} vs failed {fail_norm:.3g} episodes"
     )
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM,
         "source": SOURCE,
         "method": __doc__.strip(),

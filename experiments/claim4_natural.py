@@ -58,6 +58,14 @@ def verdict_for(fewer: tuple[float, float, float]) -> str:
     return claims.PARTLY if fewer[0] > 0 else claims.DISAGREES
 
 
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='fractional reduction of updates to return 475 by NPG against vanilla PG (A2C), each at its tuned step size',
+    unit='fraction of updates', claimed=(0.4, 0.6),
+    comparison='bootstrap ratio of mean updates over seeds',
+    rule=claims.rule_of(verdict_for))
+
+
 def main():
     args = common.parse_args(__doc__)
     S = args.seeds or common.pick(args, 3, 16)
@@ -101,7 +109,7 @@ def main():
     text = (f"NPG needs {100 * fewer[0]:.0f}% fewer updates [95% CI {100 * fewer[1]:.0f}, {100 * fewer[2]:.0f}] "
             f"to reach return {THRESHOLD:g} ({un.mean():.0f} vs {uv.mean():.0f} updates; unreached seeds count as "
             f"the budget)")
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM,
         "source": SOURCE,
         "method": __doc__.strip(),

@@ -96,6 +96,14 @@ def part_b(args, seeds):
     return {"config": cfg.to_dict(), "per_eps": rows, "seconds": secs}, x, curves
 
 
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity="PPO's wall time per update over TRPO's; PPO's sample efficiency relative to TRPO (env steps to return 400); collapse with and without clipping",
+    unit='ratio of seconds per update; ratio of env steps', claimed=(0.35, 0.65),
+    comparison='presets on the same seeds; efficiency as a bootstrap ratio of means; clipping arms on the same seeds',
+    rule=RULE)
+
+
 def main():
     args = common.parse_args(__doc__)
     S = args.seeds or common.pick(args, 4, 16)
@@ -150,7 +158,7 @@ def main():
             f"{a['time_per_step_ratio']:.2f}x (batches {a['ppo']['batch_size']} vs {a['trpo']['batch_size']} "
             f"steps); PPO sample efficiency = {eff[0]:.2f} of TRPO's [95% CI {eff[1]:.2f}, {eff[2]:.2f}] "
             f"(steps to return {THRESHOLD:g}; claimed 0.8-0.9); " + text_b)
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM,
         "source": SOURCE,
         "method": __doc__.strip(),

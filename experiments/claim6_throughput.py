@@ -38,6 +38,10 @@ ROUNDS = 7
 CLAIMED = (3.0, 5.0)
 
 
+RULE = ("the 16-env speedup's point estimate in 3-5x agrees; outside it, partly while its 95% interval "
+        "meets 3-5x, disagrees when the interval lies wholly above or below")
+
+
 def verdict_for(speedup: float, low: float, high: float) -> str:
     """The 16-env speedup (point, 95% interval) against "about 4x" = 3-5x: see the module doc."""
     return claims.range_verdict(speedup, low, high, CLAIMED)
@@ -52,6 +56,14 @@ def interleaved_rates(programs: dict, steps: dict, rounds: int) -> dict:
             run()
             rates[n].append(steps[n] / (time.perf_counter() - t0))
     return rates
+
+
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='env steps per second of the whole training program at 16 vmapped envs over 1 env',
+    unit='speedup (ratio of median steps/s)', claimed=(3.0, 5.0),
+    comparison='interleaved rounds, percentile-bootstrap interval of the ratio of medians',
+    rule=RULE)
 
 
 def main():
@@ -103,7 +115,7 @@ def main():
     text = (f"{speedup16:.1f}x [{low16:.1f}, {high16:.1f}] env steps/s at 16 vmapped envs over 1 "
             f"({sps[0]:,.0f} -> {sps[envs.index(16)]:,.0f} steps/s, medians of {ROUNDS} interleaved rounds), "
             f"{sps[-1] / sps[0]:.1f}x at {envs[-1]}; load average {load[0]:.1f} -> {load[1]:.1f}")
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM,
         "source": SOURCE,
         "method": __doc__.strip(),

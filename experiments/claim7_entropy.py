@@ -32,6 +32,14 @@ def verdict_for(no: dict, ent: dict) -> str:
         return claims.AGREES
     return claims.PARTLY if no["final_log_std"][2] < ent["final_log_std"][1] else claims.DISAGREES
 
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='final policy log-std and minimal actor gradient norm without an entropy bonus',
+    unit='log-std (nats) and gradient norm', claimed=None,
+    comparison='no bonus vs bonus 0.01, same seeds',
+    rule=claims.rule_of(verdict_for))
+
+
 def main():
     args = common.parse_args(__doc__)
     S = args.seeds or common.pick(args, 3, 16)
@@ -91,7 +99,7 @@ def main():
         f"{k}: final log-std {v['final_log_std'][0]:.2f} [{v['final_log_std'][1]:.2f}, {v['final_log_std'][2]:.2f}], "
         f"min actor grad norm {v['min_actor_grad_norm']:.2g}, final return {v['final_return'][0]:.0f}"
         for k, v in rows.items())
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM,
         "source": SOURCE,
         "method": __doc__.strip(),

@@ -45,6 +45,14 @@ def verdict_for(n_near_best: int, n_params: int) -> str:
     return claims.count_verdict(n_near_best, n_params, 3)
 
 
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='final return (last 20% of training) of the defaults against the best value of each hyperparameter in a one-at-a-time sweep',
+    unit='episode return', claimed=None,
+    comparison='paired per seed: default - best, t interval',
+    rule=RULE)
+
+
 def main():
     args = common.parse_args(__doc__)
     S = args.seeds or common.pick(args, 4, 16)
@@ -110,7 +118,7 @@ def main():
             + ", ".join(f"{k}: best {p['best']:g}" + ("" if p["default_is_best"] else
                         " (default - best {:.0f} [{:.0f}, {:.0f}])".format(*p["default_minus_best_paired"]))
                         for k, p in per_param.items()))
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM,
         "source": SOURCE,
         "method": __doc__.strip(),

@@ -79,6 +79,36 @@ RULE_RM = ("the held-out accuracy of the reward model trained on the most pairs 
            "disagrees if the interval lies wholly outside")
 
 
+def _spec(name, claim, quantity, unit, claimed, comparison, rule):
+    return claims.Spec(name=name, claim=claim, source=SOURCE, quantity=quantity, unit=unit,
+                       claimed=claimed, comparison=comparison, rule=rule)
+
+
+SPECS = {s.name: s for s in (
+    _spec("claim9a_rlhf_beta", "The KL penalty coefficient beta ranges between 0.02 and 0.2.",
+          "gold reward after a fixed update budget per fixed beta", "beta (proxy reward standardized to "
+          "std 1)", (0.02, 0.2), "paired per seed: each in-range beta - the best beta", RULE_BETA),
+    _spec("claim9b_rlhf_entropy", "Decaying the entropy coefficient linearly from 0.01 to 0.001 prevents "
+          "mode collapse while keeping exploration.", "final policy entropy, distinct-2 and gold per "
+          "entropy schedule", "nats / token; distinct-2; gold", None, "same seeds for every arm; gold "
+          "paired per seed against the best arm", RULE_ENTROPY),
+    _spec("claim9c_rlhf_epochs", "PPO epochs per batch stay between 4 and 8 to prevent overfitting to the "
+          "batch.", "gold after a fixed update budget per number of epochs", "PPO epochs per batch",
+          (4, 8), "paired per seed: the better of 4 and 8 epochs - 16 epochs", RULE_EPOCHS),
+    _spec("claim9d_rlhf_batch", "Batch sizes for LLM alignment range from 512 to 2048 sequences per update; "
+          "larger batches give more stable gradient estimates.", "gold after a fixed number of updates at "
+          "512, 1024 and 2048 sequences per update", "sequences per update", (512, 2048),
+          "paired per seed: gold at 2048 - gold at 512", RULE_BATCH),
+    _spec("claim9e_ppo_clip_ratio", "Standard epsilon clipping ranges of 0.1-0.2 limit policy updates to "
+          "10-20% changes in action probabilities.", "quantiles of |pi_new/pi_old - 1| over a batch's "
+          "tokens after a whole PPO update", "fraction of the action probability", (0.1, 0.2),
+          "per eps, averaged over updates and seeds", RULE_CLIP),
+    _spec("claim9f_rm_accuracy", "Bradley-Terry reward models reach 70-80% accuracy on held-out preference "
+          "pairs.", "held-out gold accuracy of the reward model trained on the most pairs",
+          "fraction of held-out pairs", (0.70, 0.80), "t interval over seeds", RULE_RM),
+)}
+
+
 def verdict_beta(gold, betas) -> str:
     """``gold[G][S]`` per fixed beta ``betas[G]``, same seeds: :data:`RULE_BETA`."""
     best = claims.best_index(gold)
@@ -200,7 +230,7 @@ def figure(args, name, panels):
 def write(args, name, t0, cfg, seeds, **fields):
     common.write_result(args, name, {"source": SOURCE, "seeds": seeds,
                                      "seconds": time.time() - t0,
-                                     "settings": dataclasses.asdict(cfg), **fields})
+                                     "settings": dataclasses.asdict(cfg), **fields}, spec=SPECS.get(name))
 
 
 def part_beta(args, cfg, prep, seeds):
@@ -390,7 +420,7 @@ def write_rm(args, t0, settings, seeds, counts, acc, how):
         "accuracy": {n: v for n, v in acc.items()},
         "method": f"{how}; accuracy on held-out pairs with a strict gold preference. The gold "
                   "labels are noiseless: the ceiling is 100%, not the ~73% inter-annotator "
-                  "agreement of human data."})
+                  "agreement of human data."}, spec=SPECS["claim9f_rm_accuracy"])
 
 
 def part_rm(args, cfg, prep, seeds):

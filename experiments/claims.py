@@ -68,6 +68,12 @@ class Spec:
                          "comparison": self.comparison}}
 
 
+def rule_of(verdict_fn) -> str:
+    """The rule a verdict function's docstring states, as one line (its ``Args`` aside)."""
+    doc = (verdict_fn.__doc__ or "").split("\n\n")[0]
+    return " ".join(doc.split())
+
+
 def range_verdict(point: float, low: float, high: float, claimed: tuple[float, float]) -> str:
     """A measured value (point estimate and 95% interval) against a claimed range.
 

@@ -129,7 +129,7 @@ def write_result(args, name: str, result: dict, spec=None) -> str:
     ``claims.VERDICTS``, or "pending" where there is nothing measured to judge)."""
     import claims
 
-    result = dict(spec.record() if spec is not None else {}, **result)
+    result = dict(result, **(spec.record() if spec is not None else {}))  # the spec is authoritative
     if result.get("verdict") != "pending":
         claims.check(result.get("verdict"))
     result.setdefault("claim_id", name)

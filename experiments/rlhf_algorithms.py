@@ -133,6 +133,11 @@ def plot(path, algos, lengths):
     plt.close(fig)
 
 
+CLAIM = ("RLHF as practitioners run it: PPO, GRPO, Dr. GRPO, RLOO and REINFORCE++ each improve "
+                 "the gold reward over the SFT policy under a KL constraint")
+SOURCE = ("issue 14 (Ouyang et al. 2022; Shao et al. 2024; Liu et al. 2025; Ahmadian et al. "
+                  "2024; Hu 2025)")
+
 RULE = ("the gold gain of each algorithm (last updates' batches minus the SFT policy's gold on its 2 x "
         "n_pairs samples; mean and 95% t interval over seeds): agrees if every algorithm's interval lies "
         "above 0; partly if every algorithm's mean gain is above 0 and at least half of the intervals lie "
@@ -147,6 +152,14 @@ def verdict_for(gain: dict) -> str:
     if all(g[0] > 0 for g in gain.values()) and 2 * above >= len(gain):
         return claims.PARTLY
     return claims.DISAGREES
+
+
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='gold-reward gain over the SFT policy of each RLHF algorithm',
+    unit='gold reward', claimed=None,
+    comparison='per seed gain against a precise SFT reference, t interval over seeds',
+    rule=RULE)
 
 
 def main():
@@ -176,11 +189,9 @@ def main():
             f"{mean(no['after']['response_length']):.2f} (no KL, gold {mean(no['before']['gold']):+.3f} -> "
             f"{mean(no['after']['gold']):+.3f}); RM score vs length "
             f"correlation on SFT samples {lengths['rm_score_length_correlation']:+.2f}")
-    common.write_result(args, NAME, {
-        "claim": "RLHF as practitioners run it: PPO, GRPO, Dr. GRPO, RLOO and REINFORCE++ each improve "
-                 "the gold reward over the SFT policy under a KL constraint",
-        "source": "issue 14 (Ouyang et al. 2022; Shao et al. 2024; Liu et al. 2025; Ahmadian et al. "
-                  "2024; Hu 2025)",
+    common.write_result(args, NAME, spec=SPEC, result={
+        "claim": CLAIM,
+        "source": SOURCE,
         "measured_text": text,
         "verdict": verdict_for(gain),
         "verdict_reason": RULE,

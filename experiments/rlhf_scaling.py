@@ -344,6 +344,18 @@ def verdict_for(coef_bon: dict, alpha_trend: dict, beta_trend: dict, largest_cel
     return claims.count_verdict(int(form) + int(trends), 2, 1)
 
 
+SPEC = claims.Spec(
+    name=NAME,
+    claim="Over-optimization follows Gao et al. (2022): gold = d(alpha - beta d) for best-of-n and "
+          "d(alpha - beta log d) for RL, with alpha growing and beta shrinking as the reward model gets "
+          "more parameters and data (InstructGPT: 50,000 pairs)",
+    source="Gao, Schulman & Hilton 2022; seed article (50,000 pairs)",
+    quantity="fitted best-of-n coefficients alpha and beta (d = sqrt KL to the SFT policy) per RM size "
+             "and pair count", unit="gold reward per unit of d", claimed=None,
+    comparison="per-seed fits, t interval over seeds; trends from the fewest to the most pairs",
+    rule=RULE)
+
+
 def build_result(cfg, sizes, pair_counts, seeds, n_max, bon, rlc, coef_bon, coef_rl, peaks_rl,
                  acc, figure) -> dict:
     """The claim record: verdict from the coefficients' trends, the table, the raw curves."""
@@ -445,7 +457,7 @@ def main():
         result["method"] += (" Cells with more pairs than the grid come from separate runs with the "
                              f"same settings and seeds ({', '.join(merged)}), merged into the table, "
                              "the trends and the coefficient panel.")
-    common.write_result(args, NAME, result)
+    common.write_result(args, NAME, result, spec=SPEC)
 
 
 def write_extra(args, cfg, sizes, pair_counts, seeds, n_max, coef_bon, coef_rl, peaks_rl, acc,

@@ -17,13 +17,16 @@ from jaxpg.config import HParams, TrainConfig  # noqa: E402
 from jaxpg.analysis.stats import mean_ci  # noqa: E402
 
 
+TRAINED = {}  # run directory -> the RunResult that wrote it
+
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     from jaxpg.train import run
 
     out = str(tmp_path_factory.mktemp("runs") / "tiny")
     cfg = TrainConfig(env="CartPole-v1", total_timesteps=4096, num_envs=4, num_steps=128, updates_per_chunk=2)
-    run(cfg, HParams(), seed=0, out_dir=out, progress=False)
+    TRAINED[out] = run(cfg, HParams(), seed=0, out_dir=out, progress=False)
     return out
 
 
@@ -52,9 +55,18 @@ def test_eval_deterministic_and_stochastic(run_dir, capsys):
 def test_eval_loaded_policy_matches_trained_params(run_dir):
     from jaxpg.runner.rundir import load_run
 
+    import jax
+
     run = load_run(run_dir)
     assert run.config.env == "CartPole-v1" and run.config.num_envs == 4
     assert run.params._fields == ("actor", "critic")
+    # the saved parameters and observation statistics are the trained state's, bit for bit
+    state = TRAINED[run_dir].state
+    for saved, trained in ((run.params, state.params), (run.obs_stats, state.obs_stats)):
+        leaves, want = jax.tree.leaves(saved), jax.tree.leaves(trained)
+        assert len(leaves) == len(want) > 0
+        for a, b in zip(leaves, want):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 @pytest.mark.parametrize("cmd", ["eval", "render"])

@@ -107,6 +107,9 @@ def test_plot_groups_seeds(run_dir, tmp_path, capsys):
     assert "2 group(s)" in text and "n=2" in text and "n=1" in text
     assert out.stat().st_size > 1000
     assert cli(["plot", str(tmp_path / "missing")]) == 2
+    # without --out the figure goes into the run directory (one run) or the runs' common folder
+    assert cli(["plot", str(seed1)]) == 0 and (seed1 / "curves.png").stat().st_size > 1000
+    assert cli(["plot", str(seed1), str(other)]) == 0 and (tmp_path / "curves.png").is_file()
 
 
 def test_one_run_eval_plot_shades_its_episode_interval():

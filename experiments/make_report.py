@@ -139,6 +139,9 @@ def render(claims: list[dict], theory: dict | None, results_dir: str = "results"
             f"- Scale: {d.get('scale', '-')}; wall time {d['seconds']:.0f} s (including compilation)"
             if "seconds" in d else f"- Scale: {d.get('scale', '-')}",
             f"- Settings: `{_settings_text(d)}`",
+            f"- Written: {d.get('written', '-')}" + ("" if d.get("spec") else
+                " (before the claim framework: judged by the rule recorded with it, not by the rule in its "
+                "script today)"),
             f"- Raw result: [`{results_dir}/{d['claim_id']}.json`]({results_dir}/{d['claim_id']}.json)",
             "",
         ]

@@ -12,7 +12,6 @@ experiments/results/.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 

@@ -16,7 +16,6 @@ Writes ``experiments/results/playground_<env>_<platform>.json`` and a figure.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys

@@ -31,7 +31,7 @@ def _late_mean_return(metrics, frac=0.2):
 
 # npg is not in this list: with its CartPole preset at this size it did not learn the
 # probe (late return -0.004 after 100 updates, where trpo -- the same direction plus a
-# line search -- learns it); under investigation, see the issue note. Its learning is
+# line search -- learns it); reported, not yet explained. Its learning on CartPole is
 # checked by tests/test_algos.py::test_learns_cartpole_with_default_budget (slow).
 @pytest.mark.parametrize("algo", ["reinforce", "a2c", "trpo"])
 def test_algorithm_learns_the_obs_action_probe_with_its_preset(algo):

@@ -460,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         out["brax"] = summarize(run_brax(s, clock, log), a.targets)
     stem = a.out or os.path.join(RESULTS, f"bench_brax_{a.scale}_{hw['platform']}")
     os.makedirs(os.path.dirname(stem) or ".", exist_ok=True)
-    from jaxpg.runner.logging import write_json
+    from experiments.common import write_record as write_json
 
     write_json(stem + ".json", out)
     md = to_markdown(out)

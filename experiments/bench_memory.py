@@ -150,9 +150,9 @@ def main() -> None:
     )
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, f"bench_memory_{jax.devices()[0].platform}.json")
-    with open(path, "w") as f:
-        json.dump(report, f, indent=2)
-    print(f"wrote {path}")
+    from common import write_record
+
+    write_record(path, report)
 
 
 if __name__ == "__main__":

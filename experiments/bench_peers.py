@@ -253,7 +253,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if a.render:
         sys.path.insert(0, ROOT)
-        from jaxpg.runner.logging import write_json
+        from common import write_record as write_json
 
         with open(a.render) as f:
             out = json.load(f)
@@ -270,7 +270,7 @@ def main(argv=None) -> int:
         return 2
     sys.path.insert(0, ROOT)
     from experiments.bench_brax import hardware
-    from jaxpg.runner.logging import write_json
+    from common import write_record as write_json
 
     log = lambda m: print(m, flush=True)
     peer_python = ensure_venv(a.venv, log)

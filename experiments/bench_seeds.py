@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
 
     from experiments.bench_brax import hardware
-    from jaxpg.runner.logging import write_json
+    from common import write_record as write_json
     from jaxpg.presets import preset
     from jaxpg.sweep import final_returns, run_agents, stack_hparams
 

@@ -12,7 +12,6 @@ experiments/results/.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
@@ -116,9 +115,9 @@ def main(argv=None) -> dict:
     os.makedirs(args.out, exist_ok=True)
     platform = jax.devices()[0].platform
     name = f"throughput_{config.env.replace('/', '-')}_{config.num_envs}envs_{platform}.json"
-    with open(os.path.join(args.out, name), "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"  saved {os.path.join(args.out, name)}")
+    from common import write_record
+
+    write_record(os.path.join(args.out, name), result)
     return result
 
 

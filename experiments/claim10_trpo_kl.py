@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+import claims
 import common
 import numpy as np
 
@@ -22,12 +23,32 @@ CLAIM = "TRPO typically constrains the KL divergence to 0.01-0.02 to define trus
 SOURCE = "article, 'Parallel Efficiency' box"
 MAX_KL = (0.001, 0.003, 0.01, 0.02, 0.05, 0.1, 0.3)
 
+RULE = ("agrees if the radius with the best mean final return is in 0.0069-0.02 nats (0.01-0.02 bits "
+        "or nats); partly if a radius in that range is not resolvably worse than the best (95% interval "
+        "of the per-seed difference reaches 0); disagrees otherwise")
+
+
+def verdict_for(final_return, max_kl) -> str:
+    """``final_return[G][S]`` per radius ``max_kl[G]`` on the same seeds: see :data:`RULE`."""
+    best = claims.best_index(final_return)
+    in_range = [i for i, k in enumerate(max_kl) if 0.0069 <= k <= 0.02]
+    if best in in_range:
+        return claims.AGREES
+    if any(claims.not_worse(final_return[i], final_return[best]) for i in in_range):
+        return claims.PARTLY
+    return claims.DISAGREES
+
+
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='final return per KL radius max_kl',
+    unit='nats (max_kl)', claimed=(0.0069, 0.02),
+    comparison='paired per seed: each in-range radius - the best radius',
+    rule=RULE)
+
 
 def main():
     args = common.parse_args(__doc__)
-    if not common.algo_available("trpo"):
-        common.pending(args, NAME, CLAIM, "trpo", SOURCE)
-        return
     seeds = list(range(args.seeds or common.pick(args, 3, 10)))
     t0 = time.perf_counter()
     cfg, hp = preset("trpo", "CartPole-v1")
@@ -38,10 +59,8 @@ def main():
     ci = [common.mean_ci(f) for f in fin]
     kl_name = next((k for k in ("kl", "approx_kl", "policy_kl") if k in metrics), None)
     kls = [float(np.nanmean(metrics[kl_name][i])) for i in range(len(MAX_KL))] if kl_name else None
-    best = int(np.nanargmax([c[0] for c in ci]))
-    in_range = [i for i, k in enumerate(MAX_KL) if 0.0069 <= k <= 0.02]
-    near = [i for i in in_range if ci[i][2] >= ci[best][1]]
-    verdict = "agrees" if best in in_range else ("partly" if near else "disagrees")
+    best = claims.best_index(fin)
+    verdict = verdict_for(fin, MAX_KL)
     x, curves = common.return_curves(metrics, cfg)
     fig = common.figure_path(args, NAME)
     common.plot_curves(fig, x, {f"max_kl={k:g}": curves[i] for i, k in enumerate(MAX_KL)},
@@ -49,13 +68,12 @@ def main():
     text = (f"best final return at max_kl={MAX_KL[best]:g} ({ci[best][0]:.0f} [{ci[best][1]:.0f}, {ci[best][2]:.0f}]); "
             + "; ".join(f"max_kl {k:g}: {ci[i][0]:.0f} [{ci[i][1]:.0f}, {ci[i][2]:.0f}]"
                         + (f", step KL {kls[i]:.4f}" if kls else "") for i, k in enumerate(MAX_KL)))
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM, "source": SOURCE, "method": __doc__.strip(),
         "settings": {"config": cfg.to_dict(), "max_kl": MAX_KL, "kl_metric": kl_name},
         "seeds": seeds, "final_return": {f"{k:g}": fin[i].tolist() for i, k in enumerate(MAX_KL)},
         "step_kl": kls, "measured_text": text, "verdict": verdict,
-        "verdict_reason": "agrees if the radius with the best final return is in 0.0069-0.02 nats "
-                          "(0.01-0.02 bits or nats); partly if one in that range is within the best's interval",
+        "verdict_reason": RULE,
         "figure": common.rel_figure(fig), "seconds": time.perf_counter() - t0,
     })
 

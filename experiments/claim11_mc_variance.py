@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 
+import claims
 import common
 import gymnax
 import jax
@@ -169,6 +170,25 @@ def measure(w: jax.Array, seeds, num: int) -> dict:
             "length_success": float(length[success > 0].mean()) if success.any() else None}
 
 
+def verdict_for(log10_ratio: dict, success: float) -> str:
+    """``log10_ratio``: per gamma (mean, low, high) of log10 Var[G]/Var[TD(0)]; ``success``:
+    the policy's success rate. agrees if for every gamma the interval contains 4 or lies
+    above it and the policy succeeds in 10-50% of episodes; partly if that holds for one
+    gamma or some mean ratio is at least 100; disagrees otherwise."""
+    reach = [r[1] <= 4 <= r[2] or r[0] >= 4 for r in log10_ratio.values()]
+    if all(reach) and 0.1 <= success <= 0.5:
+        return claims.AGREES
+    big = [r[0] >= 2 for r in log10_ratio.values()]
+    return claims.PARTLY if any(reach) or any(big) else claims.DISAGREES
+
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='log10 of Var[G] / Var[TD(0)] of the policy gradient on MountainCar at gamma 1 and 0.99',
+    unit='log10 ratio of tr Cov', claimed=(4.0, 4.0),
+    comparison='same batches per seed, t interval over seeds',
+    rule=claims.rule_of(verdict_for))
+
+
 def main():
     args = common.parse_args(__doc__)
     seeds = list(range(args.seeds or common.pick(args, 5, 10)))
@@ -183,11 +203,7 @@ def main():
              | {"(G - V) / TD(0)": np.asarray(m["var"][g]["G - V"]) / np.asarray(m["var"][g]["TD(0)"])}
              for g in GAMMAS}
     ci = {g: {k: tuple(map(float, common.mean_ci(np.log10(v)))) for k, v in r.items()} for g, r in ratio.items()}
-    reach = {g: ci[g]["G / TD(0)"][1] <= 4 <= ci[g]["G / TD(0)"][2] or ci[g]["G / TD(0)"][0] >= 4 for g in GAMMAS}
-    sometimes = 0.1 <= success <= 0.5
-    big = {g: ci[g]["G / TD(0)"][0] >= 2 for g in GAMMAS}
-    verdict = "agrees" if all(reach.values()) and sometimes else (
-        "partly" if any(reach.values()) or any(big.values()) else "disagrees")
+    verdict = verdict_for({g: ci[g]["G / TD(0)"] for g in GAMMAS}, success)
     fig = common.figure_path(args, NAME)
     labels = [f"{k}, g={g:g}" for g in GAMMAS for k in ESTIMATORS]
     vci = [common.mean_ci(np.asarray(m["var"][g][k])) for g in GAMMAS for k in ESTIMATORS]
@@ -201,7 +217,7 @@ def main():
             + f"; policy: energy-pumping softmax gain k = {gain:g}, flag reached in {100 * success:.1f}% "
             f"of {HORIZON}-step episodes (mean length {m['mean_length']:.0f} steps, "
             f"{m['length_success'] or float('nan'):.0f} when it succeeds); batch {num} episodes")
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM, "source": SOURCE, "method": __doc__.strip(),
         "settings": {"horizon": HORIZON, "episodes_per_batch": num, "gain": gain, "gains": GAINS,
                      "gammas": GAMMAS, "gae_lambda": 0.95, "target_success": TARGET_SUCCESS},

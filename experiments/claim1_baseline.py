@@ -17,6 +17,7 @@ import time
 import jax
 import numpy as np
 
+import claims
 import common
 import gradvar
 from jaxpg.presets import preset
@@ -64,6 +65,26 @@ def run_task(args, env: str, steps: int, seeds: list[int], segs: int, seg_len: i
     }
 
 
+def verdict_for(tasks: list[dict]) -> str:
+    """agrees if every task's mean variance reduction (``reduction``: mean, low, high) is in
+    [60%, 80%] and its bias z (``bias_z``) is consistent with 1 (interval low end <= 3);
+    partly if every task's reduction interval lies above 0 without bias; else disagrees."""
+    unbiased = all(t["bias_z"][1] <= 3.0 for t in tasks)  # z ~ 1 expected; low end far above 1 = bias
+    if all(0.6 <= t["reduction"][0] <= 0.8 for t in tasks) and unbiased:
+        return claims.AGREES
+    if all(t["reduction"][1] > 0 for t in tasks) and unbiased:
+        return claims.PARTLY
+    return claims.DISAGREES
+
+
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='variance reduction of the batch policy gradient from a learned value baseline, 1 - tr Cov[g | G_t - V] / tr Cov[g | G_t], per task',
+    unit='fraction of tr Cov', claimed=(0.6, 0.8),
+    comparison='per seed: both estimators on the same batches; mean and t interval over seeds',
+    rule=claims.rule_of(verdict_for))
+
+
 def main():
     args = common.parse_args(__doc__)
     S = args.seeds or common.pick(args, 4, 32)
@@ -83,23 +104,14 @@ def main():
     common.bar_chart(fig, labels, means, lo, hi, "Policy-gradient variance tr Cov[g] (mean, 95% CI over seeds)",
                      "tr Cov of batch gradient", log=True)
 
-    in_range = [0.6 <= t["reduction"][0] <= 0.8 for t in tasks]
-    overlaps = [t["reduction"][2] >= 0.6 and t["reduction"][1] <= 0.8 for t in tasks]
-    unbiased = [t["bias_z"][1] <= 3.0 for t in tasks]  # z ~ 1 expected; CI low end far above 1 = bias
-    reduces = [t["reduction"][1] > 0 for t in tasks]
-    if all(in_range) and all(unbiased):
-        verdict = "agrees"
-    elif all(reduces) and all(unbiased):
-        verdict = "partly"
-    else:
-        verdict = "disagrees"
+    verdict = verdict_for(tasks)
     text = "; ".join(
         f"{t['env']}: variance reduction {100 * t['reduction'][0]:.0f}% "
         f"[95% CI {100 * t['reduction'][1]:.0f}, {100 * t['reduction'][2]:.0f}], "
         f"bias z {t['bias_z'][0]:.2f} (1 = no bias), cos(mean grads) {t['cosine_mean_grads'][0]:.3f}"
         for t in tasks
     )
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM,
         "source": SOURCE,
         "method": __doc__.strip(),

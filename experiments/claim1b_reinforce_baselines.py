@@ -15,6 +15,7 @@ import time
 import jax
 import numpy as np
 
+import claims
 import common
 from jaxpg.diagnostics import gradient_variance
 from jaxpg.presets import preset
@@ -22,6 +23,23 @@ from jaxpg.presets import preset
 NAME = "claim1b_reinforce_baselines"
 CLAIM = "Subtracting a baseline reduces policy-gradient variance by 60-80% without introducing bias (REINFORCE)."
 SOURCE = "article, 'Variance Reduction' box"
+
+
+def verdict_for(reduction: dict) -> str:
+    """``reduction``: per baseline (mean, low, high) of 1 - Var/Var(no baseline). agrees if
+    every baseline's mean reduction is in 60-80%; partly if one is, or every reduction's
+    interval lies above 0; disagrees otherwise."""
+    ok = [0.6 <= r[0] <= 0.8 for r in reduction.values()]
+    if all(ok):
+        return claims.AGREES
+    return claims.PARTLY if any(ok) or all(r[1] > 0 for r in reduction.values()) else claims.DISAGREES
+
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='variance reduction of REINFORCE gradients by a value and a linear baseline',
+    unit='fraction of tr Cov', claimed=(0.6, 0.8),
+    comparison='per seed: the same trained policy and batches with and without the baseline',
+    rule=claims.rule_of(verdict_for))
 
 
 def main():
@@ -45,11 +63,10 @@ def main():
     ci = [common.mean_ci(var[b]) for b in var]
     common.bar_chart(fig, [f"baseline={b}" for b in var], [c[0] for c in ci], [c[1] for c in ci],
                      [c[2] for c in ci], "REINFORCE gradient variance, CartPole-v1 (95% CI)", "tr Cov", log=True)
-    ok = [0.6 <= red[b][0] <= 0.8 for b in red]
-    verdict = "agrees" if all(ok) else ("partly" if any(ok) or all(r[1] > 0 for r in red.values()) else "disagrees")
+    verdict = verdict_for(red)
     text = "; ".join(f"{b} baseline: variance reduction {100 * r[0]:.0f}% [95% CI {100 * r[1]:.0f}, {100 * r[2]:.0f}]"
                      for b, r in red.items()) + f" (REINFORCE, CartPole-v1, final return {common.mean_ci(common.final_return(metrics)[0])[0]:.0f})"
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM, "source": SOURCE, "method": __doc__.strip(),
         "settings": {"config": cfg.to_dict(), "estimator": "jaxpg.diagnostics.gradient_variance"},
         "seeds": seeds, "variance": {b: v.tolist() for b, v in var.items()}, "reduction": red,

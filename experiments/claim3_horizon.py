@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import claims
 import common
 import gradvar
 from jaxpg import advantages as adv_lib
@@ -51,6 +52,27 @@ def params_stats(ctx):
     from jaxpg.normalization import RunningStats
 
     return RunningStats.create(ctx.env.obs_size)
+
+
+def verdict_for(slope, identical_fraction: float, excess_kurtosis: float) -> str:
+    """agrees if the variance-vs-horizon slope's interval (mean, low, high) contains 2, >= 90%
+    of MountainCar returns are identical and the gradient norms are heavy-tailed (excess
+    kurtosis > 3); partly if the variance grows with H (slope interval above 0) and one of
+    the two sparse-reward properties holds; disagrees otherwise."""
+    sparse_identical = identical_fraction >= 0.9
+    spiky = excess_kurtosis > 3.0
+    if slope[1] <= 2.0 <= slope[2] and sparse_identical and spiky:
+        return claims.AGREES
+    if slope[1] > 0 and (sparse_identical or spiky):
+        return claims.PARTLY
+    return claims.DISAGREES
+
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='slope of log Var[G] against log horizon H (Pendulum, gamma 1); MountainCar return ties and gradient-norm tails',
+    unit='exponent of H', claimed=(2.0, 2.0),
+    comparison='per seed slopes, t interval',
+    rule=claims.rule_of(verdict_for))
 
 
 def main():
@@ -128,16 +150,7 @@ def main():
     fig.savefig(fig_path, dpi=110)
     plt.close(fig)
 
-    square = slope[1] <= 2.0 <= slope[2]
-    grows = slope[1] > 0
-    sparse_identical = identical.mean() >= 0.9
-    spiky = kurt.mean() > 3.0
-    if square and sparse_identical and spiky:
-        verdict = "agrees"
-    elif grows and (sparse_identical or spiky):
-        verdict = "partly"
-    else:
-        verdict = "disagrees"
+    verdict = verdict_for(slope, float(identical.mean()), float(kurt.mean()))
     text = (
         f"variance ~ H^{slope[0]:.2f} [95% CI {slope[1]:.2f}, {slope[2]:.2f}] (claimed H^2) on Pendulum-v1; "
         f"MountainCar-v0: {100 * identical.mean():.1f}% of episodes share the return -{Hm} "
@@ -146,7 +159,7 @@ def main():
         f"{common.mean_ci(kurt)[0]:.1f} [{common.mean_ci(kurt)[1]:.1f}, {common.mean_ci(kurt)[2]:.1f}]; "
         f"mean norm successful {succ_norm:.3g} vs failed {fail_norm:.3g} episodes"
     )
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM,
         "source": SOURCE,
         "method": __doc__.strip(),

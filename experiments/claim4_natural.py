@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+import claims
 import common
 from jaxpg.presets import preset
 
@@ -48,11 +49,25 @@ def tuned(cfg, hps, seeds, label):
     }, x, curves[best]
 
 
+def verdict_for(fewer: tuple[float, float, float]) -> str:
+    """``fewer``: NPG's fractional reduction in updates to the threshold (mean, low, high).
+    agrees if the mean is in 40-60% and the interval excludes 0; partly if the mean is
+    above 0 otherwise; disagrees if NPG does not need fewer updates on average."""
+    if 0.4 <= fewer[0] <= 0.6 and fewer[1] > 0:
+        return claims.AGREES
+    return claims.PARTLY if fewer[0] > 0 else claims.DISAGREES
+
+
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='fractional reduction of updates to return 475 by NPG against vanilla PG (A2C), each at its tuned step size',
+    unit='fraction of updates', claimed=(0.4, 0.6),
+    comparison='bootstrap ratio of mean updates over seeds',
+    rule=claims.rule_of(verdict_for))
+
+
 def main():
     args = common.parse_args(__doc__)
-    if not (common.algo_available("npg") and common.algo_available("a2c")):
-        common.pending(args, NAME, CLAIM, "npg and a2c", SOURCE)
-        return
     S = args.seeds or common.pick(args, 3, 16)
     seeds = list(range(S))
     t0 = time.perf_counter()
@@ -90,16 +105,11 @@ def main():
     fig.savefig(fig_path, dpi=110)
     plt.close(fig)
 
-    if 0.4 <= fewer[0] <= 0.6 and fewer[1] > 0:
-        verdict = "agrees"
-    elif fewer[0] > 0:
-        verdict = "partly"
-    else:
-        verdict = "disagrees"
+    verdict = verdict_for(fewer)
     text = (f"NPG needs {100 * fewer[0]:.0f}% fewer updates [95% CI {100 * fewer[1]:.0f}, {100 * fewer[2]:.0f}] "
             f"to reach return {THRESHOLD:g} ({un.mean():.0f} vs {uv.mean():.0f} updates; unreached seeds count as "
             f"the budget)")
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM,
         "source": SOURCE,
         "method": __doc__.strip(),

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+import claims
 import common
 from jaxpg.presets import preset
 
@@ -20,6 +21,23 @@ NAME = "claim7_entropy"
 CLAIM = ("In continuous control, without an entropy bonus the Gaussian log-std collapses and gradients vanish "
          "(norm < 1e-6); an entropy bonus or schedule keeps exploration and gradient flow.")
 SOURCE = "article, vanishing-gradients section ('Critical Thresholds' box)"
+
+
+def verdict_for(no: dict, ent: dict) -> str:
+    """``no`` / ``ent``: the arms without and with the entropy bonus (``final_log_std`` as
+    mean, low, high; ``min_actor_grad_norm``). agrees if without the bonus the log-std's
+    interval lies below -3 (std < 0.05) and the actor gradient norm falls below 1e-6;
+    partly if the log-std only ends resolvably lower than with the bonus; else disagrees."""
+    if no["final_log_std"][2] < -3.0 and no["min_actor_grad_norm"] < 1e-6:
+        return claims.AGREES
+    return claims.PARTLY if no["final_log_std"][2] < ent["final_log_std"][1] else claims.DISAGREES
+
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='final policy log-std and minimal actor gradient norm without an entropy bonus',
+    unit='log-std (nats) and gradient norm', claimed=None,
+    comparison='no bonus vs bonus 0.01, same seeds',
+    rule=claims.rule_of(verdict_for))
 
 
 def main():
@@ -76,20 +94,12 @@ def main():
 
     no = rows["no entropy bonus"]
     ent = rows["entropy 0.01"]
-    collapsed = no["final_log_std"][2] < -3.0  # std < 0.05: effectively deterministic
-    vanished = no["min_actor_grad_norm"] < 1e-6
-    lower = no["final_log_std"][2] < ent["final_log_std"][1]
-    if collapsed and vanished:
-        verdict = "agrees"
-    elif lower:
-        verdict = "partly"
-    else:
-        verdict = "disagrees"
+    verdict = verdict_for(no, ent)
     text = "; ".join(
         f"{k}: final log-std {v['final_log_std'][0]:.2f} [{v['final_log_std'][1]:.2f}, {v['final_log_std'][2]:.2f}], "
         f"min actor grad norm {v['min_actor_grad_norm']:.2g}, final return {v['final_return'][0]:.0f}"
         for k, v in rows.items())
-    common.write_result(args, NAME, {
+    common.write_result(args, NAME, spec=SPEC, result={
         "claim": CLAIM,
         "source": SOURCE,
         "method": __doc__.strip(),

@@ -10,14 +10,15 @@ from the policy at temperature 1). Sub-claims, one result file each:
   bonuses and none (collapse: policy entropy and distinct-2 of the responses).
 * ``claim9c_rlhf_epochs``: 4-8 PPO epochs per batch against 1 and 16 (overfitting to the
   batch measured by gold and by how far one update moves the policy).
-* ``claim9d_rlhf_batch``: 512-2048 sequences per update (gold and its update-to-update
-  noise at a fixed number of updates).
+* ``claim9d_rlhf_batch``: 512-2048 sequences per update, measured at those sizes (gold
+  after a fixed number of updates, paired per seed; the noise of gold on the training
+  batch is reported, not judged: it falls as 1/sqrt(n) by sampling alone).
 * ``claim9e_ppo_clip_ratio``: clipping at epsilon 0.1-0.2 "limits action-probability changes
   to 10-20%": quantiles of |pi_new/pi_old - 1| over the batch's tokens after a whole update.
 * ``claim9f_rm_accuracy``: reward-model held-out accuracy 70-80% against the number of pairs.
 
 CPU size uses a reduced task (V = 16, one layer of width 32, 8-token responses);
-``--scale`` runs the pipeline's default task with the claimed batch sizes.
+``--scale`` runs the pipeline's default task. Both measure the claimed batch sizes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import dataclasses
 import itertools
 import time
 
+import claims
 import common
 import jax
 import jax.numpy as jnp
@@ -51,6 +53,111 @@ def base_config(args) -> RLHFConfig:
 TRACED = ("beta", "ent_coef_start", "ent_coef_end", "clip_eps")
 """Config fields the RL update only does arithmetic with: arms that differ only in these
 share one compiled program (traced per run) instead of one compile each."""
+
+
+BATCH_SEEDS = 3
+"""Seeds of the batch-size part at least (a paired interval over 2 seeds has t = 12.7)."""
+
+RULE_BETA = ("agrees if the beta with the highest mean gold after a fixed update budget is in [0.02, 0.2]; "
+             "partly if a beta in that range is not resolvably worse than the best (95% interval of the "
+             "per-seed gold difference reaches 0); disagrees otherwise")
+RULE_ENTROPY = ("agrees if the decayed bonus keeps more mean entropy and at least the distinct-2 of no bonus, "
+                "does not collapse (entropy above half the first update's), and its gold is not resolvably "
+                "worse than the best arm's (paired per seed); partly if the diversity or the gold part holds; "
+                "disagrees otherwise")
+RULE_EPOCHS = ("agrees if 4 or 8 epochs give the highest mean gold and 16 epochs are resolvably worse than the "
+               "better of 4 and 8 (paired per seed); partly if one of the two holds in the means; "
+               "disagrees otherwise")
+RULE_BATCH = ("at the claimed sizes 512 and 2048: agrees if the per-seed gold difference (2048 - 512, same "
+              "seeds, same number of updates) has its 95% interval above 0; partly if its mean is above 0; "
+              "disagrees otherwise. The update-to-update noise of gold on the training batch is not used: it "
+              "falls as 1/sqrt(batch) by sampling alone")
+RULE_CLIP = ("agrees if, after a whole PPO update at eps 0.1 and 0.2, 90% of the sampled actions moved by at "
+             "most eps and 99% by at most 1.5 eps; partly if only the first holds; disagrees otherwise")
+RULE_RM = ("the held-out accuracy of the reward model trained on the most pairs (mean and 95% t interval "
+           "over seeds) against 70-80%: agrees if the mean is in it, partly if only the interval meets it, "
+           "disagrees if the interval lies wholly outside")
+
+
+def _spec(name, claim, quantity, unit, claimed, comparison, rule):
+    return claims.Spec(name=name, claim=claim, source=SOURCE, quantity=quantity, unit=unit,
+                       claimed=claimed, comparison=comparison, rule=rule)
+
+
+SPECS = {s.name: s for s in (
+    _spec("claim9a_rlhf_beta", "The KL penalty coefficient beta ranges between 0.02 and 0.2.",
+          "gold reward after a fixed update budget per fixed beta", "beta (proxy reward standardized to "
+          "std 1)", (0.02, 0.2), "paired per seed: each in-range beta - the best beta", RULE_BETA),
+    _spec("claim9b_rlhf_entropy", "Decaying the entropy coefficient linearly from 0.01 to 0.001 prevents "
+          "mode collapse while keeping exploration.", "final policy entropy, distinct-2 and gold per "
+          "entropy schedule", "nats / token; distinct-2; gold", None, "same seeds for every arm; gold "
+          "paired per seed against the best arm", RULE_ENTROPY),
+    _spec("claim9c_rlhf_epochs", "PPO epochs per batch stay between 4 and 8 to prevent overfitting to the "
+          "batch.", "gold after a fixed update budget per number of epochs", "PPO epochs per batch",
+          (4, 8), "paired per seed: the better of 4 and 8 epochs - 16 epochs", RULE_EPOCHS),
+    _spec("claim9d_rlhf_batch", "Batch sizes for LLM alignment range from 512 to 2048 sequences per update; "
+          "larger batches give more stable gradient estimates.", "gold after a fixed number of updates at "
+          "512, 1024 and 2048 sequences per update", "sequences per update", (512, 2048),
+          "paired per seed: gold at 2048 - gold at 512", RULE_BATCH),
+    _spec("claim9e_ppo_clip_ratio", "Standard epsilon clipping ranges of 0.1-0.2 limit policy updates to "
+          "10-20% changes in action probabilities.", "quantiles of |pi_new/pi_old - 1| over a batch's "
+          "tokens after a whole PPO update", "fraction of the action probability", (0.1, 0.2),
+          "per eps, averaged over updates and seeds", RULE_CLIP),
+    _spec("claim9f_rm_accuracy", "Bradley-Terry reward models reach 70-80% accuracy on held-out preference "
+          "pairs.", "held-out gold accuracy of the reward model trained on the most pairs",
+          "fraction of held-out pairs", (0.70, 0.80), "t interval over seeds", RULE_RM),
+)}
+
+
+def verdict_beta(gold, betas) -> str:
+    """``gold[G][S]`` per fixed beta ``betas[G]``, same seeds: :data:`RULE_BETA`."""
+    best = claims.best_index(gold)
+    in_range = [i for i, b in enumerate(betas) if 0.02 <= b <= 0.2]
+    if best in in_range:
+        return claims.AGREES
+    return claims.PARTLY if any(claims.not_worse(gold[i], gold[best]) for i in in_range) else claims.DISAGREES
+
+
+def verdict_entropy(ent: dict, d2: dict, gold: dict, first_entropy: float, dec: str) -> str:
+    """Per arm, per-seed final entropy, distinct-2 and gold: :data:`RULE_ENTROPY`."""
+    more_diverse = np.mean(ent[dec]) > np.mean(ent["none"]) and np.mean(d2[dec]) >= np.mean(d2["none"])
+    best = max(gold, key=lambda k: np.mean(gold[k]))
+    gold_ok = claims.not_worse(gold[dec], gold[best])
+    collapsed = np.mean(ent[dec]) < 0.5 * first_entropy
+    if more_diverse and gold_ok and not collapsed:
+        return claims.AGREES
+    return claims.PARTLY if more_diverse or gold_ok else claims.DISAGREES
+
+
+def verdict_epochs(gold: dict) -> str:
+    """``gold``: per number of epochs (1, 4, 8, 16), per-seed gold: :data:`RULE_EPOCHS`."""
+    g = {e: float(np.mean(v)) for e, v in gold.items()}
+    best = max(g, key=g.get)
+    better = 4 if g[4] >= g[8] else 8
+    if best in (4, 8) and claims.resolvably_better(gold[better], gold[16]):
+        return claims.AGREES
+    return claims.PARTLY if best in (4, 8) or g[16] < g[better] else claims.DISAGREES
+
+
+def verdict_batch(gold_largest, gold_smallest) -> str:
+    """Per-seed gold at the largest and smallest claimed batch: :data:`RULE_BATCH`."""
+    mean, low, _ = claims.paired_difference(gold_largest, gold_smallest)
+    if low > 0:
+        return claims.AGREES
+    return claims.PARTLY if mean > 0 else claims.DISAGREES
+
+
+def verdict_clip(q: dict) -> str:
+    """``q[eps]``: quantiles (``p90``, ``p99``) of |ratio - 1| after an update: :data:`RULE_CLIP`."""
+    bounded = all(q[e]["p90"] <= e for e in (0.1, 0.2))
+    if bounded and all(q[e]["p99"] <= 1.5 * e for e in (0.1, 0.2)):
+        return claims.AGREES
+    return claims.PARTLY if bounded else claims.DISAGREES
+
+
+def verdict_rm(accuracy_most_pairs) -> str:
+    """Per-seed accuracy of the reward model with the most pairs: :data:`RULE_RM`."""
+    return claims.range_verdict(*common.mean_ci(accuracy_most_pairs), (0.70, 0.80))
 
 
 def run_arms(cfg: RLHFConfig, prep, seeds, arms: list[dict]) -> dict:
@@ -123,7 +230,7 @@ def figure(args, name, panels):
 def write(args, name, t0, cfg, seeds, **fields):
     common.write_result(args, name, {"source": SOURCE, "seeds": seeds,
                                      "seconds": time.time() - t0,
-                                     "settings": dataclasses.asdict(cfg), **fields})
+                                     "settings": dataclasses.asdict(cfg), **fields}, spec=SPECS.get(name))
 
 
 def part_beta(args, cfg, prep, seeds):
@@ -134,10 +241,7 @@ def part_beta(args, cfg, prep, seeds):
     gold, kl = last(m, "gold"), last(m, "kl_exact_seq")
     means = gold.mean(1)
     best = int(np.argmax(means))
-    _, lo_best, _ = common.mean_ci(gold[best])
-    in_range = [i for i, b in enumerate(betas) if 0.02 <= b <= 0.2]
-    near = [i for i in in_range if common.mean_ci(gold[i])[2] >= lo_best]
-    verdict = "agrees" if best in in_range else ("partly" if near else "disagrees")
+    verdict = verdict_beta(gold, betas)
     rows = "; ".join(f"beta {b:g}: gold {ci_text(gold[i])}, KL {kl[i].mean():.2f}"
                      for i, b in enumerate(betas))
     fig = figure(args, "claim9a_rlhf_beta", [
@@ -148,8 +252,7 @@ def part_beta(args, cfg, prep, seeds):
           measured_text=f"best gold at beta {betas[best]:g} (SFT gold "
                         f"{prep.info['language']['gold_sft']:.3f}); {rows}",
           verdict=verdict, figure=fig,
-          verdict_reason="agrees if the beta with the highest gold after a fixed update budget is in "
-                         "[0.02, 0.2]; partly if a beta in that range is within the best's interval",
+          verdict_reason=RULE_BETA,
           gold={f"{b:g}": gold[i].tolist() for i, b in enumerate(betas)},
           kl={f"{b:g}": kl[i].tolist() for i, b in enumerate(betas)},
           method=f"PPO with a fixed KL coefficient, {cfg.rl_updates} updates of {cfg.rl_batch_size} "
@@ -167,13 +270,9 @@ def part_entropy(args, cfg, prep, seeds):
     d2 = {k: last(m, "distinct_2")[0] for k, m in res.items()}
     gold = {k: last(m, "gold")[0] for k, m in res.items()}
     dec = "linear 0.01 -> 0.001"
-    more_diverse = ent[dec].mean() > ent["none"].mean() and d2[dec].mean() >= d2["none"].mean()
-    best_gold = max(gold, key=lambda k: gold[k].mean())
-    gold_ok = common.mean_ci(gold[dec])[2] >= common.mean_ci(gold[best_gold])[1]
     sft_ent = float(res[dec]["entropy"][0, :, 0].mean())
     collapsed = {k: bool(ent[k].mean() < 0.5 * sft_ent) for k in ent}
-    verdict = "agrees" if more_diverse and gold_ok and not collapsed[dec] else (
-        "partly" if more_diverse or gold_ok else "disagrees")
+    verdict = verdict_entropy(ent, d2, gold, sft_ent, dec)
     text = (f"final policy entropy (nats/token; first update {sft_ent:.3f}) / distinct-2 / gold: " + "; ".join(
         f"{k}: {ci_text(ent[k])} / {d2[k].mean():.3f} / {gold[k].mean():.3f}" for k in arms)
         + f"; collapse (entropy below half the start) in: {[k for k, v in collapsed.items() if v] or 'none'}")
@@ -185,9 +284,7 @@ def part_entropy(args, cfg, prep, seeds):
           claim="Decaying the entropy coefficient linearly from 0.01 to 0.001 prevents mode collapse "
                 "while keeping exploration.",
           measured_text=text, verdict=verdict, figure=fig,
-          verdict_reason="agrees if the decayed bonus keeps more entropy and distinct-2 than no bonus, "
-                         "does not collapse, and its gold is within the best arm's interval; partly "
-                         "if one of the first two holds",
+          verdict_reason=RULE_ENTROPY,
           entropy={k: v.tolist() for k, v in ent.items()},
           distinct_2={k: v.tolist() for k, v in d2.items()},
           gold={k: v.tolist() for k, v in gold.items()},
@@ -205,10 +302,7 @@ def part_epochs(args, cfg, prep, seeds):
     kl = {e: last(m, "kl_exact_seq")[0] for e, m in res.items()}
     g = {e: gold[e].mean() for e in epochs}
     best = max(g, key=g.get)
-    lo16 = common.mean_ci(gold[16])[2]
-    in_range_best = best in (4, 8)
-    more_hurts = lo16 < max(common.mean_ci(gold[4])[1], common.mean_ci(gold[8])[1])
-    verdict = "agrees" if in_range_best and more_hurts else ("partly" if in_range_best or g[16] < max(g[4], g[8]) else "disagrees")
+    verdict = verdict_epochs(gold)
     text = f"best gold at {best} epochs; " + "; ".join(f"{e} epochs: gold {ci_text(gold[e])}, KL {kl[e].mean():.2f}, "
                      f"p90 |ratio-1| after an update {dev[e].mean():.3f}" for e in epochs)
     fig = figure(args, "claim9c_rlhf_epochs", [
@@ -218,8 +312,7 @@ def part_epochs(args, cfg, prep, seeds):
     write(args, "claim9c_rlhf_epochs", t0, cfg, seeds,
           claim="PPO epochs per batch stay between 4 and 8 to prevent overfitting to the batch.",
           measured_text=text, verdict=verdict, figure=fig,
-          verdict_reason="agrees if 4 or 8 epochs give the highest gold and 16 epochs' interval lies "
-                         "below theirs; partly if either holds in the means",
+          verdict_reason=RULE_EPOCHS,
           gold={e: v.tolist() for e, v in gold.items()},
           method=f"PPO, adaptive KL, {cfg.rl_updates} updates of {cfg.rl_batch_size} sequences, "
                  f"{cfg.num_minibatches} minibatches per epoch; the deviation is measured on the "
@@ -228,29 +321,36 @@ def part_epochs(args, cfg, prep, seeds):
 
 def part_batch(args, cfg, prep, seeds):
     t0 = time.time()
-    sizes = common.pick(args, [32, 128, 512], [512, 1024, 2048]) if not args.smoke else [16, 32]
+    sizes = [512, 1024, 2048] if not args.smoke else [16, 32]
+    seeds = list(range(max(len(seeds), BATCH_SEEDS))) if not args.smoke else seeds
     res = {b: run_arm(dataclasses.replace(cfg, rl_batch_size=b), prep, seeds) for b in sizes}
     gold = {b: last(m, "gold")[0] for b, m in res.items()}
-    # Update-to-update noise of the gold curve: std of first differences (per seed).
+    # Update-to-update noise of the gold curve (std of first differences per seed): gold is
+    # measured on the update's own batch, so this falls as 1/sqrt(batch) by sampling alone;
+    # it is reported, not judged.
     noise = {b: np.diff(m["gold"][0], axis=-1).std(-1) for b, m in res.items()}
-    g = [gold[b].mean() for b in sizes]
-    n = [noise[b].mean() for b in sizes]
-    verdict = "agrees" if g[-1] >= g[0] and n[-1] < n[0] else ("partly" if n[-1] < n[0] or g[-1] >= g[0] else "disagrees")
-    text = "; ".join(f"batch {b}: gold {ci_text(gold[b])}, update-to-update gold noise "
-                     f"{noise[b].mean():.3f}" for b in sizes)
+    verdict = verdict_batch(gold[sizes[-1]], gold[sizes[0]])
+    diff = claims.paired_difference(gold[sizes[-1]], gold[sizes[0]])
+    text = (f"gold after {cfg.rl_updates} updates, batch {sizes[-1]} - batch {sizes[0]} (paired per seed): "
+            f"{diff[0]:+.3f} [{diff[1]:+.3f}, {diff[2]:+.3f}]; " + "; ".join(
+                f"batch {b}: gold {ci_text(gold[b])}, update-to-update gold noise {noise[b].mean():.3f}"
+                for b in sizes))
     fig = figure(args, "claim9d_rlhf_batch", [
         ("gold", "gold", {f"batch {b}": m["gold"][0] for b, m in res.items()}),
         ("KL to SFT", "nats / sequence", {f"batch {b}": m["kl_exact_seq"][0] for b, m in res.items()})])
     write(args, "claim9d_rlhf_batch", t0, cfg, seeds,
           claim="Batch sizes for LLM alignment range from 512 to 2048 sequences per update; larger "
                 "batches give more stable gradient estimates.",
-          measured_text=text + ("" if args.scale else " (CPU size: smaller batches, same trend test)"),
-          verdict=verdict, figure=fig,
-          verdict_reason="agrees if the largest batch reaches at least the smallest's gold with less "
-                         "update-to-update noise; partly if one of the two holds",
+          measured_text=text + ("" if args.scale else " (CPU size: the claimed batch sizes on the reduced "
+                                                      "task: a 1-layer, 32-wide LM and 8-token responses)"),
+          verdict=verdict, figure=fig, verdict_reason=RULE_BATCH,
+          batch_sizes=sizes, gold_difference_largest_minus_smallest=diff,
           gold={b: v.tolist() for b, v in gold.items()}, noise={b: v.tolist() for b, v in noise.items()},
-          method=f"PPO, adaptive KL, {cfg.rl_updates} updates at each batch size (the same number of "
-                 "gradient steps, more samples per step for larger batches).")
+          method=f"PPO, adaptive KL, {cfg.rl_updates} updates at each of the claimed batch sizes (the same "
+                 "number of gradient steps at the same learning rate, more samples per step for larger "
+                 "batches), the same seeds for every size. The claimed effect is what a more stable "
+                 "gradient estimate buys: more progress per update, measured as gold after the fixed "
+                 "number of updates, paired per seed.")
 
 
 def part_clip(args, cfg, prep, seeds):
@@ -260,9 +360,7 @@ def part_clip(args, cfg, prep, seeds):
     q = {e: {k: float(m[f"update_ratio_dev_{k}"][0].mean()) for k in ("p50", "p90", "p99", "mean")}
          for e, m in res.items()}
     beyond = {e: float(m["update_ratio_beyond_eps"][0].mean()) for e, m in res.items()}
-    bounded = all(q[e]["p90"] <= e for e in (0.1, 0.2))
-    verdict = "agrees" if bounded and all(q[e]["p99"] <= 1.5 * e for e in (0.1, 0.2)) else (
-        "partly" if bounded else "disagrees")
+    verdict = verdict_clip(q)
     text = ("p90 of |ratio-1| after a whole update " + "/".join(f"{q[e]['p90']:.3f}" for e in eps)
             + " for eps " + "/".join(f"{e:g}" for e in eps) + "; ") + "; ".join(f"eps {e:g}: |ratio-1| median {q[e]['p50']:.3f}, p90 {q[e]['p90']:.3f}, "
                      f"p99 {q[e]['p99']:.3f}, beyond eps {100 * beyond[e]:.1f}% of tokens" for e in eps)
@@ -274,8 +372,7 @@ def part_clip(args, cfg, prep, seeds):
           claim="Standard epsilon clipping ranges of 0.1-0.2 limit policy updates to 10-20% changes "
                 "in action probabilities.",
           measured_text=text, verdict=verdict, figure=fig,
-          verdict_reason="agrees if, after a whole PPO update, 90% of the sampled actions moved by at "
-                         "most eps and 99% by at most 1.5 eps; partly if only the first holds",
+          verdict_reason=RULE_CLIP,
           quantiles={f"{e:g}": v for e, v in q.items()}, beyond_eps=beyond,
           method=f"PPO on the language model (actions are tokens), {cfg.update_epochs} epochs x "
                  f"{cfg.num_minibatches} minibatches per update; after all of an update's epochs, "
@@ -294,33 +391,36 @@ def part_rm_from_scaling(args, cfg, seeds) -> bool:
         return False
     with open(path) as f:
         sc = json.load(f)
-    t0 = time.time()
     size = "d{}xL{}".format(*sc["settings"]["rm_sizes"][-1])
     per_seed = sc.get("rm_gold_accuracy_per_seed", {})
-    # The grid's pair counts plus any merged extra column (e.g. 50,000 pairs) of this size.
-    counts = sorted({int(c.split("/")[1]) for c in sc["rm_gold_accuracy"] if c.startswith(size + "/")})
-    acc = {n: per_seed.get(f"{size}/{n}", [sc["rm_gold_accuracy"][f"{size}/{n}"]]) for n in counts}
-    write_rm(args, t0, cfg, sc["seeds"], counts, acc,
-             f"read from rlhf_scaling.json: reward models {size} from a pretrained LM of their size, "
-             f"{sc['settings']['rm_epochs']} epochs")
+    # The grid's pair counts plus any merged extra column (e.g. 50,000 pairs) of this size;
+    # only counts with per-seed accuracies (an interval needs them).
+    counts = sorted(int(c.split("/")[1]) for c in per_seed if c.startswith(size + "/"))
+    if not counts:
+        return False
+    acc = {n: per_seed[f"{size}/{n}"] for n in counts}
+    settings = dict(sc["settings"], rm_size=size, read_from="rlhf_scaling.json")
+    write_rm(args, None, settings, sc["seeds"], counts, acc,
+             f"read from rlhf_scaling.json (no training in this script): reward models {size} from a "
+             f"pretrained LM of their size, {sc['settings']['rm_epochs']} epochs")
     return True
 
 
-def write_rm(args, t0, cfg, seeds, counts, acc, how):
-    means = [np.mean(acc[n]) for n in counts]
-    in_band = [0.7 <= m <= 0.8 for m in means]
-    rises = means[-1] > means[0]
-    verdict = "agrees" if in_band[-1] and rises else ("partly" if any(in_band) or rises else "disagrees")
+def write_rm(args, t0, settings, seeds, counts, acc, how):
+    means = [float(np.mean(acc[n])) for n in counts]
+    verdict = verdict_rm(acc[counts[-1]])
     text = "; ".join(f"{n} pairs: held-out gold accuracy {ci_text(acc[n])}" for n in reversed(counts))
-    write(args, "claim9f_rm_accuracy", t0, cfg, seeds,
-          claim="Bradley-Terry reward models reach 70-80% accuracy on held-out preference pairs.",
-          measured_text=text, verdict=verdict,
-          verdict_reason="agrees if the accuracy with the most pairs is in [0.70, 0.80] and rises "
-                         "with the pair count; partly if either holds",
-          accuracy={n: v for n, v in acc.items()},
-          method=f"{how}; accuracy on held-out pairs with a strict gold preference. The gold "
-                 "labels are noiseless: the ceiling is 100%, not the ~73% inter-annotator "
-                 "agreement of human data.")
+    common.write_result(args, "claim9f_rm_accuracy", {
+        "source": SOURCE, "seeds": seeds, "settings": settings,
+        **({} if t0 is None else {"seconds": time.time() - t0}),
+        "claim": "Bradley-Terry reward models reach 70-80% accuracy on held-out preference pairs.",
+        "measured_text": text + f"; accuracy {'rises' if means[-1] > means[0] else 'does not rise'} "
+                                "from the fewest to the most pairs",
+        "verdict": verdict, "verdict_reason": RULE_RM,
+        "accuracy": {n: v for n, v in acc.items()},
+        "method": f"{how}; accuracy on held-out pairs with a strict gold preference. The gold "
+                  "labels are noiseless: the ceiling is 100%, not the ~73% inter-annotator "
+                  "agreement of human data."}, spec=SPECS["claim9f_rm_accuracy"])
 
 
 def part_rm(args, cfg, prep, seeds):
@@ -339,7 +439,7 @@ def part_rm(args, cfg, prep, seeds):
             _, a = pipeline.fit_reward_model(cfg, reader, prep.sft.params, sub, prep.eval_pairs,
                                              say=lambda *a, **k: None, key=jax.random.key(100 + s))
             acc[n].append(a)
-    write_rm(args, t0, cfg, seeds, counts, acc,
+    write_rm(args, t0, dataclasses.asdict(cfg), seeds, counts, acc,
              f"Reward models from the SFT weights, {cfg.rm_epochs} epochs on prefixes of one pool "
              "of gold-labelled SFT pairs")
 

@@ -109,21 +109,33 @@ def final_return(metrics: dict, frac: float = 0.2) -> np.ndarray:
         return np.where(cnt > 0, metrics["episode_return_sum"][..., a:].sum(-1) / np.maximum(cnt, 1), np.nan)
 
 
-def write_result(args, name: str, result: dict) -> str:
-    """Write ``results/<name>.json`` with the hardware and the time it took."""
+def write_record(path: str, record: dict) -> str:
+    """The one results writer of claims and benchmarks: ``record`` plus the hardware it
+    ran on (unless it names another run's machine) and the time it was written, as JSON."""
     from jaxpg.runner.logging import write_json
 
-    os.makedirs(args.results, exist_ok=True)
-    result = dict(result)
-    result.setdefault("claim_id", name)
-    result.setdefault("hardware", hardware())  # a script that reports another run's figures names its machine
-    result.setdefault("scale", "gpu" if args.scale else "cpu")
-    result["written"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    path = os.path.join(args.results, f"{name}.json")
-    write_json(path, result)
-    print(f"{name}: {result.get('verdict')} -- {result.get('measured_text', '')}")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    record = dict(record)
+    record.setdefault("hardware", hardware())
+    record["written"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    write_json(path, record)
     print(f"wrote {path}")
     return path
+
+
+def write_result(args, name: str, result: dict, spec=None) -> str:
+    """Write ``results/<name>.json`` for a claim: the spec (``claims.Spec``: claim, source,
+    unit, claimed range, rule), the measurement and its verdict (one of
+    ``claims.VERDICTS``, or "pending" where there is nothing measured to judge)."""
+    import claims
+
+    result = dict(result, **(spec.record() if spec is not None else {}))  # the spec is authoritative
+    if result.get("verdict") != "pending":
+        claims.check(result.get("verdict"))
+    result.setdefault("claim_id", name)
+    result.setdefault("scale", "gpu" if args.scale else "cpu")
+    print(f"{name}: {result.get('verdict')} -- {result.get('measured_text', '')}")
+    return write_record(os.path.join(args.results, f"{name}.json"), result)
 
 
 def figure_path(args, name: str) -> str:
@@ -164,26 +176,6 @@ def bar_chart(path: str, labels, means, lows, highs, title: str, ylabel: str, lo
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def algo_available(name: str) -> bool:
-    from jaxpg.algos import ALGORITHMS
-
-    return name in ALGORITHMS
-
-
-def pending(args, name: str, claim: str, needs: str, source: str) -> None:
-    """Record that a claim waits for an algorithm that has not landed."""
-    write_result(
-        args,
-        name,
-        {
-            "claim": claim,
-            "source": source,
-            "verdict": "pending",
-            "measured_text": f"pending: needs {needs}, not in jaxpg.algos.ALGORITHMS yet",
-        },
-    )
 
 
 def compiled_train(cfg: TrainConfig, hp: HParams, seeds: Sequence[int]):

@@ -141,6 +141,7 @@ def make_figures(fig_dir: str) -> dict:
 if __name__ == "__main__":
     out = make_figures(os.path.join(HERE, "figures"))
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "theory_figures.json"), "w") as f:
-        json.dump(out, f, indent=2)
+    from common import write_record
+
+    write_record(os.path.join(HERE, "results", "theory_figures.json"), out)
     print(json.dumps(out["manifold"]))

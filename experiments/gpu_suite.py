@@ -59,6 +59,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -67,7 +68,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from experiments import suite_parts as parts
 from experiments.bench_brax import hardware
-from jaxpg.runner.logging import write_json
+from experiments.common import write_record as write_json
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -217,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget-s", type=float, default=480.0, help="wall-clock budget for all parts")
     p.add_argument("--grace-s", type=float, default=60.0, help="watchdog slack past the budget")
     p.add_argument("--smoke", action="store_true", help="same code paths, tiny, for a CPU")
-    p.add_argument("--out-dir", default=RESULTS)
+    p.add_argument("--out-dir", default=None,
+                   help="where gpu_suite_<device>.json/.md go (default: experiments/results; with --smoke "
+                        "a new temporary folder: a smoke run never writes into the results)")
     p.add_argument("--parts", nargs="*", default=None, help="run only these parts")
     p.add_argument("--order", choices=("unmeasured-first", "listed"), default="unmeasured-first",
                    help="parts the committed results for this device lack run first (default)")
@@ -225,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.budget_s <= 0:
         print("error: --budget-s must be positive, e.g. --budget-s 480", file=sys.stderr)
+        return 2
+    if a.out_dir is None:
+        a.out_dir = tempfile.mkdtemp(prefix="gpu_suite_smoke_") if a.smoke else RESULTS
+    if a.smoke and os.path.realpath(a.out_dir) == os.path.realpath(RESULTS):
+        print("error: --smoke never writes into experiments/results; pass another --out-dir", file=sys.stderr)
         return 2
     scale = SMOKE if a.smoke else FULL
     log = lambda msg: print(msg, flush=True)

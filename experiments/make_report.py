@@ -94,9 +94,13 @@ def render(claims: list[dict], theory: dict | None, results_dir: str = "results"
         "rerun everything with `python experiments/run_all.py` (CPU size) or `--scale` (GPU size). "
         "Each claim is quoted from a policy-gradient tutorial and measured with jaxpg, many seeds in "
         "one vmapped program; intervals are 95% (Student t over seeds unless stated, bootstrap for ratios). "
-        "A verdict is *agrees* when the measured value falls in the claimed range, *partly* when the "
-        "direction holds but the size or a sub-claim does not, *disagrees* otherwise, and *pending* when "
-        "the algorithm it needs has not been merged.",
+        "Each claim is a spec (quantity, unit, claimed range, how settings are compared: paired per "
+        "seed where two settings run on the same seeds) and a verdict rule written before the "
+        "measurement (`experiments/claims.py`; every rule is unit-tested to return each of agrees, "
+        "partly and disagrees in `tests/test_verdicts.py`). In general *agrees* means the measured "
+        "value is in the claimed range, *partly* that the direction or a sub-claim holds but not the "
+        "size, *disagrees* otherwise; each claim states its exact rule below. *pending* means nothing "
+        "was measured to judge (a claim that needs a GPU run with no GPU result present).",
         "",
         "| # | claim | measured | verdict |",
         "|---|---|---|---|",
@@ -116,6 +120,11 @@ def render(claims: list[dict], theory: dict | None, results_dir: str = "results"
             f"**Measured**: {d['measured_text']}",
             "",
         ]
+        if d.get("spec"):
+            sp = d["spec"]
+            claimed = "a direction, no number" if sp.get("claimed") is None else "{:g} to {:g}".format(*sp["claimed"])
+            lines += [f"**Spec**: {sp['quantity']}; unit: {sp['unit']}; claimed: {claimed}; "
+                      f"compared: {sp['comparison']}", ""]
         if d.get("verdict_reason"):
             lines += [f"**Verdict rule**: {d['verdict_reason']}", ""]
         if d.get("table"):
@@ -130,6 +139,9 @@ def render(claims: list[dict], theory: dict | None, results_dir: str = "results"
             f"- Scale: {d.get('scale', '-')}; wall time {d['seconds']:.0f} s (including compilation)"
             if "seconds" in d else f"- Scale: {d.get('scale', '-')}",
             f"- Settings: `{_settings_text(d)}`",
+            f"- Written: {d.get('written', '-')}" + ("" if d.get("spec") else
+                " (before the claim framework: judged by the rule recorded with it, not by the rule in its "
+                "script today)"),
             f"- Raw result: [`{results_dir}/{d['claim_id']}.json`]({results_dir}/{d['claim_id']}.json)",
             "",
         ]

@@ -16,7 +16,6 @@ Writes ``experiments/results/playground_<env>_<platform>.json`` and a figure.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -97,10 +96,10 @@ def main() -> None:
     platform = jax.devices()[0].platform
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     path = os.path.join(HERE, "results", f"playground_{a.env}_{platform}.json")
-    with open(path, "w") as f:
-        json.dump(res, f, indent=1)
+    from common import write_record
+
+    write_record(path, res)
     _figure(curve, name, os.path.join(HERE, "figures", f"playground_{a.env}_{platform}.png"))
-    print(f"wrote {path}")
 
 
 def _figure(curve, title: str, path: str) -> None:

@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from jaxpg.presets import preset
-    from jaxpg.runner.logging import write_json
+    from experiments.common import write_record as write_json
 
     config, hparams = apply_overrides(*preset(a.algo, a.env), a.set)
     if not any(s.startswith("eval_every=") for s in a.set):

@@ -238,7 +238,7 @@ def profile_all(env: str = "CartPole-v1", algos=("reinforce", "a2c", "ppo", "npg
 
 def main(argv=None) -> int:
     from experiments.bench_brax import hardware
-    from jaxpg.runner.logging import write_json
+    from experiments.common import write_record as write_json
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--env", nargs="*", default=["CartPole-v1"], help="PPO preset env(s) to profile (none: skip)")

@@ -186,7 +186,7 @@ def plot_curves(res: dict, path: str) -> None:
 
 def main(argv=None) -> int:
     from experiments.bench_brax import hardware
-    from jaxpg.runner.logging import write_json
+    from experiments.common import write_record as write_json
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--smoke", action="store_true", help="brax/fast, tiny, for a CPU")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import claims
 import common
 import jax
 import numpy as np
@@ -132,12 +133,41 @@ def plot(path, algos, lengths):
     plt.close(fig)
 
 
+CLAIM = ("RLHF as practitioners run it: PPO, GRPO, Dr. GRPO, RLOO and REINFORCE++ each improve "
+                 "the gold reward over the SFT policy under a KL constraint")
+SOURCE = ("issue 14 (Ouyang et al. 2022; Shao et al. 2024; Liu et al. 2025; Ahmadian et al. "
+                  "2024; Hu 2025)")
+
+RULE = ("the gold gain of each algorithm (last updates' batches minus the SFT policy's gold on its 2 x "
+        "n_pairs samples; mean and 95% t interval over seeds): agrees if every algorithm's interval lies "
+        "above 0; partly if every algorithm's mean gain is above 0 and at least half of the intervals lie "
+        "above 0; disagrees otherwise")
+
+
+def verdict_for(gain: dict) -> str:
+    """``gain[algo]`` = (mean, low, high): :data:`RULE`."""
+    above = sum(g[1] > 0 for g in gain.values())
+    if above == len(gain):
+        return claims.AGREES
+    if all(g[0] > 0 for g in gain.values()) and 2 * above >= len(gain):
+        return claims.PARTLY
+    return claims.DISAGREES
+
+
+SPEC = claims.Spec(
+    name=NAME, claim=CLAIM, source=SOURCE,
+    quantity='gold-reward gain over the SFT policy of each RLHF algorithm',
+    unit='gold reward', claimed=None,
+    comparison='per seed gain against a precise SFT reference, t interval over seeds',
+    rule=RULE)
+
+
 def main():
     args = common.parse_args(__doc__.splitlines()[0], lambda p: p.add_argument(
         "--smoke", action="store_true", help="tiny runs: checks the code path only"))
     t_start = time.time()
     cfg = base(args)
-    seeds = list(range(args.seeds or common.pick(args, 2, 3)))
+    seeds = list(range(args.seeds or common.pick(args, 3, 3)))
     algos = compare_algorithms(cfg, seeds)
     lengths = length_study(cfg, seeds)
     fig = common.figure_path(args, NAME)
@@ -159,16 +189,12 @@ def main():
             f"{mean(no['after']['response_length']):.2f} (no KL, gold {mean(no['before']['gold']):+.3f} -> "
             f"{mean(no['after']['gold']):+.3f}); RM score vs length "
             f"correlation on SFT samples {lengths['rm_score_length_correlation']:+.2f}")
-    common.write_result(args, NAME, {
-        "claim": "RLHF as practitioners run it: PPO, GRPO, Dr. GRPO, RLOO and REINFORCE++ each improve "
-                 "the gold reward over the SFT policy under a KL constraint",
-        "source": "issue 14 (Ouyang et al. 2022; Shao et al. 2024; Liu et al. 2025; Ahmadian et al. "
-                  "2024; Hu 2025)",
+    common.write_result(args, NAME, spec=SPEC, result={
+        "claim": CLAIM,
+        "source": SOURCE,
         "measured_text": text,
-        "verdict": "agrees" if all(improved.values()) else ("partly" if any(raised.values()) else "disagrees"),
-        "verdict_reason": "agrees if, for every algorithm, the 95% interval over seeds of the gold gain "
-                          "(last updates' batches minus the SFT policy's gold on its 2 x n_pairs samples) lies above 0; "
-                          "partly if some algorithm raises the gold in the mean",
+        "verdict": verdict_for(gain),
+        "verdict_reason": RULE,
         "figure": common.rel_figure(fig), "seeds": seeds, "seconds": time.time() - t_start,
         "settings": dataclasses.asdict(cfg), "algorithms": algos, "length_study": lengths,
         "method": __doc__.strip(),

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import os
 import time
@@ -183,8 +182,9 @@ def main():
         "note": "wall times on a 2-core CPU shared with other jobs; compile time included",
     }
     name = "rlhf_overoptimization_quick.json" if args.quick else "rlhf_overoptimization.json"
-    with open(os.path.join(args.results, name), "w") as f:
-        json.dump(results, f, indent=2, default=float)
+    from common import write_record
+
+    write_record(os.path.join(args.results, name), results)
     print(f"[claim 1] beta=0: gold peaks at {claim1['gold_peak']:+.3f} (update "
           f"{claim1['gold_peak_update']}, KL {claim1['gold_peak_kl_seq']:.2f} nats) and ends at "
           f"{claim1['gold_final']:+.3f}; proxy {claim1['proxy_at_gold_peak']:+.2f} -> "

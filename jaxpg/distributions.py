@@ -128,10 +128,12 @@ class TanhGaussian:
     * ``entropy``: ``H(a) = H(u) + E[sum_i log(1 - tanh(u_i)^2)]`` has no closed form;
       the expectation factorizes over action dimensions and each 1-D term is
       computed by 32-point Gauss-Hermite quadrature: deterministic and
-      differentiable (Brax instead uses a one-sample Monte Carlo estimate). It is
-      accurate to ~1e-3 nats per dimension for std up to ~5 (tested against Monte
-      Carlo); the integrand has a kink-like bend at 0 that wide Gaussians resolve
-      less well.
+      differentiable (Brax instead uses a one-sample Monte Carlo estimate). Its
+      error per dimension, worst over means 0, 0.5 and 2 against adaptive float64
+      quadrature (``tests/test_tanh_gaussian.py``), is below 1e-7 nats for std <= 1,
+      1.7e-4 at std 2, 2.7e-3 at 3, 1.1e-2 at 4, 2.6e-2 at 5 and 9.5e-2 at 8: the
+      integrand bends sharply at 0 (``-2|u|`` far from it), which the rule's nodes,
+      spread ``std`` apart, resolve less well as the Gaussian widens.
     """
 
     mean: jax.Array  # [..., d]

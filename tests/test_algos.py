@@ -160,7 +160,10 @@ def test_npg_vmaps_over_kl_radius():
     kl = np.asarray(m["kl"]).mean(-1)
     # KL of the full natural step is about delta (quadratic model), so ~100x apart.
     assert 30 < kl[1] / kl[0] < 300, kl
-    assert kl[1] == pytest.approx(0.01, rel=0.5)
+    # and the true KL of each step lands near that update's (annealed) delta: within 10%
+    # (measured 0.99x on CartPole at this size)
+    ratio = np.asarray(m["kl"])[1] / np.asarray(m["max_kl"])[1]
+    assert np.all(np.abs(ratio - 1) < 0.1), ratio
 
 
 def test_ppo_kl_penalty_adapts_beta():

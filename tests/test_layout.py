@@ -1,4 +1,4 @@
-"""Structural guards on the package layout (README "Layout"): imports point down,
+"""Structural guards on the package layout (docs/architecture.md): imports point down,
 no function-local import of a jaxpg module, short functions and modules, and the
 name vocabularies in config agree with the registries that implement them."""
 

@@ -3,7 +3,7 @@
 Several seeds train in one vmapped program; each check counts the seeds whose
 deterministic in-program evaluation (``eval_return``) reaches the task's goal, or
 compares the training return with a random policy's. Thresholds sit above a random
-policy and at or below what the preset reached on a 2-core CPU (the README and
+policy and at or below what the preset reached on a 2-core CPU (docs/presets.md and
 ``experiments/results/preset_*.json`` give the measured figures; the commands that
 produced them are in ``experiments/preset_checks.py``).
 """
@@ -93,7 +93,7 @@ def test_playground_cartpole_balance_learns():
 @pytest.mark.slow
 def test_playground_cheetah_run_trains_on_cpu_at_small_scale():
     """Not a learning check: the preset's 6e7 steps take ~10 h on a 2-core CPU (1.7k env
-    steps/s at 16 envs, see the README), so this checks that its program runs here."""
+    steps/s at 16 envs, see docs/presets.md), so this checks that its program runs here."""
     pytest.importorskip("mujoco_playground")
     config, hparams = preset("ppo", "playground/CheetahRun")
     config = config.replace(num_envs=16, num_steps=30, num_minibatches=4, update_epochs=8,

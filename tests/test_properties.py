@@ -150,19 +150,51 @@ def test_gaussian_kl_and_entropy(rows):
     assert abs(float(p.kl(q)) - kl) <= 1e-3 * max(1.0, abs(kl))
 
 
+@jax.jit
+def _cg_and_spd_solve(a, b):
+    from jaxpg import linalg, natural
+
+    x, res = natural.conjugate_gradient(lambda v: a @ v, b, iters=2 * b.shape[0])
+    return x, res, linalg.solve_spd(a, b)
+
+
 @settings(max_examples=15, deadline=None)
 @given(st.integers(1, 8), st.integers(0, 2**31 - 1))
 def test_cg_solves_random_spd_systems(n, seed):
-    # TODO(after merge): point this at jaxpg.natural's CG (other branch); the
-    # property is the same: CG on an SPD system agrees with a direct solve.
+    """jaxpg's own CG (the natural-gradient solver) and ``linalg.solve_spd`` agree with a
+    direct solve on random SPD systems."""
     rng = np.random.default_rng(seed)
     m = rng.normal(size=(n, n))
     a = m @ m.T + n * np.eye(n)  # SPD, condition number kept moderate
     b = rng.normal(size=n)
-    x, _ = jax.scipy.sparse.linalg.cg(
-        lambda v: jnp.asarray(a, jnp.float32) @ v, jnp.asarray(b, jnp.float32), tol=1e-6, maxiter=10 * n
-    )
-    np.testing.assert_allclose(np.asarray(x), np.linalg.solve(a, b), rtol=1e-3, atol=1e-4)
+    a32, b32 = jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32)
+    x, res, y = _cg_and_spd_solve(a32, b32)  # one compile per n
+    want = np.linalg.solve(a, b)
+    np.testing.assert_allclose(np.asarray(x), want, rtol=1e-3, atol=1e-4)
+    assert float(res) <= 1e-3 * max(1.0, float(np.linalg.norm(b)))
+    np.testing.assert_allclose(np.asarray(y), want, rtol=1e-3, atol=1e-4)
+
+
+def test_solve_spd_default_iterations_on_an_ill_conditioned_system():
+    """n = 30, condition ~7e4 after Jacobi scaling, badly mixed row scales: the default
+    iteration count reaches a relative error below 1e-3 (3 n iterations left ~3e-2)."""
+    from jaxpg.linalg import solve_spd
+
+    default, three_n = jax.jit(solve_spd), jax.jit(lambda a, b: solve_spd(a, b, iters=3 * 30))
+    n, errs, errs_3n = 30, [], []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        q, _ = np.linalg.qr(rng.normal(size=(n, n)))  # test-side numpy, not a training program
+        d = np.exp(2 * rng.normal(size=n))
+        a = (q * np.logspace(0, np.log10(8.5e4), n)) @ q.T * d[:, None] * d[None, :]
+        b = rng.normal(size=n)
+        want = np.linalg.solve(a, b)
+        a32, b32 = jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32)
+        rel = lambda x: np.linalg.norm(np.asarray(x) - want) / np.linalg.norm(want)
+        errs.append(rel(default(a32, b32)))
+        errs_3n.append(rel(three_n(a32, b32)))
+    assert max(errs) < 1e-3, errs
+    assert max(errs_3n) > 1e-2, errs_3n  # the system is hard enough to tell the defaults apart
 
 
 # Anything a user (or a corrupted config.json) could put in a field.

@@ -186,7 +186,8 @@ def _bad_algo(poison_update: int, field: str):
     return types.SimpleNamespace(init=ppo.init, update=update)
 
 
-@pytest.mark.parametrize("field,quantity", [("params", "parameters")])
+@pytest.mark.parametrize("field,quantity", [("params", "parameters"), ("policy_loss", "loss"),
+                                            ("obs_finite", "observations")])
 def test_nonfinite_stops_keeps_last_good_checkpoint(monkeypatch, tmp_path, field, quantity):
     monkeypatch.setitem(ALGORITHMS, "ppo_poisoned", _bad_algo(5, field))
     monkeypatch.setattr(config_module, "ALGOS", (*config_module.ALGOS, "ppo_poisoned"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import tyro
@@ -15,8 +16,9 @@ class PlotArgs:
 
     run_dirs: tyro.conf.Positional[list[str]]
     """Run directories written by jaxpg train."""
-    out: str = "curves.png"
-    """PNG file to write."""
+    out: str | None = None
+    """PNG file to write (default: curves.png in the run directory; for several runs, in
+    the directory that holds them all)."""
     metric: str = "episode_return"
     """Metric of metrics.jsonl on the y axis: episode_return (training episodes) or
     eval_return (in-program evaluation of the deterministic policy), or any other."""
@@ -24,8 +26,16 @@ class PlotArgs:
     """Metric on the x axis."""
 
 
+def default_dir(run_dirs: list[str]) -> str:
+    """Where a plot goes without ``--out``: the run directory, or the folder holding all runs."""
+    dirs = [os.path.abspath(d) for d in run_dirs]
+    return dirs[0] if len(dirs) == 1 else os.path.commonpath(dirs)
+
+
 def main(argv: list[str]) -> int:
     a = tyro.cli(PlotArgs, args=argv, prog="jaxpg plot")
+    if a.out is None:
+        a.out = os.path.join(default_dir(a.run_dirs), "curves.png")
     groups = plot_runs(a.run_dirs, a.out, a.metric, a.x)
     print(f"jaxpg plot: wrote {a.out} ({len(groups)} group(s): "
           + ", ".join(f"{k} n={v}" for k, v in groups.items()) + ")")

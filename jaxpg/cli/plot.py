@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import tyro
 
 from jaxpg.analysis.plotting import plot_runs
+from jaxpg.cli.common import check_out, parse_flags
 
 
 @dataclass
 class PlotArgs:
     """Overlay learning curves of runs; runs differing only in seed are one band."""
 
-    run_dirs: tyro.conf.Positional[list[str]]
+    run_dirs: Annotated[tyro.conf.Positional[list[str]], tyro.conf.arg(metavar="RUN_DIR...")]
     """Run directories written by jaxpg train."""
     out: str = "curves.png"
     """PNG file to write."""
@@ -25,7 +27,8 @@ class PlotArgs:
 
 
 def main(argv: list[str]) -> int:
-    a = tyro.cli(PlotArgs, args=argv, prog="jaxpg plot")
+    a = parse_flags(PlotArgs, argv, "jaxpg plot", None)
+    check_out(a.out)
     groups = plot_runs(a.run_dirs, a.out, a.metric, a.x)
     print(f"jaxpg plot: wrote {a.out} ({len(groups)} group(s): "
           + ", ".join(f"{k} n={v}" for k, v in groups.items()) + ")")

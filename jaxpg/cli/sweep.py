@@ -9,8 +9,8 @@ from typing import Annotated
 import jax
 import tyro
 
-from jaxpg.cli.common import parse_flags, preparse_algo_env, timestamped_dir
-from jaxpg.config import HParams, TrainConfig
+from jaxpg.cli.common import check_out, parse_flags, preparse_algo_env, timestamped_dir
+from jaxpg.config import HParams, TrainConfig, check_seed
 from jaxpg.envs import check_env_name
 from jaxpg.errors import ConfigError
 from jaxpg.presets import preset
@@ -56,6 +56,10 @@ def main(argv: list[str]) -> int:
     config, hparams = preset(algo, env)
     default = SweepArgs(config=config, hparams=hparams)
     args = parse_flags(SweepArgs, argv, "jaxpg sweep", default)
+    check_out(args.out)
+    if args.seeds < 1:
+        raise ConfigError("seeds", args.seeds, "must be >= 1")
+    check_seed(args.seed, args.seeds)
     grid = parse_grid(args.grid)
     samples = parse_sample(args.sample)
     both = set(grid) & set(samples)

@@ -15,8 +15,8 @@ from typing import Annotated
 
 import tyro
 
-from jaxpg.cli.common import parse_flags, preparse_algo_env, timestamped_dir
-from jaxpg.config import HParams, TrainConfig
+from jaxpg.cli.common import check_out, parse_flags, preparse_algo_env, timestamped_dir
+from jaxpg.config import HParams, TrainConfig, check_seed
 from jaxpg.envs import check_env_name
 from jaxpg.errors import JaxpgError
 from jaxpg.presets import no_preset_note, preset
@@ -114,6 +114,8 @@ def main(argv: list[str]) -> int:
     check_env_name(env)
     config, hparams = preset(algo, env)
     args = parse_flags(TrainArgs, argv, "jaxpg train", TrainArgs(config=config, hparams=hparams))
+    check_out(args.out)
+    check_seed(args.seed)
     out = args.out or timestamped_dir(f"{args.config.algo}-{args.config.env}-s{args.seed}")
     args.config.validate()
     args.hparams.validate()

@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
     args = tyro.cli(Args, args=argv, config=(tyro.conf.OmitArgPrefixes,))
     try:
         validate(args.cfg)  # before the run directory is touched
-        prepare_run_dir(args.out, resume=False, overwrite=args.overwrite)
+        prepare_run_dir(args.out, resume=False, overwrite=args.overwrite, can_resume=False)
         run_rlhf(args.cfg, args.out)
     except JaxpgError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -20,7 +20,7 @@ import numpy as np
 
 from jaxpg import evaluation, guard
 from jaxpg.algos.common import TrainState
-from jaxpg.config import HParams, TrainConfig
+from jaxpg.config import HParams, TrainConfig, check_seed
 from jaxpg.diagnostics import HealthMonitor
 from jaxpg.errors import ConfigError, JaxpgError
 from jaxpg.runner.checkpoint import Checkpointer, check_compatible
@@ -112,8 +112,7 @@ def check_run_options(seed, checkpoint_every, keep_checkpoints, resume: bool, ou
         raise ConfigError("checkpoint_every", checkpoint_every, "must be a positive number of updates or None")
     if isinstance(keep_checkpoints, bool) or not isinstance(keep_checkpoints, int) or keep_checkpoints < 1:
         raise ConfigError("keep_checkpoints", keep_checkpoints, "must be a positive integer")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError("seed", seed, "must be a non-negative integer")
+    check_seed(seed)
     if resume and not out_dir:
         raise JaxpgError("resume needs the run directory (out_dir)")
 

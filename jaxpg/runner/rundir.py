@@ -42,7 +42,7 @@ def holds_run(out_dir: str) -> bool:
     )
 
 
-def prepare_run_dir(out_dir: str, resume: bool, overwrite: bool) -> None:
+def prepare_run_dir(out_dir: str, resume: bool, overwrite: bool, can_resume: bool = True) -> None:
     """Refuse to clobber an existing run unless told to; create the directory.
 
     ``resume``: ``out_dir`` must hold a run. ``overwrite``: the previous run's files
@@ -59,9 +59,9 @@ def prepare_run_dir(out_dir: str, resume: bool, overwrite: bool) -> None:
         return
     if os.path.isdir(out_dir) and holds_run(out_dir):
         if not overwrite:
+            cont = f"continue it with --resume {out_dir}, " if can_resume else ""
             raise JaxpgError(
-                f"{out_dir} already holds a run: continue it with --resume {out_dir}, "
-                "replace it with --overwrite, or choose another --out"
+                f"{out_dir} already holds a run: {cont}replace it with --overwrite, or choose another --out"
             )
         for name in os.listdir(out_dir):
             path = os.path.join(out_dir, name)
@@ -84,9 +84,12 @@ def read_config_json(run_dir: str) -> dict:
         raise JaxpgError(f"{path} not found: {run_dir} is not a jaxpg run directory")
     try:
         with open(path) as f:
-            return json.load(f)
-    except ValueError as e:
+            saved = json.load(f)
+    except (ValueError, OSError) as e:
         raise JaxpgError(f"{path} is unreadable ({type(e).__name__}: {e}); it is not a valid run config") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
+        raise JaxpgError(f"{path} holds no run config (a JSON object with a 'config' object expected)")
+    return saved
 
 
 class SavedRun(NamedTuple):
@@ -177,11 +180,18 @@ def load_params(run_dir: str) -> tuple[ActorCritic, RunningStats]:
             f"{path} not found: the run has no saved parameters (did it finish? "
             "runs write them at the end)"
         )
-    with open(path, "rb") as f:
-        payload = serialization.msgpack_restore(f.read())
-    s = payload["obs_stats"]
-    stats = RunningStats(jnp.asarray(s["mean"]), jnp.asarray(s["var"]), jnp.asarray(s["count"]))
-    return ActorCritic(**jax.tree.map(jnp.asarray, payload["params"])), stats
+    try:
+        with open(path, "rb") as f:
+            payload = serialization.msgpack_restore(f.read())
+        s = payload["obs_stats"]
+        stats = RunningStats(jnp.asarray(s["mean"]), jnp.asarray(s["var"]), jnp.asarray(s["count"]))
+        return ActorCritic(**jax.tree.map(jnp.asarray, payload["params"])), stats
+    except Exception as e:  # noqa: BLE001 - msgpack raises many types on a torn file
+        first = (str(e).strip().splitlines() or [""])[0][:120]
+        raise JaxpgError(
+            f"{path} is unreadable ({type(e).__name__}: {first}): truncated or not written by "
+            "jaxpg train; rerun the run or resume it to write it again"
+        ) from None
 
 
 @dataclass

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import io
 import os
+import secrets
 import time
 
 import tyro
@@ -25,9 +26,14 @@ def preparse_algo_env(argv: list[str]) -> tuple[str, str]:
     return known.algo, known.env
 
 
-def timestamped_dir(name: str) -> str:
-    """``runs/<name>-<YYYYmmdd-HHMMSS>``: the default output directory."""
-    return os.path.join("runs", f"{name.replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}")
+def timestamped_dir(name: str, suffix: str | None = None) -> str:
+    """``runs/<name>-<YYYYmmdd-HHMMSS>-<suffix>``: the default output directory.
+
+    The suffix (default: 6 random hex digits) keeps two runs started in the same
+    second, on one host or on several sharing a disk, out of each other's way.
+    """
+    suffix = suffix or secrets.token_hex(3)
+    return os.path.join("runs", f"{name.replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}-{suffix}")
 
 
 # Integer flags accept 1e6, 5e7 and 1_000_000 (jaxpg.config.parse_int); 1.5 is refused.

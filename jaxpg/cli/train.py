@@ -22,6 +22,7 @@ from jaxpg.errors import JaxpgError
 from jaxpg.presets import no_preset_note, preset
 from jaxpg.runner.loop import run
 from jaxpg.runner.rundir import load_run_config
+from jaxpg.runner.signals import startup_hint
 
 
 @dataclass
@@ -70,6 +71,7 @@ def resume(argv: list[str], run_dir: str) -> int:
             "(or start a new run with --out to change settings)"
         )
     saved = load_run_config(run_dir)
+    startup_hint(f"nothing new to save; continue with: jaxpg train --resume {run_dir}")
     print(f"jaxpg train: resuming {run_dir} ({saved.config.algo} on {saved.config.env})")
     result = run(
         saved.config, saved.hparams, seed=saved.seed, out_dir=run_dir, progress="--quiet" not in argv,
@@ -121,6 +123,7 @@ def main(argv: list[str]) -> int:
     args.hparams.validate()
     if args.wandb and importlib.util.find_spec("wandb") is None:
         raise JaxpgError("--wandb needs the wandb package: pip install wandb (or pip install -e '.[wandb]')")
+    startup_hint("nothing was trained yet; run the same command again")
     print(f"jaxpg train: {args.config.algo} on {args.config.env}, writing {out}")
     note = no_preset_note(args.config.algo, args.config.env)
     if note:

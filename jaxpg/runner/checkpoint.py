@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from contextlib import contextmanager
 from typing import Any
 
@@ -100,7 +101,7 @@ class Checkpointer:
                 )
             return dict(out["meta"])
         except Exception as e:  # noqa: BLE001 - any failure here is a bad file
-            raise JaxpgError(_corrupt(where, e)) from None
+            raise CorruptCheckpoint(where, e) from None
 
     def restore(self, abstract_state, step: int | None = None):
         """Return ``(state, meta)`` of ``step`` (default latest), checked against ``abstract_state``."""
@@ -123,10 +124,21 @@ class Checkpointer:
         except JaxpgError:
             raise
         except Exception as e:  # noqa: BLE001 - orbax/tensorstore raise many types
-            raise JaxpgError(_corrupt(where, e)) from None
+            raise CorruptCheckpoint(where, e) from None
         state = out["state"]
         _check_leaves(state, abstract_state, where)
         return state, dict(out["meta"])
+
+    def set_aside(self, step: int) -> str:
+        """Rename an unreadable step out of the way (kept for inspection, never listed
+        again), so the run can write that step anew; returns the new path."""
+        where = os.path.join(self.directory, str(step))
+        aside = f"{where}.unreadable"
+        if os.path.exists(aside):
+            shutil.rmtree(aside)
+        os.rename(where, aside)
+        self._manager.reload()
+        return aside
 
     def close(self) -> None:
         self._manager.close()
@@ -143,12 +155,16 @@ def _quiet_absl():
         logger.setLevel(level)
 
 
-def _corrupt(where: str, e: Exception) -> str:
-    first = (str(e).strip().splitlines() or [""])[0][:160]
-    return (
-        f"checkpoint {where} is unreadable ({type(e).__name__}: {first}); "
-        "delete that step directory to resume from an earlier one, or start a new run"
-    )
+class CorruptCheckpoint(JaxpgError):
+    """A checkpoint step that cannot be read (a resume falls back to the one before it)."""
+
+    def __init__(self, where: str, e: Exception):
+        self.where = where
+        self.reason = f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:160]}"
+        super().__init__(
+            f"checkpoint {where} is unreadable ({self.reason}); "
+            "delete that step directory to resume from an earlier one, or start a new run"
+        )
 
 
 def _check_shapes(manager, step: int, abstract_state, where: str) -> None:

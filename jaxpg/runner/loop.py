@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -23,11 +24,11 @@ from jaxpg.algos.common import TrainState
 from jaxpg.config import HParams, TrainConfig, check_seed
 from jaxpg.diagnostics import HealthMonitor
 from jaxpg.errors import ConfigError, JaxpgError
-from jaxpg.runner.checkpoint import Checkpointer, check_compatible
+from jaxpg.runner.checkpoint import Checkpointer, CorruptCheckpoint, check_compatible
 from jaxpg.runner.logging import RunLogger
 from jaxpg.runner.progress import Progress
-from jaxpg.runner.rundir import prepare_run_dir, save_params, truncate_metrics
-from jaxpg.runner.signals import signal_name, stop_on_signals
+from jaxpg.runner.rundir import RunLock, holds_run, prepare_run_dir, save_params, truncate_metrics
+from jaxpg.runner.signals import done_starting, signal_name, stop_on_signals
 from jaxpg.runner.trainer import Trainer, make_trainer
 from jaxpg.runner.watchdog import ChunkWatchdog
 from jaxpg.sharding import shard_env_axis
@@ -146,6 +147,7 @@ class Outputs:
     meta: dict
     good: dict
     last_saved: int | None = None
+    lock: RunLock | None = None
 
     def save(self, state: TrainState) -> None:
         if self.ckpt and self.last_saved != self.good["update"]:
@@ -163,11 +165,20 @@ class Outputs:
         """Write the summary and, unless the run went non-finite, the final parameters."""
         if self.logger:
             self.logger.write_summary(summary)
-            self.logger.close()
             if summary["status"] != "nonfinite":
                 save_params(out_dir, state)  # the final policy, for jaxpg eval/render
+        self.close()
+
+    def close(self) -> None:
+        """Close the logger and checkpointer, release the run directory (also after an error)."""
+        if self.logger:
+            self.logger.close()
+            self.logger = None
         if self.ckpt:
             self.ckpt.close()
+            self.ckpt = None
+        if self.lock:
+            self.lock.release()
 
     @property
     def checkpoint_path(self) -> str | None:
@@ -184,19 +195,41 @@ def open_outputs(out_dir, resume, overwrite, keep_checkpoints, meta) -> Outputs:
     """
     if not out_dir:
         return Outputs(None, None, meta, {})
-    prepare_run_dir(out_dir, resume, overwrite)
-    return Outputs(None, Checkpointer(out_dir, keep=keep_checkpoints, create=not resume), meta, {})
+    lock = prepare_run_dir(out_dir, resume, overwrite)
+    try:
+        # A start that died before its first checkpoint has no checkpoints/ to resume from.
+        create = not resume or not holds_run(out_dir)
+        return Outputs(None, Checkpointer(out_dir, keep=keep_checkpoints, create=create), meta, {}, lock=lock)
+    except BaseException:
+        lock.release()
+        raise
 
 
 def restore_latest(trainer: Trainer, out: Outputs, out_dir: str, seed: int, hp, history: History):
-    """The latest checkpoint's state (checked against this config); metrics rows past it dropped."""
-    step = out.ckpt.latest()
-    if step is None:
-        raise JaxpgError(f"no complete checkpoint in {out.ckpt.directory}: nothing to resume; start a new run")
-    where = os.path.join(out.ckpt.directory, str(step))
-    check_compatible(out.ckpt.read_meta(step).get("config", {}), out.meta["config"], where)
+    """The newest readable checkpoint's state (checked against this config); metrics rows
+    past it dropped. ``None`` (start from update 0) when the run died before its first
+    checkpoint. A damaged newest checkpoint is named on stderr and the one before it used."""
+    steps = out.ckpt.steps()
+    if not steps:
+        if holds_run(out_dir):
+            raise JaxpgError(f"no complete checkpoint in {out.ckpt.directory}: nothing to resume; start a new run")
+        print(f"jaxpg: {out_dir} stopped before its first checkpoint: starting it from update 0 "
+              "with its saved config", file=sys.stderr)  # fmt: skip
+        truncate_metrics(out_dir, 0)
+        return None
     abstract = jax.eval_shape(trainer.init, jax.random.PRNGKey(seed), hp)
-    state, _ = out.ckpt.restore(abstract, step)
+    for i, step in enumerate(reversed(steps)):
+        where = os.path.join(out.ckpt.directory, str(step))
+        check_compatible(out.ckpt.read_meta(step).get("config", {}), out.meta["config"], where)
+        try:
+            state, _ = out.ckpt.restore(abstract, step)
+            break
+        except CorruptCheckpoint as e:
+            if i == len(steps) - 1:
+                raise
+            aside = out.ckpt.set_aside(step)
+            print(f"jaxpg: {e.where} is unreadable ({e.reason}); moved to {aside}; resuming from "
+                  "the checkpoint before it", file=sys.stderr)  # fmt: skip
     for row in truncate_metrics(out_dir, int(state.update)):
         history.add(row)
     out.last_saved = int(state.update)
@@ -249,6 +282,7 @@ def train_chunks(trainer, programs, state, hp, out: Outputs, history, *, every, 
                     stop = Stop("nonfinite", health_stop, {"quantity": "metrics", "update": row["update"]})
                     break  # the bad state is never saved
                 history.add(row)
+                done_starting()  # a chunk's work exists: a signal now stops at a boundary, saved
                 done = out.good["update"] = row["update"]
                 out.good["env_steps"] = row["env_steps"]
                 if on_row:
@@ -309,8 +343,23 @@ def run(
     meta = {"config": config.to_dict(), "hparams": hparams.to_dict(), "seed": seed}
     t_start = time.perf_counter()
 
-    history, state = History(), None
+    history = History()
     out = open_outputs(out_dir, resume, overwrite, keep_checkpoints, meta)
+    try:
+        return _run_with_outputs(config, hparams, seed, out_dir, progress, on_row, resume=resume,
+                                 checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints,
+                                 handle_signals=handle_signals, wandb_project=wandb_project,
+                                 watchdog=watchdog, trainer=trainer, every=every, hp=hp, out=out,
+                                 history=history, t_start=t_start)  # fmt: skip
+    except BaseException:
+        out.close()  # a failed start (compile error, bad env, Ctrl-C) leaves the directory free
+        raise
+
+
+def _run_with_outputs(config, hparams, seed, out_dir, progress, on_row, *, resume, checkpoint_every,
+                      keep_checkpoints, handle_signals, wandb_project, watchdog, trainer, every, hp,
+                      out, history, t_start) -> RunResult:  # fmt: skip
+    state = None
     if resume:
         state = restore_latest(trainer, out, out_dir, seed, hp, history)
     options = {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints}

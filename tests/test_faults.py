@@ -1,0 +1,130 @@
+"""Faults a run meets before, around and between its checkpoints: real processes and
+signals where the behaviour is the process's (exit status, one line, no native crash),
+in-process where it is the driver's. Tiny configs keep each compile short."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from jaxpg.config import HParams, TrainConfig
+from jaxpg.runner import loop
+from jaxpg.runner.rundir import RunLock, complete_checkpoints, prepare_run_dir
+from jaxpg.train import run
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = dict(num_envs=4, num_steps=8, num_minibatches=2, update_epochs=1, hidden_sizes=(8,))
+CFG = TrainConfig(total_timesteps=4 * 8 * 6, updates_per_chunk=2, **TINY)
+HP = HParams(lr=1e-3, critic_lr=1e-3)
+# A first chunk that cannot finish within any test: the process stays "starting".
+FOREVER = ["--total-timesteps", str(2**30), "--updates-per-chunk", "1000000", "--num-envs", "4",
+           "--num-steps", "8", "--num-minibatches", "2", "--update-epochs", "1", "--hidden-sizes", "8",
+           "--quiet"]  # fmt: skip
+
+
+def _jaxpg(*args):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen([sys.executable, "-m", "jaxpg", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+
+
+def _wait_for(pred, proc, timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None and not pred():
+        time.sleep(0.1)
+    assert proc.poll() is None, proc.communicate()
+    assert pred()
+
+
+def test_second_process_refused_then_signal_while_starting_leaves_nothing_blocking(tmp_path):
+    """Two runs on one --out: the second is refused with one line. The first, signalled
+    while it is still compiling its first chunk, exits 143 with one line (before: a
+    silent exit, or a native crash under SIGINT) and leaves a directory that the same
+    command may start in again (before: refused by both a rerun and --resume)."""
+    out = str(tmp_path / "run")
+    first = _jaxpg("train", *FOREVER, "--out", out)
+    lock = os.path.join(out, ".lock")
+    _wait_for(lambda: os.path.exists(os.path.join(out, "config.json")), first)
+    second = _jaxpg("train", *FOREVER, "--out", out)
+    _, err = second.communicate(timeout=240)
+    assert second.returncode == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"{out} is in use by another jaxpg process (pid {first.pid})" in err
+
+    first.send_signal(signal.SIGTERM)
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == 143, err
+    assert err.strip().splitlines()[-1] == (
+        "jaxpg train: interrupted by SIGTERM while starting; nothing was trained yet; "
+        "run the same command again"
+    )
+    assert "Traceback" not in err and complete_checkpoints(out) == []
+    assert open(lock).read().strip() == str(first.pid)  # its lock file stays, but blocks nothing:
+    prepare_run_dir(out, resume=False, overwrite=False).release()  # the same command may start again
+
+
+@pytest.mark.parametrize("after_s", [0.5, 1.5])
+def test_sigint_early_in_start_up_one_line_no_native_crash(tmp_path, after_s):
+    """Ctrl-C while jax is imported or the backend starts: used to raise inside the
+    import (ImportError), be dropped in jax's gc callback (the run went on, exit 0) or
+    unwind under XLA's threads (exit 134/139)."""
+    proc = _jaxpg("train", *FOREVER, "--out", str(tmp_path / "run"))
+    time.sleep(after_s)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if "init_import_site" in err:  # still inside the interpreter's own start-up: not ours
+        pytest.skip("the signal came before Python ran any jaxpg code")
+    assert proc.returncode == 130, err
+    assert len(err.strip().splitlines()) == 1 and "interrupted by SIGINT while starting" in err, err
+
+
+def test_failed_start_frees_directory_and_resume_starts_over(monkeypatch, tmp_path):
+    """A compile error leaves config.json and an empty checkpoints/: the directory is
+    released, a new run may use it, and --resume starts the saved config from update 0
+    (and then equals an uninterrupted run)."""
+    out = str(tmp_path / "run")
+
+    def broken(self, state, hp, n):
+        raise RuntimeError("XLA compilation failed (simulated)")
+
+    with monkeypatch.context() as m:
+        m.setattr(loop.ChunkPrograms, "get", broken)
+        with pytest.raises(RuntimeError, match="simulated"):
+            run(CFG, HP, seed=1, out_dir=out, progress=False)
+    assert os.path.isfile(os.path.join(out, "config.json")) and complete_checkpoints(out) == []
+    RunLock(out).release()  # released although the run raised
+
+    resumed = run(CFG, HP, seed=1, out_dir=out, progress=False, resume=True)
+    fresh = run(CFG, HP, seed=1, out_dir=str(tmp_path / "fresh"), progress=False)
+    assert resumed.summary["status"] == "completed" and resumed.summary["resumed_from_update"] == 0
+    rows = lambda d: [json.loads(x)["episode_return"] for x in open(os.path.join(d, "metrics.jsonl"))]
+    np.testing.assert_array_equal(rows(out), rows(str(tmp_path / "fresh")))
+    assert fresh.summary["episode_return"] == resumed.summary["episode_return"]
+
+
+def test_corrupt_newest_checkpoint_resume_falls_back(tmp_path, capfd):
+    """A damaged newest checkpoint is named and the one before it is resumed from."""
+    out = str(tmp_path / "run")
+    full = run(CFG, HP, seed=2, out_dir=out, progress=False, checkpoint_every=2)
+    assert complete_checkpoints(out) == [2, 4, 6]
+    expected = open(os.path.join(out, "metrics.jsonl")).read().splitlines()
+    for name in ("summary.json", "params.msgpack"):
+        os.remove(os.path.join(out, name))  # as a run killed after its last checkpoint
+    for root, _, files in os.walk(os.path.join(out, "checkpoints", "6", "state")):
+        for name in files:
+            open(os.path.join(root, name), "wb").close()  # zero-length data files
+    capfd.readouterr()
+    resumed = run(CFG, HP, seed=2, out_dir=out, progress=False, resume=True)
+    err = capfd.readouterr().err
+    assert "checkpoints/6 is unreadable" in err and "resuming from the checkpoint before it" in err
+    assert "Traceback" not in err and "Event loop is closed" not in err
+    assert resumed.summary["resumed_from_update"] == 4
+    strip = lambda lines: [{k: v for k, v in json.loads(x).items() if k not in ("sps", "wall_time_s")}
+                           for x in lines]  # fmt: skip
+    got = open(os.path.join(out, "metrics.jsonl")).read().splitlines()
+    assert strip(got) == strip(expected)
+    assert full.summary["episode_return"] == resumed.summary["episode_return"]

@@ -9,6 +9,20 @@ status 2; everything else is a bug and keeps its traceback.
 class JaxpgError(Exception):
     """A user-facing error: one line saying what is wrong and how to fix it."""
 
+    exit_status = 2
+
+
+class WriteFailed(JaxpgError):
+    """A file of the run could not be written (disk full, quota, read-only, I/O error):
+    the environment's fault, not the input's, so the CLI exits 1."""
+
+    exit_status = 1
+
+    def __init__(self, path: str, e: BaseException, free: str):
+        self.path = path
+        reason = getattr(e, "strerror", None) or (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        super().__init__(f"cannot write {path}: {reason} ({free} free on its disk)")
+
 
 class ConfigError(JaxpgError):
     """A configuration field has an invalid value."""

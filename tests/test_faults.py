@@ -124,3 +124,41 @@ def test_corrupt_newest_checkpoint_resume_falls_back(tmp_path, capfd):
     got = open(os.path.join(out, "metrics.jsonl")).read().splitlines()
     assert strip(got) == strip(expected)
     assert full.summary["episode_return"] == resumed.summary["episode_return"]
+
+
+def test_disk_full_during_checkpoint_one_line_summary_earlier_checkpoint_intact(monkeypatch, tmp_path):
+    """The second checkpoint write fails as tensorstore reports a full disk: one line
+    naming the path and the free space, exit 1, summary.json says so, the first
+    checkpoint is intact and the failed write's temporary directory is gone."""
+    import contextlib
+    import io
+
+    import orbax.checkpoint as ocp
+
+    from jaxpg import cli
+
+    real, calls = ocp.CheckpointManager.save, []
+
+    def full_disk(self, step, *args, **kwargs):
+        calls.append(step)
+        if len(calls) == 2:
+            os.makedirs(os.path.join(self.directory, f"{step}.orbax-checkpoint-tmp-1"))
+            raise ValueError("RESOURCE_EXHAUSTED: Error writing local file: No space left on device")
+        return real(self, step, *args, **kwargs)
+
+    monkeypatch.setattr(ocp.CheckpointManager, "save", full_disk)
+    out = str(tmp_path / "run")
+    err = io.StringIO()
+    argv = ["train", "--total-timesteps", str(4 * 8 * 6), "--updates-per-chunk", "2", "--num-envs", "4",
+            "--num-steps", "8", "--num-minibatches", "2", "--update-epochs", "1", "--hidden-sizes", "8",
+            "--checkpoint-every", "2", "--out", out, "--quiet"]  # fmt: skip
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        rc = cli.main(argv)
+    lines = err.getvalue().strip().splitlines()
+    assert rc == 1 and len(lines) == 1, lines
+    ckpt = os.path.join(out, "checkpoints")
+    assert f"cannot write {ckpt}/4: RESOURCE_EXHAUSTED" in lines[0] and "free on its disk" in lines[0]
+    assert f"resume with: jaxpg train --resume {out}" in lines[0]
+    s = json.load(open(os.path.join(out, "summary.json")))
+    assert (s["status"], s["updates"], s["checkpoint"]) == ("write_failed", 4, f"{ckpt}/2")
+    assert sorted(os.listdir(ckpt)) == ["2"] and complete_checkpoints(out) == [2]

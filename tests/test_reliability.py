@@ -120,7 +120,8 @@ def test_resume_refuses_mismatched_or_corrupt_checkpoint(finished_run, tmp_path)
     assert "\n" not in str(err.value)
     after = {n: open(os.path.join(out, n), "rb").read() for n in before}
     assert after == before  # nothing overwritten
-    assert _steps(out) == [6, 8]
+    assert _steps(out) == [6]  # 8 was tried first, then set aside as 8.unreadable
+    assert os.path.isdir(os.path.join(out, "checkpoints", "8.unreadable"))
 
     shutil.rmtree(os.path.join(out, "checkpoints"))
     with pytest.raises(JaxpgError, match="no checkpoints"):

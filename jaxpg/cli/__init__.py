@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             return command.main(rest)
     except JaxpgError as e:
         print(f"jaxpg {name}: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_status
     except KeyboardInterrupt:
         print(f"jaxpg {name}: interrupted", file=sys.stderr)
         return 130

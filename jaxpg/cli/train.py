@@ -91,6 +91,12 @@ def report(s: dict, out: str) -> int:
             file=sys.stderr,
         )
         return 128 + signum
+    if s["status"] == "write_failed":
+        cont = (f"free space, then resume with: jaxpg train --resume {out}" if s["checkpoint"]
+                else "free space and run the command again")  # fmt: skip
+        kept = f"last checkpoint {s['checkpoint']} intact" if s["checkpoint"] else "no checkpoint yet"
+        print(f"jaxpg train: stopped: {s['stop_reason']}; {kept}; {cont}", file=sys.stderr)
+        return 1
     if s["status"] == "nonfinite":
         kept = f"last good checkpoint {s['checkpoint']}" if s["checkpoint"] else "no checkpoint yet"
         print(

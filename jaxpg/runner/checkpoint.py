@@ -26,6 +26,7 @@ import jax
 import numpy as np
 
 from jaxpg.errors import JaxpgError
+from jaxpg.runner.logging import write_failed
 
 CHECKPOINT_SUBDIR = "checkpoints"
 
@@ -81,15 +82,30 @@ class Checkpointer:
         step = int(state.update)
         if step in self.steps():
             return step
-        self._manager.save(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
-            ),
-            force=True,
-        )
-        self._manager.wait_until_finished()
+        try:
+            with _quiet_absl(logging.CRITICAL):  # orbax logs each failed write's traceback
+                self._manager.save(
+                    step,
+                    args=ocp.args.Composite(
+                        state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+                    ),
+                    force=True,
+                )
+                self._manager.wait_until_finished()
+        except Exception as e:  # noqa: BLE001 - tensorstore/orbax raise many types
+            self._discard_partial(step)
+            raise write_failed(os.path.join(self.directory, str(step)), e) from None
         return step
+
+    def _discard_partial(self, step: int) -> None:
+        """Remove what a failed save left (its temporary directory): free space back."""
+        for name in os.listdir(self.directory):
+            if name.startswith(f"{step}.orbax-checkpoint-tmp"):
+                shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+        try:
+            self._manager.reload()
+        except Exception:  # noqa: BLE001 - the listing is re-read at the next save anyway
+            pass
 
     def read_meta(self, step: int) -> dict:
         ocp = _ocp()
@@ -145,10 +161,10 @@ class Checkpointer:
 
 
 @contextmanager
-def _quiet_absl():
+def _quiet_absl(level_during: int = logging.ERROR):
     logger = logging.getLogger("absl")
     level = logger.level
-    logger.setLevel(logging.ERROR)
+    logger.setLevel(level_during)
     try:
         yield
     finally:

@@ -23,7 +23,7 @@ from jaxpg import evaluation, guard
 from jaxpg.algos.common import TrainState
 from jaxpg.config import HParams, TrainConfig, check_seed
 from jaxpg.diagnostics import HealthMonitor
-from jaxpg.errors import ConfigError, JaxpgError
+from jaxpg.errors import ConfigError, JaxpgError, WriteFailed
 from jaxpg.runner.checkpoint import Checkpointer, CorruptCheckpoint, check_compatible
 from jaxpg.runner.logging import RunLogger
 from jaxpg.runner.progress import Progress
@@ -163,11 +163,16 @@ class Outputs:
 
     def finish(self, out_dir, state: TrainState, summary: dict) -> None:
         """Write the summary and, unless the run went non-finite, the final parameters."""
-        if self.logger:
-            self.logger.write_summary(summary)
-            if summary["status"] != "nonfinite":
-                save_params(out_dir, state)  # the final policy, for jaxpg eval/render
-        self.close()
+        try:
+            if self.logger:
+                self.logger.write_summary(summary)
+                if summary["status"] not in ("nonfinite", "write_failed"):
+                    save_params(out_dir, state)  # the final policy, for jaxpg eval/render
+        except WriteFailed:
+            if summary["status"] != "write_failed":  # else already reported: the disk is full
+                raise
+        finally:
+            self.close()
 
     def close(self) -> None:
         """Close the logger and checkpointer, release the run directory (also after an error)."""
@@ -290,13 +295,18 @@ def train_chunks(trainer, programs, state, hp, out: Outputs, history, *, every, 
                 bar.update(row)
                 if out.ckpt and done < num_updates and (out.last_saved or 0) // every < done // every:
                     out.save(state)
+        except WriteFailed as e:  # disk full, quota, read-only: stop, keep the earlier checkpoints
+            stop = Stop("write_failed", str(e))
         finally:
             bar.close()
         request.check()  # a second signal: abort now, without the final checkpoint
         if request.signum is not None and stop.status == "completed" and done < num_updates:
             stop = Stop("interrupted", f"interrupted by {signal_name(request.signum)}", None, request.signum)
-        if stop.status != "nonfinite":
-            out.save(state)
+        if stop.status in ("completed", "interrupted"):
+            try:
+                out.save(state)
+            except WriteFailed as e:
+                stop = Stop("write_failed", str(e), signum=stop.signum)
     stop.health_warnings = [kind for kind, _, _ in monitor.warnings]
     return state, stop, train_time
 
@@ -329,7 +339,9 @@ def run(
     would. SIGINT/SIGTERM stop the run at the next chunk boundary with a
     checkpoint (a second one raises KeyboardInterrupt there, without it); a
     non-finite update stops it without saving the bad state.
-    ``summary["status"]`` is ``completed``, ``interrupted`` or ``nonfinite``.
+    ``summary["status"]`` is ``completed``, ``interrupted``, ``nonfinite`` or
+    ``write_failed`` (a file could not be written: disk full, quota, read-only; the
+    earlier checkpoints are intact, ``summary.json`` written if the disk allows).
     A chunk that runs far longer than the ones before it gets one line on stderr
     (``watchdog``, default :class:`jaxpg.runner.watchdog.ChunkWatchdog`: 10x the median,
     at least 60 s; 600 s for the first chunk). ``env``: a user env object (see

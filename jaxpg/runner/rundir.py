@@ -10,6 +10,7 @@ on what a valid file is (unknown fields are an error, not silently dropped).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -28,6 +29,7 @@ from jaxpg.errors import JaxpgError
 from jaxpg.networks import ActorCritic
 from jaxpg.normalization import RunningStats
 from jaxpg.runner.checkpoint import CHECKPOINT_SUBDIR
+from jaxpg.runner.logging import write_failed
 
 CONFIG_FILE = "config.json"
 PARAMS_FILE = "params.msgpack"
@@ -238,9 +240,14 @@ def save_params(out_dir: str, state) -> str:
     }
     path = os.path.join(out_dir, PARAMS_FILE)
     tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(serialization.msgpack_serialize(payload))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(serialization.msgpack_serialize(payload))
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise write_failed(path, e) from None
     return path
 
 

@@ -20,7 +20,7 @@ class WriteFailed(JaxpgError):
 
     def __init__(self, path: str, e: BaseException, free: str):
         self.path = path
-        reason = getattr(e, "strerror", None) or (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        reason = getattr(e, "strerror", None) or _short(str(e)) or type(e).__name__
         super().__init__(f"cannot write {path}: {reason} ({free} free on its disk)")
 
 
@@ -30,3 +30,10 @@ class ConfigError(JaxpgError):
     def __init__(self, field: str, value, fix: str):
         self.field, self.value, self.fix = field, value, fix
         super().__init__(f"invalid {field}={value!r}: {fix}")
+
+
+def _short(text: str, limit: int = 160) -> str:
+    """The first line of an error message, at most ``limit`` characters; tensorstore's
+    "No space left on device" sits at the end of a long line, so keep the end too."""
+    first = (text.strip().splitlines() or [""])[0]
+    return first if len(first) <= limit else f"{first[:80]} ... {first[-(limit - 85):]}"

@@ -162,3 +162,93 @@ def test_disk_full_during_checkpoint_one_line_summary_earlier_checkpoint_intact(
     s = json.load(open(os.path.join(out, "summary.json")))
     assert (s["status"], s["updates"], s["checkpoint"]) == ("write_failed", 4, f"{ckpt}/2")
     assert sorted(os.listdir(ckpt)) == ["2"] and complete_checkpoints(out) == [2]
+
+
+SWEEP = ["sweep", "--total-timesteps", "512", "--num-steps", "8", "--num-minibatches", "2", "--update-epochs",
+         "1", "--hidden-sizes", "8", "--seeds", "2", "--static", "num_envs=4,8", "--no-plot"]  # fmt: skip
+
+
+def test_sweep_keeps_finished_groups_on_sigint_and_resumes(tmp_path):
+    """SIGINT after the first of two groups: exit 130 with one line, that group on disk;
+    --resume trains only the second; the directory is refused to a new sweep."""
+    import contextlib
+    import io
+
+    from jaxpg import cli
+
+    out = str(tmp_path / "sweep")
+    proc = _jaxpg(*SWEEP, "--out", out)
+    _wait_for(lambda: os.path.exists(os.path.join(out, "groups", "0.json")), proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the second group finished before the signal")  # a fast machine
+    assert proc.returncode == 130 and len(err.strip().splitlines()) == 1, err
+    assert f"1 of 2 group(s) kept in {out}; continue with: jaxpg sweep --resume {out}" in err
+    assert sorted(os.listdir(os.path.join(out, "groups"))) == ["0.json"]
+
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text), contextlib.redirect_stderr(io.StringIO()) as e:
+        assert cli.main([*SWEEP, "--out", out]) == 2
+    assert "already holds a sweep: continue it with jaxpg sweep --resume" in e.getvalue()
+    with contextlib.redirect_stdout(text):
+        assert cli.main(["sweep", "--resume", out]) == 0
+    assert "(1 of 2 group(s) already done)" in text.getvalue()
+    assert "num_envs=4: " not in text.getvalue()  # the finished group was not trained again
+    results = json.load(open(os.path.join(out, "results.json")))
+    assert [s["name"] for s in results["settings"]] == ["num_envs=4", "num_envs=8"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _distributed_env(port, n, i, **extra):
+    return dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                JAX_PLATFORMS="cpu", JAXPG_COORDINATOR=f"localhost:{port}", JAXPG_NUM_PROCESSES=str(n),
+                JAXPG_PROCESS_ID=str(i), **extra)  # fmt: skip
+
+
+def test_two_process_sweep_one_writer_one_agreed_directory(tmp_path):
+    """2 processes on localhost, default --out: one directory (the name agreed from
+    process 0), written by process 0 alone, results equal to a one-process sweep."""
+    port = _free_port()
+    args = [sys.executable, "-m", "jaxpg", *SWEEP[:-3], "--static", "num_envs=4", "--no-plot"]
+    procs = [subprocess.Popen(args, cwd=tmp_path, env=_distributed_env(port, 2, i), text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(2)]  # fmt: skip
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    (name,) = os.listdir(tmp_path / "runs")
+    assert "results.md" in outs[0][0] and "results.md" not in outs[1][0]  # only process 0 reports
+    two = json.load(open(tmp_path / "runs" / name / "results.json"))
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), JAX_PLATFORMS="cpu")
+    one = subprocess.run([*args, "--out", str(tmp_path / "one")], env=env, capture_output=True, text=True,
+                         timeout=600)  # fmt: skip
+    assert one.returncode == 0, one.stderr
+    one = json.load(open(tmp_path / "one" / "results.json"))
+    assert [s["final_return"]["per_seed"] for s in two["settings"]] == [
+        s["final_return"]["per_seed"] for s in one["settings"]
+    ]
+
+
+def test_missing_peer_one_line_within_timeout(tmp_path):
+    """Only process 0 of 2 started: one line and exit 1 after JAXPG_DISTRIBUTED_TIMEOUT
+    (before: 300 s of silence, then exit 134 with a C++ DEADLINE_EXCEEDED stack)."""
+    env = _distributed_env(_free_port(), 2, 0, JAXPG_DISTRIBUTED_TIMEOUT="3")
+    r = subprocess.run([sys.executable, "-m", "jaxpg", *SWEEP, "--out", str(tmp_path / "s")], env=env,
+                       capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "not all 2 processes joined" in r.stderr and "within 3 s" in r.stderr
+    assert not os.path.exists(tmp_path / "s")  # nothing written before the peers joined
+
+
+def test_train_refuses_distributed_settings_in_one_line():
+    env = _distributed_env(_free_port(), 2, 0)
+    r = subprocess.run([sys.executable, "-m", "jaxpg", "train", "--quiet"], env=env, capture_output=True,
+                       text=True, timeout=240)  # fmt: skip
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "jaxpg train runs in one process and does not read JAXPG_COORDINATOR" in r.stderr

@@ -16,7 +16,7 @@ from jaxpg.errors import ConfigError
 from jaxpg.presets import preset
 from jaxpg.runner.loop import device_description
 from jaxpg.runner.signals import startup_hint
-from jaxpg.sharding import initialize_distributed
+from jaxpg.sharding import agree_on, initialize_distributed
 from jaxpg.sweep import outdir as sweep_dir
 from jaxpg.sweep import build_settings, parse_grid, parse_sample, parse_static, run_sweep
 from jaxpg.sweep.report import print_table, write_outputs
@@ -97,9 +97,10 @@ def main(argv: list[str]) -> int:
         args.config.validate(), args.hparams.validate(), grid, samples, args.num_samples, static,
         args.sample_seed,
     )  # fmt: skip
-    out = resume or args.out or timestamped_dir(f"sweep-{args.config.algo}-{args.config.env}")
-    lock = sweep_dir.prepare(out, argv, resume=resume is not None, overwrite=args.overwrite)
-    done = sweep_dir.finished_groups(out)
+    out = agree_on(resume or args.out or timestamped_dir(f"sweep-{args.config.algo}-{args.config.env}"))
+    primary = jax.process_index() == 0  # only process 0 writes files (the others: stderr only)
+    lock = sweep_dir.prepare(out, argv, resume=resume is not None, overwrite=args.overwrite) if primary else None
+    done = sweep_dir.finished_groups(out) if resume else {}  # --resume needs a shared disk
     n_groups = len({s.config for s in settings})
     print(
         f"jaxpg sweep: {args.config.algo} on {args.config.env}, {len(settings)} setting(s) x "
@@ -108,7 +109,8 @@ def main(argv: list[str]) -> int:
     )
 
     def keep(index: int, record: dict) -> None:
-        sweep_dir.write_group(out, index, record)
+        if primary:
+            sweep_dir.write_group(out, index, record)
         done[index] = record
         startup_hint(f"{len(done)} of {n_groups} group(s) kept in {out}; continue with: jaxpg sweep --resume {out}")
 
@@ -126,6 +128,8 @@ def main(argv: list[str]) -> int:
         "device": device_description(),
         "jax_version": jax.__version__,
     }
+    if not primary:
+        return 0
     write_outputs(result, out, meta, plot=not args.no_plot)
     lock.release()
     print_table(result)

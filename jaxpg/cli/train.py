@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import signal
 import sys
 from dataclasses import dataclass
@@ -114,7 +115,23 @@ def report(s: dict, out: str) -> int:
     return 0
 
 
+DISTRIBUTED_VARS = ("JAXPG_COORDINATOR", "JAXPG_NUM_PROCESSES", "JAXPG_PROCESS_ID", "JAXPG_DISTRIBUTED")
+
+
+def refuse_distributed() -> None:
+    """``jaxpg train`` is one process: with the distributed settings each process would
+    train the whole run alone and all would write one directory. Refuse in one line."""
+    given = [v for v in DISTRIBUTED_VARS if os.environ.get(v)]
+    if given:
+        raise JaxpgError(
+            f"jaxpg train runs in one process and does not read {', '.join(given)}: unset them "
+            "(one run uses all of this host's devices), or train several agents over processes "
+            "with jaxpg sweep"
+        )
+
+
 def main(argv: list[str]) -> int:
+    refuse_distributed()
     run_dir = preparse_resume(argv)
     if run_dir is not None:
         return resume(argv, run_dir)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 from contextlib import contextmanager
 from typing import Any
 
@@ -93,6 +94,7 @@ class Checkpointer:
                 )
                 self._manager.wait_until_finished()
         except Exception as e:  # noqa: BLE001 - tensorstore/orbax raise many types
+            _drop_closed_loop_errors()
             self._discard_partial(step)
             raise write_failed(os.path.join(self.directory, str(step)), e) from None
         return step
@@ -158,6 +160,24 @@ class Checkpointer:
 
     def close(self) -> None:
         self._manager.close()
+
+
+def _drop_closed_loop_errors() -> None:
+    """After a failed save, tensorstore's writes still in flight complete on its own
+    threads and call back into orbax's event loop, already closed: each callback's
+    ``RuntimeError: Event loop is closed`` is printed through ``sys.excepthook`` (a
+    full disk printed 31 of them after the one-line error). Drop exactly those."""
+    previous = sys.excepthook
+    if getattr(previous, "_jaxpg_drops_closed_loop", False):
+        return
+
+    def hook(kind, value, tb):
+        if kind is RuntimeError and str(value) == "Event loop is closed":
+            return
+        previous(kind, value, tb)
+
+    hook._jaxpg_drops_closed_loop = True
+    sys.excepthook = hook
 
 
 @contextmanager

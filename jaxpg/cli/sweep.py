@@ -112,9 +112,9 @@ def main(argv: list[str]) -> int:
         if primary:
             sweep_dir.write_group(out, index, record)
         done[index] = record
-        startup_hint(f"{len(done)} of {n_groups} group(s) kept in {out}; continue with: jaxpg sweep --resume {out}")
+        startup_hint(f"{len(done)} of {n_groups} group(s) kept in {out}; continue with: jaxpg sweep --resume {out}", "")
 
-    startup_hint(f"{len(done)} of {n_groups} group(s) kept in {out}; continue with: jaxpg sweep --resume {out}")
+    startup_hint(f"{len(done)} of {n_groups} group(s) kept in {out}; continue with: jaxpg sweep --resume {out}", "")
     result = run_sweep(settings, args.seeds, args.seed, args.max_batch, done=dict(done), on_group=keep)
     meta = {
         "algo": args.config.algo,

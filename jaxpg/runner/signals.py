@@ -89,6 +89,7 @@ class StartupExit:
     def __init__(self, prog: str):
         self.prog = prog
         self.hint = "nothing was saved; run the command again"
+        self.when = " while starting"
         self.request = StopRequest()
         self._active = True
 
@@ -120,7 +121,7 @@ class StartupExit:
             for signum in data:
                 if self._active and signum in (signal.SIGINT, signal.SIGTERM):
                     name = signal.Signals(signum).name
-                    os.write(2, f"{self.prog}: interrupted by {name} while starting; {self.hint}\n".encode())
+                    os.write(2, f"{self.prog}: interrupted by {name}{self.when}; {self.hint}\n".encode())
                     os._exit(128 + signum)
         os.close(fd)
 
@@ -145,10 +146,10 @@ def exit_while_starting(prog: str):
         guard.uninstall()
 
 
-def startup_hint(text: str) -> None:
+def startup_hint(text: str, when: str = " while starting") -> None:
     """What the one line on an early signal tells the user to do (no-op without the guard)."""
     if _startup is not None:
-        _startup.hint = text
+        _startup.hint, _startup.when = text, when
 
 
 def done_starting() -> None:

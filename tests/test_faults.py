@@ -168,6 +168,7 @@ SWEEP = ["sweep", "--total-timesteps", "512", "--num-steps", "8", "--num-minibat
          "1", "--hidden-sizes", "8", "--seeds", "2", "--static", "num_envs=4,8", "--no-plot"]  # fmt: skip
 
 
+@pytest.mark.slow  # 76 s at load 8 on 2 cores: over the default suite's budget
 def test_sweep_keeps_finished_groups_on_sigint_and_resumes(tmp_path):
     """SIGINT after the first of two groups: exit 130 with one line, that group on disk;
     --resume trains only the second; the directory is refused to a new sweep."""
@@ -213,6 +214,7 @@ def _distributed_env(port, n, i, **extra):
                 JAXPG_PROCESS_ID=str(i), **extra)  # fmt: skip
 
 
+@pytest.mark.slow  # 151 s at load 8 on 2 cores (three processes compile)
 def test_two_process_sweep_one_writer_one_agreed_directory(tmp_path):
     """2 processes on localhost, default --out: one directory (the name agreed from
     process 0), written by process 0 alone, results equal to a one-process sweep."""

@@ -259,13 +259,37 @@ def parse_int(text: str) -> int:
     ``1e-3`` raise ``ValueError`` with a message that says so. Exact for any size
     (``decimal``, not float).
     """
+    shown = text if len(text) <= 40 else text[:37] + "..."
     try:
         value = decimal.Decimal(text.strip())
     except decimal.InvalidOperation:
-        raise ValueError(f"{text!r} is not a number (write an integer such as 1000000 or 1e6)") from None
+        raise ValueError(f"{shown!r} is not a number (write an integer such as 1000000 or 1e6)") from None
+    # Bounded before any conversion: int(Decimal("1e10000000")) would build a
+    # ten-million-digit integer (minutes of CPU), and printing one past 4300 digits raises.
+    if value.is_finite() and value.adjusted() >= MAX_INT_DIGITS:
+        raise ValueError(f"{shown!r} is too large (at most {MAX_INT_DIGITS} digits)")
     if not value.is_finite() or value != value.to_integral_value():
-        raise ValueError(f"{text!r} is not a whole number (write an integer such as 1000000 or 1e6)")
+        raise ValueError(f"{shown!r} is not a whole number (write an integer such as 1000000 or 1e6)")
     return int(value)
+
+
+# Integer flags hold at most this many digits (any field's real bound is far
+# smaller and checked by ``validate``); the cap only keeps the parse cheap.
+MAX_INT_DIGITS = 30
+
+
+# jax.random.PRNGKey keeps the low 32 bits of a seed (2**32 and 0 give the same key;
+# 2**64 overflows), so a seed is one of 2**32 values.
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed, count: int = 1) -> None:
+    """One-line :class:`ConfigError` unless ``seed .. seed + count - 1`` are valid seeds."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError("seed", seed, "must be a non-negative integer")
+    if seed + count - 1 > MAX_SEED:
+        fix = f"must be at most {MAX_SEED:,} (jax keys hold 32 bits of a seed)"
+        raise ConfigError("seed", seed, fix if count == 1 else f"seed + seeds - 1 {fix}")
 
 
 # Smallest CG damping accepted (NPG/TRPO): below it, float32 round-off in the singular

@@ -22,11 +22,14 @@ gathers a globally sharded result onto every host.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxpg.errors import JaxpgError
 
 AGENTS = "agents"
 ENVS = "envs"
@@ -57,8 +60,58 @@ def initialize_distributed(
     if (num_processes or 1) > 1 and env.get("JAX_PLATFORMS", "").startswith("cpu"):
         # CPU collectives across processes need an explicit implementation.
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address, num_processes, process_id)
+    timeout = _timeout_s(env.get("JAXPG_DISTRIBUTED_TIMEOUT"))
+    # jax waits initialization_timeout for every peer and then aborts in C++ (exit 134,
+    # a DEADLINE_EXCEEDED stack); our timer fires first and ends the process with one line.
+    timer = threading.Timer(timeout, _no_peers, args=(coordinator_address, num_processes, timeout))
+    timer.daemon = True
+    timer.start()
+    try:
+        jax.distributed.initialize(coordinator_address, num_processes, process_id,
+                                   initialization_timeout=timeout + 30)  # fmt: skip
+    except Exception as e:  # noqa: BLE001 - jax raises RuntimeError/ValueError/XlaRuntimeError
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise JaxpgError(f"could not join the distributed run at {coordinator_address}: {first}") from None
+    finally:
+        timer.cancel()
     return True
+
+
+# Seconds to wait for every process of a distributed run (JAXPG_DISTRIBUTED_TIMEOUT).
+DEFAULT_DISTRIBUTED_TIMEOUT_S = 60
+
+
+def _timeout_s(text: str | None) -> int:
+    if not text:
+        return DEFAULT_DISTRIBUTED_TIMEOUT_S
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 3600:
+        raise JaxpgError(f"invalid JAXPG_DISTRIBUTED_TIMEOUT={text!r}: must be 1..3600 seconds")
+    return value
+
+
+def _no_peers(address, num_processes, timeout) -> None:
+    os.write(2, (f"jaxpg: not all {num_processes} processes joined {address} within {timeout} s "
+                 "(JAXPG_DISTRIBUTED_TIMEOUT): start every process with the same JAXPG_COORDINATOR "
+                 "and JAXPG_NUM_PROCESSES and its own JAXPG_PROCESS_ID\n").encode())  # fmt: skip
+    os._exit(1)
+
+
+def agree_on(text: str, size: int = 512) -> str:
+    """Process 0's ``text`` on every process (a run directory name with a timestamp and
+    a random suffix would otherwise differ between processes)."""
+    if jax.process_count() == 1:
+        return text
+    from jax.experimental import multihost_utils
+
+    data = np.zeros(size, np.uint8)
+    raw = text.encode()[:size]
+    data[: len(raw)] = np.frombuffer(raw, np.uint8)
+    agreed = np.asarray(multihost_utils.broadcast_one_to_all(data))
+    return bytes(agreed.astype(np.uint8)).rstrip(b"\0").decode()
 
 
 def make_mesh(axis: str, devices: list | None = None) -> Mesh:

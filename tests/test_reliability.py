@@ -112,17 +112,19 @@ def test_resume_refuses_mismatched_or_corrupt_checkpoint(finished_run, tmp_path)
     with pytest.raises(JaxpgError, match="was written for env='CartPole-v1'"):
         run(CFG.replace(env="Acrobot-v1"), HP, RunOptions(seed=3, out_dir=out, progress=False, resume=True))
 
-    # Corrupt every data file of the latest checkpoint.
-    for root, _, files in os.walk(os.path.join(out, "checkpoints", "8", "state")):
-        for name in files:
-            with open(os.path.join(root, name), "wb") as f:
-                f.write(b"\x00garbage")
-    with pytest.raises(JaxpgError, match=r"checkpoint .*8 is unreadable") as err:
+    # Corrupt every data file of both checkpoints.
+    for step in ("8", "6"):
+        for root, _, files in os.walk(os.path.join(out, "checkpoints", step, "state")):
+            for name in files:
+                with open(os.path.join(root, name), "wb") as f:
+                    f.write(b"\x00garbage")
+    with pytest.raises(JaxpgError, match=r"checkpoint .*6 is unreadable") as err:
         run(CFG, HP, RunOptions(seed=3, out_dir=out, progress=False, resume=True))
     assert "\n" not in str(err.value)
     after = {n: open(os.path.join(out, n), "rb").read() for n in before}
     assert after == before  # nothing overwritten
-    assert _steps(out) == [6, 8]
+    assert _steps(out) == [6]  # 8 was tried first, then set aside as 8.unreadable
+    assert os.path.isdir(os.path.join(out, "checkpoints", "8.unreadable"))
 
     shutil.rmtree(os.path.join(out, "checkpoints"))
     with pytest.raises(JaxpgError, match="no checkpoints"):
@@ -137,12 +139,12 @@ def test_existing_run_directory_needs_resume_or_overwrite(finished_run, tmp_path
         run(CFG, HP, RunOptions(seed=3, out_dir=out, progress=False))
     with pytest.raises(JaxpgError, match="contradict"):
         run(CFG, HP, RunOptions(seed=3, out_dir=out, progress=False, resume=True, overwrite=True))
-    prepare_run_dir(out, resume=False, overwrite=True)
-    assert os.listdir(out) == []  # the old run's files and checkpoints are gone
+    prepare_run_dir(out, resume=False, overwrite=True).release()
+    assert os.listdir(out) == [".lock"]  # the old run's files and checkpoints are gone
     with open(os.path.join(out, "notes.txt"), "w") as f:
         f.write("mine")
-    prepare_run_dir(out, resume=False, overwrite=False)  # a directory without a run is fine
-    assert os.listdir(out) == ["notes.txt"]
+    prepare_run_dir(out, resume=False, overwrite=False).release()  # a directory without a run is fine
+    assert sorted(os.listdir(out)) == [".lock", "notes.txt"]
 
 
 def test_same_seed_same_metrics_across_chunk_sizes():

@@ -16,7 +16,6 @@ from matplotlib.figure import Figure  # no pyplot: files only, the caller's back
 
 from jaxpg.analysis.stats import band
 from jaxpg.errors import JaxpgError
-from jaxpg.runner.logging import read_jsonl
 from jaxpg.runner.rundir import read_config_json
 
 
@@ -51,7 +50,22 @@ def read_run(run_dir: str) -> tuple[dict, list[dict]]:
     met_path = os.path.join(run_dir, "metrics.jsonl")
     if not os.path.isfile(met_path):
         raise JaxpgError(f"{met_path} not found: {run_dir!r} is not a jaxpg run directory")
-    return cfg, read_jsonl(met_path)
+    with open(met_path) as f:
+        lines = [ln for ln in f.read().split("\n") if ln.strip()]
+    rows = []
+    for i, line in enumerate(lines):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            if i == len(lines) - 1:
+                break  # a torn last line: the run is being written, or was killed mid-line
+            raise JaxpgError(f"{met_path} line {i + 1} is not JSON: the file is damaged") from None
+        if not isinstance(row, dict):
+            raise JaxpgError(f"{met_path} line {i + 1} is not a metrics row (a JSON object)")
+        rows.append(row)
+    if not rows:
+        raise JaxpgError(f"{met_path} has no rows yet: nothing to plot (did the run log a chunk?)")
+    return cfg, rows
 
 
 def group_key(cfg: dict) -> str:
@@ -88,17 +102,21 @@ def plot_runs(
     groups: dict[str, list[tuple[dict, list[dict]]]] = {}
     for d in run_dirs:
         cfg, rows = read_run(d)
-        if rows and not any(metric in r for r in rows):
-            have = sorted(set().union(*rows))
-            raise JaxpgError(f"metric {metric!r} not in {d}/metrics.jsonl; have {', '.join(have)}")
+        for name, flag in ((metric, "--metric"), (x, "--x")):
+            if not any(name in r for r in rows):
+                have = sorted(set().union(*rows))
+                raise JaxpgError(f"{flag} {name!r} is not in {d}/metrics.jsonl; have {', '.join(have)}")
         groups.setdefault(group_key(cfg), []).append((cfg, rows))
+
+    def x_of(r: dict) -> float:
+        # an evaluation's x is the env steps when it ran (eval_env_steps), not the row's
+        value = r.get(x, np.nan)
+        return r.get("eval_env_steps", value) if metric.startswith("eval_") and x == "env_steps" else value
 
     cfgs = [runs[0][0] for runs in groups.values()]
     series, counts = [], {}
     for i, runs in enumerate(groups.values()):
         label = _label(runs[0][0], [c for j, c in enumerate(cfgs) if j != i])
-        # an evaluation's x is the env steps when it ran (eval_env_steps), not the row's
-        x_of = lambda r: r.get("eval_env_steps", r[x]) if metric.startswith("eval_") and x == "env_steps" else r[x]
         xs = [np.array([x_of(r) for r in rows], np.float64) for _, rows in runs]
         ys = [_column(rows, metric) for _, rows in runs]
         grid = np.unique(np.concatenate(xs))
@@ -109,7 +127,10 @@ def plot_runs(
     default_title = f"{metric} (mean, 95% CI over seeds"
     if all(n == 1 for n in counts.values()) and series[0][3] is not None:
         default_title += "; one seed: over its evaluation episodes"
-    plot_bands(out, series, title or default_title + ")", x, metric)
+    try:
+        plot_bands(out, series, title or default_title + ")", x, metric)
+    except OSError as e:
+        raise JaxpgError(f"cannot write {out}: {e.strerror or e}; choose another --out") from None
     return counts
 
 

@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from jaxpg.errors import JaxpgError
+from jaxpg.runner.signals import exit_while_starting
 
 # name -> (module under jaxpg.cli, one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -39,11 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"jaxpg: unknown command {name!r}; use one of {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
     try:
-        command = importlib.import_module(f"jaxpg.cli.{COMMANDS[name][0]}")
-        return command.main(rest)
+        # Before jax is imported: a signal while starting exits with one line (see StartupExit).
+        with exit_while_starting(f"jaxpg {name}"):
+            command = importlib.import_module(f"jaxpg.cli.{COMMANDS[name][0]}")
+            return command.main(rest)
     except JaxpgError as e:
         print(f"jaxpg {name}: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_status
     except KeyboardInterrupt:
         print(f"jaxpg {name}: interrupted", file=sys.stderr)
         return 130

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import tyro
 
 from jaxpg.analysis.evaluate import evaluate_run
+from jaxpg.cli.common import check_episode_options, parse_flags
 
 
 @dataclass
 class EvalArgs:
     """Evaluate the final policy of a run directory (writes DIR/eval.json)."""
 
-    run_dir: tyro.conf.Positional[str]
+    run_dir: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="RUN_DIR")]
     """Run directory written by jaxpg train."""
     episodes: int = 20
     """Episodes per mode (played in parallel)."""
@@ -26,7 +28,8 @@ class EvalArgs:
 
 
 def main(argv: list[str]) -> int:
-    a = tyro.cli(EvalArgs, args=argv, prog="jaxpg eval")
+    a = parse_flags(EvalArgs, argv, "jaxpg eval", None)
+    check_episode_options(a.seed, a.max_steps, a.episodes)  # before eval.json is touched
     r = evaluate_run(a.run_dir, a.episodes, a.seed, a.max_steps, a.env_factory)
     print(f"jaxpg eval: {r['algo']} on {r['env']}, {a.episodes} episodes per mode")
     for mode in ("deterministic", "stochastic"):

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Annotated
 
 import tyro
 
 from jaxpg.analysis.plotting import plot_runs
+from jaxpg.cli.common import check_out, parse_flags
 
 
 @dataclass
 class PlotArgs:
     """Overlay learning curves of runs; runs differing only in seed are one band."""
 
-    run_dirs: tyro.conf.Positional[list[str]]
+    run_dirs: Annotated[tyro.conf.Positional[list[str]], tyro.conf.arg(metavar="RUN_DIR...")]
     """Run directories written by jaxpg train."""
     out: str | None = None
     """PNG file to write (default: curves.png in the run directory; for several runs, in
@@ -33,7 +35,8 @@ def default_dir(run_dirs: list[str]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    a = tyro.cli(PlotArgs, args=argv, prog="jaxpg plot")
+    a = parse_flags(PlotArgs, argv, "jaxpg plot", None)
+    check_out(a.out)
     if a.out is None:
         a.out = os.path.join(default_dir(a.run_dirs), "curves.png")
     groups = plot_runs(a.run_dirs, a.out, a.metric, a.x)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import tyro
 
 from jaxpg.analysis.render import render_run
+from jaxpg.cli.common import check_episode_options, check_out, parse_flags
 
 
 @dataclass
 class RenderArgs:
     """Play one episode of a run's final policy and write a GIF (gymnax) or HTML (Brax)."""
 
-    run_dir: tyro.conf.Positional[str]
+    run_dir: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="RUN_DIR")]
     """Run directory written by jaxpg train."""
     out: str | None = None
     """Output file; default DIR/episode.gif or DIR/episode.html."""
@@ -28,7 +30,9 @@ class RenderArgs:
 
 
 def main(argv: list[str]) -> int:
-    a = tyro.cli(RenderArgs, args=argv, prog="jaxpg render")
+    a = parse_flags(RenderArgs, argv, "jaxpg render", None)
+    check_episode_options(a.seed, a.max_steps)
+    check_out(a.out)
     out = render_run(a.run_dir, a.out, a.seed, not a.stochastic, a.max_steps, a.env_factory)
     print(f"jaxpg render: wrote {out}")
     return 0

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import tyro
 
-from jaxpg.cli.common import parse_flags, timestamped_dir
+from jaxpg.cli.common import check_out, parse_flags, timestamped_dir
 from jaxpg.rlhf.pipeline import RLHFConfig, run_rlhf, validate
 from jaxpg.runner.rundir import prepare_run_dir
 
@@ -25,9 +25,10 @@ class RLHFArgs:
 
 def main(argv: list[str]) -> int:
     args = parse_flags(RLHFArgs, argv, "jaxpg rlhf", RLHFArgs(cfg=RLHFConfig()))
+    check_out(args.out)
     out = args.out or timestamped_dir(f"rlhf-s{args.cfg.seed}")
     validate(args.cfg)  # before the run directory is made
-    prepare_run_dir(out, resume=False, overwrite=args.overwrite)
+    prepare_run_dir(out, resume=False, overwrite=args.overwrite, can_resume=False)
     print(f"jaxpg rlhf: writing {out}")
     summary = run_rlhf(args.cfg, out)
     print(f"done in {summary['wall_s']['total_s']:.0f} s: {out}/summary.json")

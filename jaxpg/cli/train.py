@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import signal
 import sys
 from dataclasses import dataclass
@@ -15,14 +16,15 @@ from typing import Annotated
 
 import tyro
 
-from jaxpg.cli.common import parse_flags, preparse_algo_env, timestamped_dir
-from jaxpg.config import HParams, TrainConfig
+from jaxpg.cli.common import check_out, parse_flags, preparse_algo_env, timestamped_dir
+from jaxpg.config import HParams, TrainConfig, check_seed
 from jaxpg.envs import check_env_name
 from jaxpg.errors import JaxpgError
 from jaxpg.presets import no_preset_note, preset
 from jaxpg.runner.loop import run
 from jaxpg.runner.options import RunOptions
 from jaxpg.runner.rundir import load_run_config
+from jaxpg.runner.signals import startup_hint
 from jaxpg.validate import validate
 
 
@@ -72,6 +74,7 @@ def resume(argv: list[str], run_dir: str) -> int:
             "(or start a new run with --out to change settings)"
         )
     saved = load_run_config(run_dir)
+    startup_hint(f"nothing new to save; continue with: jaxpg train --resume {run_dir}")
     print(f"jaxpg train: resuming {run_dir} ({saved.config.algo} on {saved.config.env})")
     options = RunOptions(
         seed=saved.seed, out_dir=run_dir, progress="--quiet" not in argv, resume=True,
@@ -92,6 +95,12 @@ def report(s: dict, out: str) -> int:
             file=sys.stderr,
         )
         return 128 + signum
+    if s["status"] == "write_failed":
+        cont = (f"free space, then resume with: jaxpg train --resume {out}" if s["checkpoint"]
+                else "free space and run the command again")  # fmt: skip
+        kept = f"last checkpoint {s['checkpoint']} intact" if s["checkpoint"] else "no checkpoint yet"
+        print(f"jaxpg train: stopped: {s['stop_reason']}; {kept}; {cont}", file=sys.stderr)
+        return 1
     if s["status"] == "nonfinite":
         kept = f"last good checkpoint {s['checkpoint']}" if s["checkpoint"] else "no checkpoint yet"
         print(
@@ -109,7 +118,23 @@ def report(s: dict, out: str) -> int:
     return 0
 
 
+DISTRIBUTED_VARS = ("JAXPG_COORDINATOR", "JAXPG_NUM_PROCESSES", "JAXPG_PROCESS_ID", "JAXPG_DISTRIBUTED")
+
+
+def refuse_distributed() -> None:
+    """``jaxpg train`` is one process: with the distributed settings each process would
+    train the whole run alone and all would write one directory. Refuse in one line."""
+    given = [v for v in DISTRIBUTED_VARS if os.environ.get(v)]
+    if given:
+        raise JaxpgError(
+            f"jaxpg train runs in one process and does not read {', '.join(given)}: unset them "
+            "(one run uses all of this host's devices), or train several agents over processes "
+            "with jaxpg sweep"
+        )
+
+
 def main(argv: list[str]) -> int:
+    refuse_distributed()
     run_dir = preparse_resume(argv)
     if run_dir is not None:
         return resume(argv, run_dir)
@@ -117,6 +142,8 @@ def main(argv: list[str]) -> int:
     check_env_name(env)
     config, hparams = preset(algo, env)
     args = parse_flags(TrainArgs, argv, "jaxpg train", TrainArgs(config=config, hparams=hparams))
+    check_out(args.out)
+    check_seed(args.seed)
     out = args.out or timestamped_dir(f"{args.config.algo}-{args.config.env}-s{args.seed}")
     options = RunOptions(
         seed=args.seed, out_dir=out, progress=not args.quiet, overwrite=args.overwrite,
@@ -126,6 +153,7 @@ def main(argv: list[str]) -> int:
     validate(args.config, args.hparams, options=options)  # before anything is written
     if args.wandb and importlib.util.find_spec("wandb") is None:
         raise JaxpgError("--wandb needs the wandb package: pip install wandb (or pip install -e '.[wandb]')")
+    startup_hint("nothing was trained yet; run the same command again")
     print(f"jaxpg train: {args.config.algo} on {args.config.env}, writing {out}")
     note = no_preset_note(args.config.algo, args.config.env)
     if note:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import sys
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,6 +27,7 @@ import jax
 import numpy as np
 
 from jaxpg.errors import JaxpgError
+from jaxpg.runner.logging import write_failed
 
 CHECKPOINT_SUBDIR = "checkpoints"
 
@@ -80,15 +83,31 @@ class Checkpointer:
         step = int(state.update)
         if step in self.steps():
             return step
-        self._manager.save(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
-            ),
-            force=True,
-        )
-        self._manager.wait_until_finished()
+        try:
+            with _quiet_absl(logging.CRITICAL):  # orbax logs each failed write's traceback
+                self._manager.save(
+                    step,
+                    args=ocp.args.Composite(
+                        state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+                    ),
+                    force=True,
+                )
+                self._manager.wait_until_finished()
+        except Exception as e:  # noqa: BLE001 - tensorstore/orbax raise many types
+            _drop_closed_loop_errors()
+            self._discard_partial(step)
+            raise write_failed(os.path.join(self.directory, str(step)), e) from None
         return step
+
+    def _discard_partial(self, step: int) -> None:
+        """Remove what a failed save left (its temporary directory): free space back."""
+        for name in os.listdir(self.directory):
+            if name.startswith(f"{step}.orbax-checkpoint-tmp"):
+                shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+        try:
+            self._manager.reload()
+        except Exception:  # noqa: BLE001 - the listing is re-read at the next save anyway
+            pass
 
     def read_meta(self, step: int) -> dict:
         ocp = _ocp()
@@ -100,7 +119,7 @@ class Checkpointer:
                 )
             return dict(out["meta"])
         except Exception as e:  # noqa: BLE001 - any failure here is a bad file
-            raise JaxpgError(_corrupt(where, e)) from None
+            raise CorruptCheckpoint(where, e) from None
 
     def restore(self, abstract_state, step: int | None = None):
         """Return ``(state, meta)`` of ``step`` (default latest), checked against ``abstract_state``."""
@@ -123,32 +142,65 @@ class Checkpointer:
         except JaxpgError:
             raise
         except Exception as e:  # noqa: BLE001 - orbax/tensorstore raise many types
-            raise JaxpgError(_corrupt(where, e)) from None
+            raise CorruptCheckpoint(where, e) from None
         state = out["state"]
         _check_leaves(state, abstract_state, where)
         return state, dict(out["meta"])
+
+    def set_aside(self, step: int) -> str:
+        """Rename an unreadable step out of the way (kept for inspection, never listed
+        again), so the run can write that step anew; returns the new path."""
+        where = os.path.join(self.directory, str(step))
+        aside = f"{where}.unreadable"
+        if os.path.exists(aside):
+            shutil.rmtree(aside)
+        os.rename(where, aside)
+        self._manager.reload()
+        return aside
 
     def close(self) -> None:
         self._manager.close()
 
 
+def _drop_closed_loop_errors() -> None:
+    """After a failed save, tensorstore's writes still in flight complete on its own
+    threads and call back into orbax's event loop, already closed: each callback's
+    ``RuntimeError: Event loop is closed`` is printed through ``sys.excepthook`` (a
+    full disk printed 31 of them after the one-line error). Drop exactly those."""
+    previous = sys.excepthook
+    if getattr(previous, "_jaxpg_drops_closed_loop", False):
+        return
+
+    def hook(kind, value, tb):
+        if kind is RuntimeError and str(value) == "Event loop is closed":
+            return
+        previous(kind, value, tb)
+
+    hook._jaxpg_drops_closed_loop = True
+    sys.excepthook = hook
+
+
 @contextmanager
-def _quiet_absl():
+def _quiet_absl(level_during: int = logging.ERROR):
     logger = logging.getLogger("absl")
     level = logger.level
-    logger.setLevel(logging.ERROR)
+    logger.setLevel(level_during)
     try:
         yield
     finally:
         logger.setLevel(level)
 
 
-def _corrupt(where: str, e: Exception) -> str:
-    first = (str(e).strip().splitlines() or [""])[0][:160]
-    return (
-        f"checkpoint {where} is unreadable ({type(e).__name__}: {first}); "
-        "delete that step directory to resume from an earlier one, or start a new run"
-    )
+class CorruptCheckpoint(JaxpgError):
+    """A checkpoint step that cannot be read (a resume falls back to the one before it)."""
+
+    def __init__(self, where: str, e: Exception):
+        self.where = where
+        self.reason = f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:160]}"
+        super().__init__(
+            f"checkpoint {where} is unreadable ({self.reason}); "
+            "delete that step directory to resume from an earlier one, or start a new run"
+        )
 
 
 def _check_shapes(manager, step: int, abstract_state, where: str) -> None:
@@ -165,9 +217,13 @@ def _check_shapes(manager, step: int, abstract_state, where: str) -> None:
         saved_leaves = jax.tree.leaves(saved)
     except Exception:  # noqa: BLE001
         return
-    want = jax.tree.leaves(abstract_state)
-    shapes = [tuple(getattr(x, "shape", ())) for x in saved_leaves]
-    if len(shapes) != len(want) or any(s != tuple(w.shape) for s, w in zip(shapes, want)):
+    if not saved_leaves:  # metadata without a handler for it: the restore checks the leaves
+        return
+    # Orbax's metadata tree is a dict (keys sorted), the state a dataclass (fields in
+    # order): the leaves come in different orders, so compare the shapes as multisets.
+    shapes = sorted(tuple(getattr(x, "shape", ())) for x in saved_leaves)
+    want = sorted(tuple(w.shape) for w in jax.tree.leaves(abstract_state))
+    if shapes != want:
         raise JaxpgError(
             f"checkpoint {where} does not match this run's env/network (state shapes differ); "
             "resume with the config it was written with (its run's config.json) or start a new run"

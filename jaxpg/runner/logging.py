@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from typing import Any
 
 import numpy as np
 
-from jaxpg.errors import JaxpgError
+from jaxpg.errors import JaxpgError, WriteFailed
 
 
 def _jsonable(value: Any) -> Any:
@@ -93,8 +94,11 @@ class RunLogger:
     def log(self, metrics: dict[str, Any], step: int) -> None:
         """Append ``{"step": step, **metrics}`` to metrics.jsonl and to TensorBoard."""
         row = _jsonable({"step": step, **metrics})
-        self._jsonl.write(json.dumps(row) + "\n")
-        self._jsonl.flush()
+        try:
+            self._jsonl.write(json.dumps(row) + "\n")
+            self._jsonl.flush()
+        except OSError as e:
+            raise write_failed(self._jsonl.name, e) from None
         if self._tb is not None:
             for name, value in row.items():
                 if name != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -103,12 +107,40 @@ class RunLogger:
             self._wandb.log({k: v for k, v in row.items() if k != "step"}, step=int(step))
 
     def write_summary(self, summary: dict) -> None:
-        write_json(os.path.join(self.out_dir, "summary.json"), summary)
+        path = os.path.join(self.out_dir, "summary.json")
+        try:
+            write_json(path, summary)
+        except OSError as e:
+            raise write_failed(path, e) from None
 
     def close(self) -> None:
-        self._jsonl.close()
+        try:
+            self._jsonl.close()
+        except OSError:
+            pass  # a failed flush of the last row: already reported by log()
         if self._tb is not None:
             self._tb.close()
         if self._wandb is not None:
             self._wandb.finish()
             self._wandb = None
+
+
+def free_space(path: str) -> str:
+    """Free bytes on the disk holding ``path`` (its nearest existing ancestor), e.g. "12.0 kB"."""
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    try:
+        free = float(shutil.disk_usage(probe).free)
+    except OSError:
+        return "unknown space"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if free < 1000 or unit == "TB":
+            return f"{free:.0f} {unit}" if unit == "B" else f"{free:.1f} {unit}"
+        free /= 1000
+    return "unknown space"
+
+
+def write_failed(path: str, e: BaseException) -> WriteFailed:
+    """The one-line error for a failed write of ``path``, with the free space there."""
+    return WriteFailed(path, e, free_space(path))

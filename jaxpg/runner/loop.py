@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -23,14 +24,15 @@ from jaxpg import metrics as metrics_lib
 from jaxpg.algos.state import TrainState
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.diagnostics import HealthMonitor
-from jaxpg.errors import JaxpgError
+from jaxpg.errors import JaxpgError, WriteFailed
 from jaxpg.metrics import UpdateMetrics
-from jaxpg.runner.checkpoint import Checkpointer, check_compatible
+from jaxpg.runner.checkpoint import Checkpointer, CorruptCheckpoint, check_compatible
 from jaxpg.runner.logging import RunLogger
 from jaxpg.runner.options import RunOptions
 from jaxpg.runner.progress import Progress
-from jaxpg.runner.rundir import describe_env_object, prepare_run_dir, save_params, truncate_metrics
-from jaxpg.runner.signals import signal_name, stop_on_signals
+from jaxpg.runner.rundir import (RunLock, describe_env_object, holds_run, prepare_run_dir, save_params,
+                                 truncate_metrics)
+from jaxpg.runner.signals import done_starting, signal_name, stop_on_signals
 from jaxpg.runner.trainer import Trainer, make_trainer
 from jaxpg.runner.watchdog import ChunkWatchdog
 from jaxpg.sharding import shard_env_axis
@@ -128,6 +130,7 @@ class Outputs:
     meta: dict
     good: dict
     last_saved: int | None = None
+    lock: RunLock | None = None
 
     def save(self, state: TrainState) -> None:
         if self.ckpt and self.last_saved != self.good["update"]:
@@ -143,13 +146,27 @@ class Outputs:
 
     def finish(self, out_dir, state: TrainState, summary: dict) -> None:
         """Write the summary and, unless the run went non-finite, the final parameters."""
+        try:
+            if self.logger:
+                self.logger.write_summary(summary)
+                if summary["status"] not in ("nonfinite", "write_failed"):
+                    save_params(out_dir, state)  # the final policy, for jaxpg eval/render
+        except WriteFailed:
+            if summary["status"] != "write_failed":  # else already reported: the disk is full
+                raise
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the logger and checkpointer, release the run directory (also after an error)."""
         if self.logger:
-            self.logger.write_summary(summary)
             self.logger.close()
-            if summary["status"] != "nonfinite":
-                save_params(out_dir, state)  # the final policy, for jaxpg eval/render
+            self.logger = None
         if self.ckpt:
             self.ckpt.close()
+            self.ckpt = None
+        if self.lock:
+            self.lock.release()
 
     @property
     def checkpoint_path(self) -> str | None:
@@ -166,20 +183,42 @@ def open_outputs(options: RunOptions, meta) -> Outputs:
     """
     if not options.out_dir:
         return Outputs(None, None, meta, {})
-    prepare_run_dir(options.out_dir, options.resume, options.overwrite)
-    ckpt = Checkpointer(options.out_dir, keep=options.keep_checkpoints, create=not options.resume)
-    return Outputs(None, ckpt, meta, {})
+    lock = prepare_run_dir(options.out_dir, options.resume, options.overwrite)
+    try:
+        # A start that died before its first checkpoint has no checkpoints/ to resume from.
+        create = not options.resume or not holds_run(options.out_dir)
+        ckpt = Checkpointer(options.out_dir, keep=options.keep_checkpoints, create=create)
+        return Outputs(None, ckpt, meta, {}, lock=lock)
+    except BaseException:
+        lock.release()
+        raise
 
 
 def restore_latest(trainer: Trainer, out: Outputs, out_dir: str, seed: int, hp, history: History):
-    """The latest checkpoint's state (checked against this config); metrics rows past it dropped."""
-    step = out.ckpt.latest()
-    if step is None:
-        raise JaxpgError(f"no complete checkpoint in {out.ckpt.directory}: nothing to resume; start a new run")
-    where = os.path.join(out.ckpt.directory, str(step))
-    check_compatible(out.ckpt.read_meta(step).get("config", {}), out.meta["config"], where)
+    """The newest readable checkpoint's state (checked against this config); metrics rows
+    past it dropped. ``None`` (start from update 0) when the run died before its first
+    checkpoint. A damaged newest checkpoint is named on stderr and the one before it used."""
+    steps = out.ckpt.steps()
+    if not steps:
+        if holds_run(out_dir):
+            raise JaxpgError(f"no complete checkpoint in {out.ckpt.directory}: nothing to resume; start a new run")
+        print(f"jaxpg: {out_dir} stopped before its first checkpoint: starting it from update 0 "
+              "with its saved config", file=sys.stderr)  # fmt: skip
+        truncate_metrics(out_dir, 0)
+        return None
     abstract = jax.eval_shape(trainer.init, jax.random.PRNGKey(seed), hp)
-    state, _ = out.ckpt.restore(abstract, step)
+    for i, step in enumerate(reversed(steps)):
+        where = os.path.join(out.ckpt.directory, str(step))
+        check_compatible(out.ckpt.read_meta(step).get("config", {}), out.meta["config"], where)
+        try:
+            state, _ = out.ckpt.restore(abstract, step)
+            break
+        except CorruptCheckpoint as e:
+            if i == len(steps) - 1:
+                raise
+            aside = out.ckpt.set_aside(step)
+            print(f"jaxpg: {e.where} is unreadable ({e.reason}); moved to {aside}; resuming from "
+                  "the checkpoint before it", file=sys.stderr)  # fmt: skip
     for row in truncate_metrics(out_dir, int(state.update)):
         history.add(row)
     out.last_saved = int(state.update)
@@ -234,6 +273,7 @@ def train_chunks(trainer, programs, state, hp, out: Outputs, history, options: R
                     stop = Stop("nonfinite", health_stop, {"quantity": "metrics", "update": row["update"]})
                     break  # the bad state is never saved
                 history.add(row)
+                done_starting()  # a chunk's work exists: a signal now stops at a boundary, saved
                 done = out.good["update"] = row["update"]
                 out.good["env_steps"] = row["env_steps"]
                 if on_row:
@@ -241,13 +281,18 @@ def train_chunks(trainer, programs, state, hp, out: Outputs, history, options: R
                 bar.update(row)
                 if out.ckpt and done < num_updates and (out.last_saved or 0) // every < done // every:
                     out.save(state)
+        except WriteFailed as e:  # disk full, quota, read-only: stop, keep the earlier checkpoints
+            stop = Stop("write_failed", str(e))
         finally:
             bar.close()
         request.check()  # a second signal: abort now, without the final checkpoint
         if request.signum is not None and stop.status == "completed" and done < num_updates:
             stop = Stop("interrupted", f"interrupted by {signal_name(request.signum)}", None, request.signum)
-        if stop.status != "nonfinite":
-            out.save(state)
+        if stop.status in ("completed", "interrupted"):
+            try:
+                out.save(state)
+            except WriteFailed as e:
+                stop = Stop("write_failed", str(e), signum=stop.signum)
     stop.health_warnings = [kind for kind, _, _ in monitor.warnings]
     return state, stop, train_time
 
@@ -267,7 +312,9 @@ def run(
     passed to ``on_row``), checkpoints and checks health. A resumed run continues
     the latest checkpoint and logs exactly what an uninterrupted one would; a
     non-finite update stops the run without saving the bad state.
-    ``summary["status"]`` is ``completed``, ``interrupted`` or ``nonfinite``.
+    ``summary["status"]`` is ``completed``, ``interrupted``, ``nonfinite`` or
+    ``write_failed`` (a file could not be written: disk full, quota, read-only; the
+    earlier checkpoints are intact, ``summary.json`` written if the disk allows).
     ``env``: a user env object (see :func:`jaxpg.runner.trainer.make_train`);
     ``config.env`` is then a label.
     """
@@ -281,8 +328,19 @@ def run(
         meta["env_object"] = describe_env_object(env)
     t_start = time.perf_counter()
 
-    history, state = History(), None
+    history = History()
     out = open_outputs(options, meta)
+    try:
+        return _run_with_outputs(config, trainer, hp, options, out, history, on_row, t_start)
+    except BaseException:
+        out.close()  # a failed start (compile error, bad env, Ctrl-C) leaves the directory free
+        raise
+
+
+def _run_with_outputs(config, trainer, hp, options: RunOptions, out: Outputs, history: History,
+                      on_row, t_start) -> RunResult:  # fmt: skip
+    seed, out_dir = options.seed, options.out_dir
+    state = None
     if options.resume:
         state = restore_latest(trainer, out, out_dir, seed, hp, history)
     out.open_logger(options)

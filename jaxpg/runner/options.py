@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from jaxpg.config import check_seed
 from jaxpg.errors import ConfigError, JaxpgError
 
 
@@ -53,8 +54,7 @@ class RunOptions:
 
     def validate(self) -> "RunOptions":
         """One-line :class:`ConfigError`/:class:`JaxpgError` for bad options."""
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError("seed", self.seed, "must be a non-negative integer")
+        check_seed(self.seed)
         every = self.checkpoint_every
         if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
             raise ConfigError("checkpoint_every", every, "must be a positive number of updates or None")

@@ -10,7 +10,9 @@ on what a valid file is (unknown fields are an error, not silently dropped).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import shutil
@@ -28,6 +30,7 @@ from jaxpg.errors import JaxpgError
 from jaxpg.networks import ActorCritic
 from jaxpg.normalization import RunningStats
 from jaxpg.runner.checkpoint import CHECKPOINT_SUBDIR
+from jaxpg.runner.logging import write_failed
 
 CONFIG_FILE = "config.json"
 PARAMS_FILE = "params.msgpack"
@@ -35,45 +38,116 @@ RUN_FILES = (CONFIG_FILE, "metrics.jsonl", "summary.json", PARAMS_FILE, "eval.js
              "episode.gif", "episode.html")  # fmt: skip
 
 
+LOCK_FILE = ".lock"
+KEPT_FILES = ("summary.json", PARAMS_FILE, "eval.json", "episode.gif", "episode.html")
+"""Files whose presence means a run got somewhere (besides a complete checkpoint)."""
+
+
+def complete_checkpoints(out_dir: str) -> list[int]:
+    """Steps under ``checkpoints/`` that orbax finished (it renames a step into place
+    only once written, so an unfinished one has a temporary, non-numeric name)."""
+    path = os.path.join(out_dir, CHECKPOINT_SUBDIR)
+    if not os.path.isdir(path):
+        return []
+    return sorted(int(n) for n in os.listdir(path) if n.isdigit() and os.path.isdir(os.path.join(path, n)))
+
+
 def holds_run(out_dir: str) -> bool:
-    """Whether ``out_dir`` has any file a run writes."""
+    """Whether ``out_dir`` holds a run worth keeping: a complete checkpoint, a
+    summary or final parameters. A start that died before its first checkpoint
+    (Ctrl-C while compiling, a compile error, a bad env) leaves only its config,
+    TensorBoard events and a few metrics rows: nothing a resume could continue from,
+    so it does not block the same command from starting again."""
     names = set(os.listdir(out_dir))
-    return bool(names & {*RUN_FILES, CHECKPOINT_SUBDIR}) or any(
-        n.startswith("events.out.tfevents") for n in names
-    )
+    return bool(names & set(KEPT_FILES)) or bool(complete_checkpoints(out_dir))
 
 
-def prepare_run_dir(out_dir: str, resume: bool, overwrite: bool) -> None:
-    """Refuse to clobber an existing run unless told to; create the directory.
+def leftover_files(out_dir: str) -> list[str]:
+    """The files a run writes that are in ``out_dir`` (what ``--overwrite`` removes)."""
+    return [
+        n for n in os.listdir(out_dir)
+        if n in RUN_FILES or n == CHECKPOINT_SUBDIR or n.startswith("events.out.tfevents")
+    ]  # fmt: skip
 
-    ``resume``: ``out_dir`` must hold a run. ``overwrite``: the previous run's files
-    (config, metrics, summary, TensorBoard events, checkpoints) are removed first,
-    so an old checkpoint can never be mistaken for this run's latest.
+
+def _remove(out_dir: str, names: list[str]) -> None:
+    for name in names:
+        path = os.path.join(out_dir, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+
+
+class RunLock:
+    """An exclusive lock on a run directory for the life of the process that holds it.
+
+    ``flock`` on ``DIR/.lock``: taken atomically, so of two processes started on one
+    directory exactly one gets it; released by the kernel when the holder exits,
+    however it dies (a SIGKILL leaves no stale lock to clean up by hand).
+    """
+
+    def __init__(self, out_dir: str):
+        self.path = os.path.join(out_dir, LOCK_FILE)
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(self._fd)
+            self._fd = None
+            raise JaxpgError(
+                f"{out_dir} is in use by another jaxpg process (pid {holder}): wait for it to end, "
+                "or choose another --out"
+            ) from None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the last descriptor releases the flock
+            self._fd = None
+
+    __del__ = release
+
+
+def prepare_run_dir(out_dir: str, resume: bool, overwrite: bool, can_resume: bool = True) -> RunLock:
+    """Create (or reuse) ``out_dir`` for one process alone; refuse to clobber a run.
+
+    Returns the directory's :class:`RunLock` (release it when the run ends; it is
+    released anyway when the process exits). ``resume``: ``out_dir`` must hold a
+    run. ``overwrite``: the previous run's files (config, metrics, summary,
+    TensorBoard events, checkpoints) are removed first, so an old checkpoint can
+    never be mistaken for this run's latest. Files of a start that never reached a
+    checkpoint are removed without asking (see :func:`holds_run`).
     """
     if resume and overwrite:
         raise JaxpgError("--resume and --overwrite contradict each other: give one of them")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise JaxpgError(f"run directory {out_dir} is a file: choose another --out")
-    if resume:
-        if not os.path.isdir(out_dir):
-            raise JaxpgError(f"no run directory {out_dir}: --resume needs an existing run directory")
-        return
-    if os.path.isdir(out_dir) and holds_run(out_dir):
-        if not overwrite:
-            raise JaxpgError(
-                f"{out_dir} already holds a run: continue it with --resume {out_dir}, "
-                "replace it with --overwrite, or choose another --out"
-            )
-        for name in os.listdir(out_dir):
-            path = os.path.join(out_dir, name)
-            if name == CHECKPOINT_SUBDIR:
-                shutil.rmtree(path)
-            elif name in RUN_FILES or name.startswith("events.out.tfevents"):
-                os.remove(path)
+    if resume and not os.path.isdir(out_dir):
+        raise JaxpgError(f"no run directory {out_dir}: --resume needs an existing run directory")
     try:
         os.makedirs(out_dir, exist_ok=True)
+        lock = RunLock(out_dir)
     except OSError as e:
         raise JaxpgError(f"cannot create run directory {out_dir}: {e.strerror}") from None
+    try:
+        if not resume:
+            _clear_for_new_run(out_dir, overwrite, can_resume)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _clear_for_new_run(out_dir: str, overwrite: bool, can_resume: bool) -> None:
+    if holds_run(out_dir) and not overwrite:
+        cont = f"continue it with --resume {out_dir}, " if can_resume else ""
+        raise JaxpgError(
+            f"{out_dir} already holds a run: {cont}replace it with --overwrite, or choose another --out"
+        )
+    _remove(out_dir, leftover_files(out_dir))
 
 
 def read_config_json(run_dir: str) -> dict:
@@ -85,9 +159,12 @@ def read_config_json(run_dir: str) -> dict:
         raise JaxpgError(f"{path} not found: {run_dir} is not a jaxpg run directory")
     try:
         with open(path) as f:
-            return json.load(f)
-    except ValueError as e:
+            saved = json.load(f)
+    except (ValueError, OSError) as e:
         raise JaxpgError(f"{path} is unreadable ({type(e).__name__}: {e}); it is not a valid run config") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
+        raise JaxpgError(f"{path} holds no run config (a JSON object with a 'config' object expected)")
+    return saved
 
 
 class SavedRun(NamedTuple):
@@ -164,9 +241,14 @@ def save_params(out_dir: str, state) -> str:
     }
     path = os.path.join(out_dir, PARAMS_FILE)
     tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(serialization.msgpack_serialize(payload))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(serialization.msgpack_serialize(payload))
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise write_failed(path, e) from None
     return path
 
 
@@ -178,11 +260,18 @@ def load_params(run_dir: str) -> tuple[ActorCritic, RunningStats]:
             f"{path} not found: the run has no saved parameters (did it finish? "
             "runs write them at the end)"
         )
-    with open(path, "rb") as f:
-        payload = serialization.msgpack_restore(f.read())
-    s = payload["obs_stats"]
-    stats = RunningStats(jnp.asarray(s["mean"]), jnp.asarray(s["var"]), jnp.asarray(s["count"]))
-    return ActorCritic(**jax.tree.map(jnp.asarray, payload["params"])), stats
+    try:
+        with open(path, "rb") as f:
+            payload = serialization.msgpack_restore(f.read())
+        s = payload["obs_stats"]
+        stats = RunningStats(jnp.asarray(s["mean"]), jnp.asarray(s["var"]), jnp.asarray(s["count"]))
+        return ActorCritic(**jax.tree.map(jnp.asarray, payload["params"])), stats
+    except Exception as e:  # noqa: BLE001 - msgpack raises many types on a torn file
+        first = (str(e).strip().splitlines() or [""])[0][:120]
+        raise JaxpgError(
+            f"{path} is unreadable ({type(e).__name__}: {first}): truncated or not written by "
+            "jaxpg train; rerun the run or resume it to write it again"
+        ) from None
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from contextlib import contextmanager
@@ -62,3 +63,96 @@ def stop_on_signals(enabled: bool):
 
 def signal_name(signum: int | None) -> str | None:
     return signal.Signals(signum).name if signum else None
+
+
+class StartupExit:
+    """Until a command has done work worth saving, SIGINT/SIGTERM end the process at
+    once with one line (exit 128 + signal), whatever the main thread is doing.
+
+    Why not Python's default handler: a KeyboardInterrupt raised at an arbitrary
+    bytecode during start-up lands inside ``import jax`` (an ``ImportError`` about the
+    extension), inside jax's ``gc`` callback (printed as "Exception ignored" and
+    dropped: the run went on and exited 0), or unwinds the main thread while XLA's
+    threads are still compiling; the interpreter then finalizes and C++ static
+    destructors run under those threads ("pure virtual method called", "free():
+    corrupted unsorted chunks", SIGSEGV). And a Python handler only runs between
+    bytecodes of the main thread, so not before a minute-long compile returns.
+
+    So the handler only records the signal, and its wake-up byte (``set_wakeup_fd``)
+    reaches a small thread that writes the line and calls ``os._exit``: no unwinding,
+    no finalizers, no destructors racing XLA's threads. Nothing is lost: until
+    :meth:`done_starting` there is nothing a checkpoint would keep, and the run
+    directory's lock dies with the process. Commands that write as they go (a sweep's
+    finished groups) update :attr:`hint` so the line says how to continue.
+    """
+
+    def __init__(self, prog: str):
+        self.prog = prog
+        self.hint = "nothing was saved; run the command again"
+        self.when = " while starting"
+        self.request = StopRequest()
+        self._active = True
+
+    def install(self) -> bool:
+        """Install for SIGINT/SIGTERM (main thread only); returns whether it did."""
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        r, self._w = os.pipe()
+        os.set_blocking(self._w, False)
+        self._previous_fd = signal.set_wakeup_fd(self._w, warn_on_full_buffer=False)
+        self._previous = {s: signal.signal(s, self.request) for s in (signal.SIGINT, signal.SIGTERM)}
+        threading.Thread(target=self._watch, args=(r,), name="jaxpg-startup-exit", daemon=True).start()
+        return True
+
+    def uninstall(self) -> None:
+        """Put back the previous handlers (a command run in-process, e.g. by a test)."""
+        self._active = False
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        signal.set_wakeup_fd(self._previous_fd)
+        os.close(self._w)  # the watcher reads end-of-file and returns
+
+    def done_starting(self) -> None:
+        """From now on a signal is the driver's to handle (stop at a chunk boundary)."""
+        self._active = False
+
+    def _watch(self, fd: int) -> None:
+        while data := os.read(fd, 16):
+            for signum in data:
+                if self._active and signum in (signal.SIGINT, signal.SIGTERM):
+                    name = signal.Signals(signum).name
+                    os.write(2, f"{self.prog}: interrupted by {name}{self.when}; {self.hint}\n".encode())
+                    os._exit(128 + signum)
+        os.close(fd)
+
+
+_startup: StartupExit | None = None
+
+
+@contextmanager
+def exit_while_starting(prog: str):
+    """:class:`StartupExit` installed for the block (the ``jaxpg`` command's whole run;
+    it is installed before jax is imported)."""
+    global _startup
+    guard = StartupExit(prog)
+    if not guard.install():
+        yield None
+        return
+    _startup = guard
+    try:
+        yield guard
+    finally:
+        _startup = None
+        guard.uninstall()
+
+
+def startup_hint(text: str, when: str = " while starting") -> None:
+    """What the one line on an early signal tells the user to do (no-op without the guard)."""
+    if _startup is not None:
+        _startup.hint, _startup.when = text, when
+
+
+def done_starting() -> None:
+    """The driver has work worth saving: signals now stop it at the next chunk boundary."""
+    if _startup is not None:
+        _startup.done_starting()

@@ -53,10 +53,15 @@ def run_sweep(
     max_batch: int | None = None,
     devices: list | None = None,
     log=print,
+    done: dict[int, dict] | None = None,
+    on_group=None,
 ) -> SweepResult:
     """Train every setting on seeds ``first_seed .. first_seed + seeds - 1``.
 
     Settings that share a static config run as one batch of agents (one compile).
+    ``done``: results of groups finished earlier (by group index, as passed to
+    ``on_group``), not trained again; ``on_group(index, record)`` is called as each
+    group finishes, so a caller can keep its work on disk.
     """
     if seeds < 1:
         raise ConfigError("seeds", seeds, "must be >= 1")
@@ -65,7 +70,10 @@ def run_sweep(
         groups.setdefault(s.config, []).append(s)
     seed_keys = jnp.stack([jax.random.PRNGKey(first_seed + i) for i in range(seeds)])
     timings = []
-    for config, group in groups.items():
+    for index, (config, group) in enumerate(groups.items()):
+        if done and index in done:
+            timings.append(restore_group(group, done[index]))
+            continue
         hp = stack_hparams([s.hparams for s in group for _ in range(seeds)])
         keys = jnp.tile(seed_keys, (len(group), 1))
         label = ", ".join(f"{k}={fmt_value(v)}" for k, v in group[0].static.items()) or "base config"
@@ -99,8 +107,26 @@ def run_sweep(
             c = curves[i * seeds : (i + 1) * seeds]
             s.final = summarize(finals[i * seeds : (i + 1) * seeds])
             s.curve = curve_stats(env_steps, c)
+        if on_group:
+            on_group(index, group_record(group, timing))
     best = max(settings, key=lambda s: _nan_low(s.final["iqm"]))
     return SweepResult(settings, best, timings, seeds)
+
+
+def group_record(group: list[Setting], timing: dict) -> dict:
+    """What a finished group leaves on disk: its settings' results and its timing."""
+    return {"settings": [{"name": s.name, "final": s.final, "curve": s.curve} for s in group],
+            "timing": timing}  # fmt: skip
+
+
+def restore_group(group: list[Setting], record: dict) -> dict:
+    """Put a finished group's saved results back on its settings; returns its timing."""
+    saved = {r["name"]: r for r in record["settings"]}  # NaN round-trips (json allow_nan)
+    if set(saved) != {s.name for s in group}:
+        raise ConfigError("resume", sorted(saved)[:3], "the saved group's settings differ from this sweep's")
+    for s in group:
+        s.final, s.curve = saved[s.name]["final"], saved[s.name]["curve"]
+    return record["timing"]
 
 
 def _nan_low(x: float) -> float:
@@ -110,6 +136,7 @@ def _nan_low(x: float) -> float:
 __all__ = [
     "BatchResult", "Sampler", "Setting", "SweepResult", "agent_curves", "bootstrap_ci",
     "build_settings", "compiled_bytes", "curve_stats", "estimate_agent_bytes", "final_returns",
+    "group_record", "restore_group",
     "hparam_settings", "iqm", "parse_grid", "parse_sample", "parse_static", "run_agents",
     "run_sweep", "stack_hparams", "summarize",
 ]  # fmt: skip

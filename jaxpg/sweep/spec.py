@@ -53,6 +53,8 @@ def parse_grid(items: Sequence[str]) -> dict[str, tuple[float, ...]]:
         if name in grid:
             raise ConfigError("grid", item, f"{name} is given twice; list all its values once")
         grid[name] = tuple(_float(v, "grid", item) for v in values.split(",") if v.strip())
+        if not grid[name]:
+            raise ConfigError("grid", item, f"no values for {name}: write e.g. --grid {name}=1e-4,3e-4")
     return grid
 
 
@@ -99,7 +101,7 @@ def _static_value(name: str, text: str, item: str):
         base = next(a for a in typing.get_args(hint) if a is not type(None))
     try:
         if typing.get_origin(base) is tuple or base is tuple:
-            return tuple(int(w) for w in text.split("x"))
+            return tuple(parse_int(w) for w in text.split("x"))
         if base is bool:
             if text.lower() not in ("true", "false"):
                 raise ValueError
@@ -122,7 +124,9 @@ def parse_static(items: Sequence[str]) -> dict[str, tuple]:
         name = _field_name(name, known, "static")
         if name in out:
             raise ConfigError("static", item, f"{name} is given twice")
-        out[name] = tuple(_static_value(name, v.strip(), item) for v in values.split(","))
+        if not any(v.strip() for v in values.split(",")):
+            raise ConfigError("static", item, f"no values for {name}: write e.g. --static {name}=A,B")
+        out[name] = tuple(_static_value(name, v.strip(), item) for v in values.split(",") if v.strip())
     return out
 
 

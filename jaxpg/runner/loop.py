@@ -321,7 +321,7 @@ def run(
     options = RunOptions() if options is None else options
     config, hparams = validate(config, hparams, options=options)
     trainer = make_trainer(config, env)
-    seed, out_dir = options.seed, options.out_dir
+    seed = options.seed
     hp = hparams.as_arrays()
     meta = {"config": config.to_dict(), "hparams": hparams.to_dict(), "seed": seed}
     if env is not None:  # eval/render then need the env back (--env-factory)

@@ -23,7 +23,9 @@ from jaxpg.algos.common import TrainState
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.diagnostics import HealthMonitor
 from jaxpg.errors import ConfigError, JaxpgError
+from jaxpg.runner import compile_cache
 from jaxpg.runner.checkpoint import Checkpointer, check_compatible
+from jaxpg.runner.compile_cache import compile_timed
 from jaxpg.runner.logging import RunLogger
 from jaxpg.runner.progress import Progress
 from jaxpg.runner.rundir import prepare_run_dir, save_params, truncate_metrics
@@ -119,18 +121,26 @@ def check_run_options(seed, checkpoint_every, keep_checkpoints, resume: bool, ou
 
 
 class ChunkPrograms:
-    """Compiled chunk programs by length (at most two: ``chunk`` and the remainder)."""
+    """Compiled chunk programs by length (at most two: ``chunk`` and the remainder),
+    with each program's trace/lower/compile times (``timings``, by name)."""
 
     def __init__(self, trainer: Trainer):
         self._jitted = jax.jit(trainer.run_updates, static_argnums=2, donate_argnums=0)
         self._compiled: dict[int, Any] = {}
-        self.compile_time = 0.0
+        self.timings: dict[str, dict] = {}
+
+    @property
+    def compile_time(self) -> float:
+        """Seconds spent tracing, lowering and compiling programs."""
+        return sum(t["trace_s"] + t["lower_s"] + t["compile_s"] for t in self.timings.values())
+
+    def init(self, trainer: Trainer, key: jax.Array, hp: HParams) -> TrainState:
+        fn, self.timings["init"] = compile_timed(jax.jit(trainer.init), key, hp)
+        return fn(key, hp)
 
     def get(self, state: TrainState, hp: HParams, n: int):
         if n not in self._compiled:
-            c0 = time.perf_counter()
-            self._compiled[n] = self._jitted.lower(state, hp, n).compile()
-            self.compile_time += time.perf_counter() - c0
+            self._compiled[n], self.timings[f"chunk_{n}"] = compile_timed(self._jitted, state, hp, n)
         return self._compiled[n]
 
 
@@ -316,13 +326,13 @@ def run(
         state = restore_latest(trainer, out, out_dir, seed, hp, history)
     options = {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints}
     out.open_logger(out_dir, resume, wandb_project, options)
+    programs, cache_before = ChunkPrograms(trainer), compile_cache.counts()
     if state is None:
-        state = jax.jit(trainer.init)(jax.random.PRNGKey(seed), hp)
+        state = programs.init(trainer, jax.random.PRNGKey(seed), hp)
     # Split the envs over all local devices (a no-op on one device); params replicated.
     state = shard_env_axis(state, config.num_envs)
     out.good = {"update": int(state.update), "env_steps": int(state.env_steps)}
     start = dict(out.good)
-    programs = ChunkPrograms(trainer)
     state, stop, train_time = train_chunks(
         trainer, programs, state, hp, out, history, every=every, progress=progress,
         on_row=on_row, handle_signals=handle_signals, t_start=t_start, watchdog=watchdog or ChunkWatchdog(),
@@ -332,6 +342,8 @@ def run(
         "compile_time_s": programs.compile_time,
         "train_time_s": train_time,
         "sps": (out.good["env_steps"] - start["env_steps"]) / max(train_time, 1e-9),
+        "programs": programs.timings,
+        "compile_cache": compile_cache.summary(cache_before),
     }
     summary = run_summary(config, seed, out, history, stop, timings)
     if resume:

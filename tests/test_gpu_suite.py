@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 PARTS = ("env_ceiling", "halfcheetah_ppo", "halfcheetah_preset", "cartpole_agents", "memory",
-         "profile", "brax_presets", "spinningup")  # fmt: skip
+         "profile", "brax_presets", "spinningup", "cold_warm")  # fmt: skip
 FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 
 
@@ -51,6 +51,9 @@ def test_gpu_suite_smoke_runs_every_part(tmp_path):
     assert bp["eval"] == "deterministic" and bp["env_steps"] > 0 and bp["evals"]
     assert bp["policy"]["policy"] == "tanh-gaussian" and bp["policy"]["state_dependent_std"]
     assert parts["spinningup"]["results"]["fast"]["vpg"]["updates_done"] > 0
+    cw = parts["cold_warm"]["halfcheetah"]
+    assert cw["cold"]["compile_cache"]["written"] >= 2 and cw["warm"]["compile_cache"]["hits"] >= 2
+    assert all(p["from_cache"] for p in cw["warm"]["programs"].values())
     assert "env-only ceiling" in md and "Where one update's time goes" in md
     assert "| brax/fast | tanh-gaussian + state std |" in md
 

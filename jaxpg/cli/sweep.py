@@ -14,6 +14,7 @@ from jaxpg.config import HParams, TrainConfig
 from jaxpg.envs import check_env_name
 from jaxpg.errors import ConfigError
 from jaxpg.presets import preset
+from jaxpg.runner import compile_cache
 from jaxpg.runner.loop import device_description
 from jaxpg.sharding import initialize_distributed
 from jaxpg.sweep import build_settings, parse_grid, parse_sample, parse_static, run_sweep
@@ -73,6 +74,7 @@ def main(argv: list[str]) -> int:
         f"jaxpg sweep: {args.config.algo} on {args.config.env}, {len(settings)} setting(s) x "
         f"{args.seeds} seed(s) on {jax.device_count()} device(s), writing {out}"
     )
+    cache_before = compile_cache.counts()
     result = run_sweep(settings, args.seeds, args.seed, args.max_batch)
     meta = {
         "algo": args.config.algo,
@@ -85,6 +87,7 @@ def main(argv: list[str]) -> int:
         "static": static,
         "device": device_description(),
         "jax_version": jax.__version__,
+        "compile_cache": compile_cache.summary(cache_before),
     }
     write_outputs(result, out, meta, plot=not args.no_plot)
     print_table(result)

@@ -121,12 +121,14 @@ def check_run_options(seed, checkpoint_every, keep_checkpoints, resume: bool, ou
 
 
 class ChunkPrograms:
-    """Compiled chunk programs by length (at most two: ``chunk`` and the remainder),
-    with each program's trace/lower/compile times (``timings``, by name)."""
+    """The compiled chunk program: ``config.chunk`` scanned updates, of which the last
+    chunk of a run may skip some (:meth:`Trainer.run_masked`), so one program serves
+    every chunk. ``timings``: each program's trace/lower/compile seconds, by name."""
 
     def __init__(self, trainer: Trainer):
-        self._jitted = jax.jit(trainer.run_updates, static_argnums=2, donate_argnums=0)
-        self._compiled: dict[int, Any] = {}
+        self._jitted = jax.jit(trainer.run_masked, static_argnums=3, donate_argnums=0)
+        self._length = trainer.ctx.config.chunk
+        self._compiled = None
         self.timings: dict[str, dict] = {}
 
     @property
@@ -139,9 +141,16 @@ class ChunkPrograms:
         return fn(key, hp)
 
     def get(self, state: TrainState, hp: HParams, n: int):
-        if n not in self._compiled:
-            self._compiled[n], self.timings[f"chunk_{n}"] = compile_timed(self._jitted, state, hp, n)
-        return self._compiled[n]
+        """``(state, hp) -> (state, metrics[n])``: ``n`` updates."""
+        if self._compiled is None:
+            self._compiled, self.timings["chunk"] = compile_timed(self._jitted, state, hp, np.int32(n), self._length)
+        compiled = self._compiled
+
+        def run_n(state: TrainState, hp: HParams):
+            state, metrics = compiled(state, hp, np.int32(n))
+            return state, jax.tree.map(lambda x: x[:n], jax.device_get(metrics))
+
+        return run_n
 
 
 @dataclass

@@ -386,4 +386,4 @@ def cold_warm(scale: dict, deadline: float, log) -> dict:
             walls = res[which].get("eval_walls")
             if walls:  # seconds from the command's start to each target eval return
                 res[which]["wall_to"] = {str(t): wall_to(walls, t) for t in scale["targets"]}
-    return out
+    return {"cases": out}

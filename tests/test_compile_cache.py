@@ -1,5 +1,6 @@
 """The persistent compilation cache's flags and variable (a second process finding
-the first one's programs: tests/test_cli.py, counted by JAX's cache-hit events)."""
+the first one's programs: the cold_warm part of tests/test_gpu_suite.py, counted by
+JAX's cache-hit events)."""
 
 import pytest
 

@@ -91,7 +91,10 @@ def run_once(args: list[str], cache: str, out: str, timeout: float) -> dict:
         cmd.append("--quiet")
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s", "load_before": load0}
     wall = time.perf_counter() - t0
     if p.returncode != 0:
         return {"error": (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1]}

@@ -21,6 +21,10 @@ Parts, in order (each one's figures are written as soon as it ends):
 9. ``craftax_ppo``: PPO on ``craftax/Craftax-Classic-Symbolic-v1`` at 1024 envs: env-only
    steps/s (optimistic resets), compile, steady steps/s, training return after a fixed
    budget (needs the ``craftax`` package; skipped by ``--smoke``).
+10. ``cold_warm``: the halfcheetah preset (to eval return 2500) and 2048 CartPole
+    agents x 5e5 steps (``jaxpg sweep --seeds 2048``), each as two fresh processes on
+    one new compilation cache: cold and warm walls, trace / lower / compile / run
+    seconds and cache hits (``bench_compile.py``'s measurement).
 
 **Unmeasured parts first.** When ``experiments/results/gpu_suite_<device>.json`` (the
 committed results for this device kind) exists, parts it holds without error run
@@ -83,6 +87,9 @@ FULL = dict(
                  algos_env="CartPole-v1"), profile_reserve_s=60,
     spinningup=dict(),
     craftax=dict(num_envs=1024, chunk_updates=8, max_steps=30_000_000),
+    cold_warm={"halfcheetah": ["train", "--env", "brax/halfcheetah", "--total-timesteps", "3e7"],
+               "cartpole_2048_agents": ["sweep", "--seeds", "2048", "--num-envs", "16", "--num-steps", "128",
+                                        "--total-timesteps", "5e5", "--no-plot"]},
     # brax_presets: reference returns. halfcheetah: Brax's own PPO on this setting reached
     # 2293 at 1.05e7 steps in this suite (H200) and 2482 at 1.3e7 on an H100 (issue 12).
     # ant: ~6000 for PPO on Brax's ant (CleanRL PR #313, with Brax's training colab at
@@ -105,12 +112,14 @@ SMOKE = dict(
     memory_chunks=1,
     profile=dict(env="brax/fast", algos=("ppo",), algos_env="CartPole-v1", smoke=True), profile_reserve_s=0,
     spinningup=dict(smoke=True),
+    # One small case (CartPole compiles faster than brax/fast); the sweep case runs the same code.
+    cold_warm={"halfcheetah": ["train", "--num-envs", "8", "--total-timesteps", "4096"]},
     published={"brax/fast": dict(targets=[1e9], cap_s=5, eval_envs=4, reference="smoke")},
 )  # fmt: skip
 # Seconds a part needs at least (full scale) to be worth starting; smoke starts all.
 MIN_S = {"env_ceiling": 20, "halfcheetah_ppo": 120, "halfcheetah_preset": 0, "brax_presets": 150,
          "cartpole_agents": 45, "memory": 15, "profile": 90, "spinningup": 60,
-         "craftax_ppo": 120}  # fmt: skip
+         "craftax_ppo": 120, "cold_warm": 120}  # fmt: skip
 
 
 def device_slug(hw: dict) -> str:
@@ -255,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         ("brax_presets", lambda: parts.brax_presets(scale, dl(), log)),
         ("spinningup", lambda: spinningup_part(scale, dl(), log)),
         ("craftax_ppo", lambda: parts.craftax_ppo(scale, dl(), log)),
+        ("cold_warm", lambda: parts.cold_warm(scale, dl(), log)),
     ]  # fmt: skip
     fns = dict(todo)
     names = [n for n, _ in todo if a.parts is None or n in a.parts]
@@ -345,6 +355,14 @@ def to_markdown(doc: dict) -> str:
         lines.append(f"Memory after {a['updates']} / {b['updates']} updates: device "
                      f"{_f(a['device_bytes_in_use'])} / {_f(b['device_bytes_in_use'])} bytes, host RSS "
                      f"{a['host_rss_bytes']:,} / {b['host_rss_bytes']:,} bytes.\n")  # fmt: skip
+    for name, r in P.get("cold_warm", {}).get("cases", {}).items():
+        if "warm_over_cold_wall" in r:
+            w = r["warm"].get("wall_to", {})
+            lines.append(f"{name} (`{r['command']}`), two processes on one new compilation cache: cold "
+                         f"{r['cold']['process_wall_s']:.1f} s, warm {r['warm']['process_wall_s']:.1f} s "
+                         f"({r['warm_over_cold_wall']:.2f}x; XLA compile {_f(r['cold'].get('compile_s'), '{:.1f}')} "
+                         f"-> {_f(r['warm'].get('compile_s'), '{:.1f}')} s); warm wall to eval return 2500: "
+                         f"{_f(w.get('2500.0'), '{:.1f}')} s (target <= 60 s).\n")  # fmt: skip
     if "profile" in P and "markdown" in P["profile"]:
         lines += [P["profile"]["markdown"], ""]
     if "spinningup" in P and "markdown" in P["spinningup"]:

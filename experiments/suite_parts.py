@@ -412,3 +412,26 @@ def craftax_ppo(scale: dict, deadline: float, log) -> dict:
         "stopped_by": "max_steps" if int(state.env_steps) >= s["max_steps"] else "deadline",
     }  # fmt: skip
 
+
+
+# ------------------------------------------------------------- compilation cache
+
+
+def cold_warm(scale: dict, deadline: float, log) -> dict:
+    """Part 9: halfcheetah training and N CartPole agents, each run as two fresh
+    processes on one new compilation cache (cold, then warm): walls, trace / lower /
+    XLA compile / run seconds and cache hits (``bench_compile.py``'s measurement)."""
+    from experiments.bench_compile import run_case, wall_to
+
+    out = {}
+    for name, args in scale["cold_warm"].items():
+        left = deadline - now()
+        if left < 30:
+            out[name] = {"skipped": f"{left:.0f} s left"}
+            continue
+        out[name] = res = run_case(name, list(args), max(left / 2, 30), lambda m: log("  " + m))
+        for which in ("cold", "warm"):
+            walls = res[which].get("eval_walls")
+            if walls:  # seconds from the command's start to each target eval return
+                res[which]["wall_to"] = {str(t): wall_to(walls, t) for t in scale["targets"]}
+    return {"cases": out}

@@ -14,10 +14,11 @@ from jaxpg import envs
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import ConfigError, JaxpgError
 from jaxpg.presets import preset
+from jaxpg.runner.compile_cache import disable_compile_cache, enable_compile_cache
 from jaxpg.runner.loop import RunResult, run
 from jaxpg.runner.options import RunOptions
 from jaxpg.runner.trainer import Trainer, make_train, make_trainer
 from jaxpg.validate import validate
 
-__all__ = ["ConfigError", "HParams", "JaxpgError", "RunOptions", "RunResult", "TrainConfig", "Trainer",
+__all__ = ["ConfigError", "disable_compile_cache", "enable_compile_cache", "HParams", "JaxpgError", "RunOptions", "RunResult", "TrainConfig", "Trainer",
            "envs", "make_train", "make_trainer", "preset", "run", "validate"]  # fmt: skip

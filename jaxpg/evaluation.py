@@ -103,9 +103,10 @@ def maybe_evaluate(ctx: Context, state: TrainState, updates_done: jax.Array) -> 
     every = ctx.config.eval_interval
     if every <= 0:
         return None
-    shapes = jax.eval_shape(lambda s: evaluate_state(ctx, s), state)
+    evaluate = jax.jit(lambda s: evaluate_state(ctx, s))  # traced once: cond reuses eval_shape's trace
+    shapes = evaluate.eval_shape(state)
     skip = lambda s: jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
-    return jax.lax.cond(updates_done % every == 0, lambda s: evaluate_state(ctx, s), skip, state)
+    return jax.lax.cond(updates_done % every == 0, evaluate, skip, state)
 
 
 def summarize(evals: EvalMetrics | None) -> dict[str, float]:

@@ -28,6 +28,7 @@ def test_train_writes_run_directory(tmp_path):
         assert k in summary
     assert summary["env_steps"] == 8192
     assert json.load(open(out / "config.json"))["config"]["env"] == "CartPole-v1"
+    assert summary["compile_cache"]["lookups"] >= 2  # on by default (here: the session's temp dir)
 
 
 @pytest.mark.parametrize(

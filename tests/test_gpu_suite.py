@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 PARTS = ("env_ceiling", "halfcheetah_ppo", "halfcheetah_preset", "cartpole_agents", "memory",
-         "profile", "brax_presets", "spinningup", "craftax_ppo")  # fmt: skip
+         "profile", "brax_presets", "spinningup", "craftax_ppo", "cold_warm")  # fmt: skip
 FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 
 
@@ -52,6 +52,15 @@ def test_gpu_suite_smoke_runs_every_part(tmp_path):
     assert bp["policy"]["policy"] == "tanh-gaussian" and bp["policy"]["state_dependent_std"]
     assert parts["spinningup"]["results"]["fast"]["vpg"]["updates_done"] > 0
     assert "smoke" in parts["craftax_ppo"]["skipped"]
+    # The compilation cache: a second process gets its programs from the first one's
+    # cache, counted by JAX's cache-hit events (summary.json), never by a wall time.
+    cw = parts["cold_warm"]["cases"]["halfcheetah"]
+    cold, warm = cw["cold"], cw["warm"]
+    assert cold["compile_cache"]["hits"] == 0 and cold["compile_cache"]["written"] >= 2
+    assert not any(p["from_cache"] for p in cold["programs"].values())
+    assert warm["compile_cache"]["hits"] >= 2 and warm["compile_cache"]["written"] == 0
+    assert set(warm["programs"]) == {"init", "chunk"} and all(p["from_cache"] for p in warm["programs"].values())
+    assert warm["return"] == cold["return"]  # the same programs, the same run
     assert "env-only ceiling" in md and "Where one update's time goes" in md
     assert "| brax/fast | tanh-gaussian + state std |" in md
 

@@ -162,9 +162,17 @@ def test_same_seed_same_metrics_across_chunk_sizes():
             out.append(jax.device_get(m))
         return state, {k: np.concatenate([m[k] for m in out]) for k in out[0]}
 
+    masked_step = jax.jit(trainer.run_masked, static_argnums=3)
+
+    def masked(sizes, length=4):  # the driver's one program: a last chunk of 2 skips 2 of 4
+        state, out = state0, []
+        for n in sizes:
+            state, m = masked_step(state, hp, np.int32(n), length)
+            out.append(jax.tree.map(lambda x: x[:n], jax.device_get(m)))
+        return state, {k: np.concatenate([m[k] for m in out]) for k in out[0]}
+
     whole = jax.jit(make_train(cfg))(jax.random.PRNGKey(5), hp)  # one scan of 6
-    for sizes in ([3, 3],):
-        state, metrics = chunked(sizes)
+    for state, metrics in (chunked([3, 3]), masked([4, 2])):
         assert _same_tree(state, whole[0])
         for k, v in metrics.items():
             np.testing.assert_array_equal(v, np.asarray(whole[1][k]), err_msg=k)

@@ -7,8 +7,12 @@ from typing import Annotated
 
 import tyro
 
+import os
+
 from jaxpg.cli.common import check_out, parse_flags, timestamped_dir
 from jaxpg.rlhf.pipeline import RLHFConfig, run_rlhf, validate
+from jaxpg.runner import compile_cache
+from jaxpg.runner.logging import write_json
 from jaxpg.runner.rundir import prepare_run_dir
 
 
@@ -30,6 +34,9 @@ def main(argv: list[str]) -> int:
     validate(args.cfg)  # before the run directory is made
     prepare_run_dir(out, resume=False, overwrite=args.overwrite, can_resume=False)
     print(f"jaxpg rlhf: writing {out}")
+    cache_before = compile_cache.counts()
     summary = run_rlhf(args.cfg, out)
+    summary["compile_cache"] = compile_cache.summary(cache_before)
+    write_json(os.path.join(out, "summary.json"), summary)
     print(f"done in {summary['wall_s']['total_s']:.0f} s: {out}/summary.json")
     return 0

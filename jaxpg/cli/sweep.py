@@ -14,6 +14,7 @@ from jaxpg.config import HParams, TrainConfig, check_seed
 from jaxpg.envs import check_env_name
 from jaxpg.errors import ConfigError
 from jaxpg.presets import preset
+from jaxpg.runner import compile_cache
 from jaxpg.runner.loop import device_description
 from jaxpg.runner.signals import startup_hint
 from jaxpg.sharding import agree_on, initialize_distributed
@@ -117,6 +118,7 @@ def main(argv: list[str]) -> int:
         startup_hint(f"{len(done)} of {n_groups} group(s) kept in {out}; continue with: jaxpg sweep --resume {out}", "")
 
     startup_hint(f"{len(done)} of {n_groups} group(s) kept in {out}; continue with: jaxpg sweep --resume {out}", "")
+    cache_before = compile_cache.counts()
     result = run_sweep(settings, args.seeds, args.seed, args.max_batch, done=dict(done), on_group=keep)
     meta = {
         "algo": args.config.algo,
@@ -129,6 +131,7 @@ def main(argv: list[str]) -> int:
         "static": static,
         "device": device_description(),
         "jax_version": jax.__version__,
+        "compile_cache": compile_cache.summary(cache_before),
     }
     if not primary:
         return 0

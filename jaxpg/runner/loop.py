@@ -27,6 +27,8 @@ from jaxpg.diagnostics import HealthMonitor
 from jaxpg.errors import JaxpgError, WriteFailed
 from jaxpg.metrics import UpdateMetrics
 from jaxpg.runner.checkpoint import Checkpointer, CorruptCheckpoint, check_compatible
+from jaxpg.runner import compile_cache
+from jaxpg.runner.compile_cache import compile_timed
 from jaxpg.runner.logging import RunLogger
 from jaxpg.runner.options import RunOptions
 from jaxpg.runner.progress import Progress
@@ -102,19 +104,36 @@ class History:
 
 
 class ChunkPrograms:
-    """Compiled chunk programs by length (at most two: ``chunk`` and the remainder)."""
+    """The compiled chunk program: ``config.chunk`` scanned updates, of which the last
+    chunk of a run may skip some (:meth:`Trainer.run_masked`), so one program serves
+    every chunk. ``timings``: each program's trace/lower/compile seconds, by name."""
 
     def __init__(self, trainer: Trainer):
-        self._jitted = jax.jit(trainer.run_updates, static_argnums=2, donate_argnums=0)
-        self._compiled: dict[int, Any] = {}
-        self.compile_time = 0.0
+        self._jitted = jax.jit(trainer.run_masked, static_argnums=3, donate_argnums=0)
+        self._length = trainer.ctx.config.chunk
+        self._compiled = None
+        self.timings: dict[str, dict] = {}
+
+    @property
+    def compile_time(self) -> float:
+        """Seconds spent tracing, lowering and compiling programs."""
+        return sum(t["trace_s"] + t["lower_s"] + t["compile_s"] for t in self.timings.values())
+
+    def init(self, trainer: Trainer, key: jax.Array, hp: HParams) -> TrainState:
+        fn, self.timings["init"] = compile_timed(jax.jit(trainer.init), key, hp)
+        return fn(key, hp)
 
     def get(self, state: TrainState, hp: HParams, n: int):
-        if n not in self._compiled:
-            c0 = time.perf_counter()
-            self._compiled[n] = self._jitted.lower(state, hp, n).compile()
-            self.compile_time += time.perf_counter() - c0
-        return self._compiled[n]
+        """``(state, hp) -> (state, metrics[n])``: ``n`` updates."""
+        if self._compiled is None:
+            self._compiled, self.timings["chunk"] = compile_timed(self._jitted, state, hp, np.int32(n), self._length)
+        compiled = self._compiled
+
+        def run_n(state: TrainState, hp: HParams):
+            state, metrics = compiled(state, hp, np.int32(n))
+            return state, jax.tree.map(lambda x: x[:n], jax.device_get(metrics))
+
+        return run_n
 
 
 @dataclass
@@ -344,19 +363,21 @@ def _run_with_outputs(config, trainer, hp, options: RunOptions, out: Outputs, hi
     if options.resume:
         state = restore_latest(trainer, out, out_dir, seed, hp, history)
     out.open_logger(options)
+    programs, cache_before = ChunkPrograms(trainer), compile_cache.counts()
     if state is None:
-        state = jax.jit(trainer.init)(jax.random.PRNGKey(seed), hp)
+        state = programs.init(trainer, jax.random.PRNGKey(seed), hp)
     # Split the envs over all local devices (a no-op on one device); params replicated.
     state = shard_env_axis(state, config.num_envs)
     out.good = {"update": int(state.update), "env_steps": int(state.env_steps)}
     start = dict(out.good)
-    programs = ChunkPrograms(trainer)
     state, stop, train_time = train_chunks(trainer, programs, state, hp, out, history, options, on_row, t_start)
     timings = {
         "wall_time_s": time.perf_counter() - t_start,
         "compile_time_s": programs.compile_time,
         "train_time_s": train_time,
         "sps": (out.good["env_steps"] - start["env_steps"]) / max(train_time, 1e-9),
+        "programs": programs.timings,
+        "compile_cache": compile_cache.summary(cache_before),
     }
     summary = run_summary(config, seed, out, history, stop, timings)
     if options.resume:

@@ -58,6 +58,18 @@ class Trainer:
         return jax.lax.scan(body, state, jnp.arange(n))
 
 
+    def run_masked(self, state: TrainState, hparams: HParams, n: jax.Array, length: int):
+        """The first ``n`` (traced, ``<= length``) of ``length`` scanned updates; the
+        rest are skipped by a ``lax.cond``. So every chunk of a run, the last shorter
+        one too, is one compiled program. Metrics stacked ``[length]``, zeros from ``n``.
+        """
+        update = jax.jit(self.update)  # traced once: eval_shape's trace is reused by cond
+        shapes = update.eval_shape(state, hparams)[1]
+        skip = lambda s, h: (s, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes))
+        body = lambda s, i: jax.lax.cond(i < n, update, skip, s, hparams)
+        return jax.lax.scan(body, state, jnp.arange(length))
+
+
 def make_trainer(config: TrainConfig, env: Any = None) -> Trainer:
     """The :class:`Trainer` of ``config`` (validated, with its env: :func:`make_context`)."""
     return Trainer(make_context(config, env))

@@ -9,8 +9,9 @@ the host driver (:mod:`jaxpg.pbt.driver`) runs chunks and records what they retu
 
 from __future__ import annotations
 
+import functools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
@@ -47,6 +48,7 @@ class PopulationProgram:
     trainer: Trainer
     pbt: PBTConfig
     space: dict  # {field: (low, high, log)}, static
+    compiled: dict = field(default_factory=dict, compare=False, hash=False)  # chunk programs
 
     @property
     def config(self) -> TrainConfig:
@@ -87,7 +89,16 @@ class PopulationProgram:
 
 
 def make_program(config: TrainConfig, pbt: PBTConfig, space: dict, env: Any = None) -> PopulationProgram:
+    """The program of ``config`` x ``pbt`` x ``space``; for a named env the same object
+    (and so its compiled chunks) for equal arguments, as a jitted function would be."""
+    if env is None:
+        return _named_env_program(config, pbt.validate(), tuple(sorted(space.items())))
     return PopulationProgram(make_trainer(config, env), pbt.validate(), dict(space))
+
+
+@functools.lru_cache(maxsize=8)
+def _named_env_program(config: TrainConfig, pbt: PBTConfig, space: tuple) -> PopulationProgram:
+    return PopulationProgram(make_trainer(config), pbt, dict(space))
 
 
 def shard_population(pop: Population, devices=None) -> Population:
@@ -113,19 +124,21 @@ def round_plan(done: int, num_updates: int, interval: int, rounds_per_chunk: int
 
 
 class ChunkPrograms:
-    """Compiled chunk programs by ``(n_rounds, length)`` (a few at most)."""
+    """Compiled chunk programs by ``(n_rounds, length)`` and input placement (a few at
+    most), kept on the program so a later run of the same program reuses them."""
 
     def __init__(self, program: PopulationProgram):
         self._jitted = jax.jit(program.run_rounds, static_argnums=(1, 2), donate_argnums=0)
-        self._compiled: dict = {}
+        self._compiled = program.compiled
         self.compile_time = 0.0
 
     def get(self, pop: Population, n_rounds: int, length: int):
-        if (n_rounds, length) not in self._compiled:
+        key = (n_rounds, length, tuple(getattr(x, "sharding", None) for x in jax.tree.leaves(pop)))
+        if key not in self._compiled:
             c0 = time.perf_counter()
-            self._compiled[n_rounds, length] = self._jitted.lower(pop, n_rounds, length).compile()
+            self._compiled[key] = self._jitted.lower(pop, n_rounds, length).compile()
             self.compile_time += time.perf_counter() - c0
-        return self._compiled[n_rounds, length]
+        return self._compiled[key]
 
 
 def flatten_chunk(metrics: dict, record: dict) -> tuple[dict, dict]:

@@ -21,7 +21,7 @@ from jaxpg.sweep import run_agents
 
 # 6 updates of 32 steps; chunks of one round of 2 updates (2 ready steps): one program.
 TINY = TrainConfig(
-    env="CartPole-v1", num_envs=2, num_steps=16, total_timesteps=6 * 32, update_epochs=1,
+    algo="a2c", env="CartPole-v1", num_envs=2, num_steps=16, total_timesteps=6 * 32, update_epochs=1,
     num_minibatches=1, hidden_sizes=(8,), eval_every=0, updates_per_chunk=2, normalize_obs=True,
 )  # fmt: skip
 SPACE = parse_explore(["lr=loguniform:1e-4:1e-2", "ent_coef=uniform:0:0.05"])

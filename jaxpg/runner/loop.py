@@ -23,6 +23,7 @@ from jaxpg.algos.common import TrainState
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.diagnostics import HealthMonitor
 from jaxpg.errors import ConfigError, JaxpgError
+from jaxpg.hparam_schedule import HParamSchedule
 from jaxpg.runner.checkpoint import Checkpointer, check_compatible
 from jaxpg.runner.logging import RunLogger
 from jaxpg.runner.progress import Progress
@@ -284,6 +285,7 @@ def run(
     wandb_project: str | None = None,
     watchdog: ChunkWatchdog | None = None,
     env: Any = None,
+    schedule: HParamSchedule | None = None,
 ) -> RunResult:
     """Train with the chunked driver, writing (and checkpointing) ``out_dir`` if given.
 
@@ -301,13 +303,17 @@ def run(
     (``watchdog``, default :class:`jaxpg.runner.watchdog.ChunkWatchdog`: 10x the median,
     at least 60 s; 600 s for the first chunk). ``env``: a user env object (see
     :func:`jaxpg.runner.trainer.make_train`); ``config.env`` is then a label.
+    ``schedule``: hyperparameters that change at given updates (a PBT member's,
+    :mod:`jaxpg.hparam_schedule`), used instead of ``hparams`` inside the program.
     """
     config, hparams = config.validate(), hparams.validate()
     check_run_options(seed, checkpoint_every, keep_checkpoints, resume, out_dir)
     trainer = make_trainer(config, env)
     every = checkpoint_every or max(config.chunk, config.num_updates // 10)
-    hp = hparams.as_arrays()
+    hp = hparams.as_arrays() if schedule is None else schedule
     meta = {"config": config.to_dict(), "hparams": hparams.to_dict(), "seed": seed}
+    if schedule is not None:
+        meta["schedule"] = schedule.to_list()
     t_start = time.perf_counter()
 
     history, state = History(), None

@@ -179,3 +179,36 @@ def test_pbt_config_errors(pbt, needle):
 def test_explore_flag_errors(item, needle):
     with pytest.raises(ConfigError, match=f"explore.*{needle}"):
         parse_explore([item])
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [(["--population", "1"], "population"), (["--interval", "0"], "interval"),
+     (["--fraction", "0.7"], "fraction"), (["--fraction", "0"], "fraction"),
+     (["--explore", "bogus=uniform:0:1"], "unknown field"),
+     (["--explore", "lr=loguniform:1e-2:1e-5"], "LOW < HIGH"),
+     (["--explore", "gamma=uniform:0.9:1.5"], "out of range"), ([], "--explore")],
+)  # fmt: skip
+def test_pbt_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, args, needle):
+    from jaxpg.cli import main
+
+    argv = ["pbt", "--out", str(tmp_path / "r"), *args]
+    if not any(a == "--explore" for a in args) and needle != "--explore":
+        argv += ["--explore", "lr=loguniform:1e-4:1e-2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle in err, err
+    assert not os.path.exists(tmp_path / "r")  # nothing written
+
+
+def test_schedule_lookup_and_errors():
+    from jaxpg.hparam_schedule import schedule_from_list
+
+    s = schedule_from_list(HParams(), [{"update": 0, "lr": 1e-3}, {"update": 4, "lr": 2e-3, "ent_coef": 0.0}])
+    lrs = [float(s.at(u).lr) for u in (0, 3, 4, 9)]
+    np.testing.assert_allclose(lrs, [1e-3, 1e-3, 2e-3, 2e-3], rtol=1e-6)
+    assert float(s.at(0).ent_coef) == pytest.approx(HParams().ent_coef) and float(s.at(5).ent_coef) == 0.0
+    for bad in ([], [{"update": 2, "lr": 1e-3}], [{"update": 0}, {"update": 0}], [{"update": 0, "nope": 1}],
+                [{"update": 0, "lr": -1.0}]):  # fmt: skip
+        with pytest.raises(ConfigError):
+            schedule_from_list(HParams(), bad)

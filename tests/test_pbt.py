@@ -212,3 +212,15 @@ def test_schedule_lookup_and_errors():
                 [{"update": 0, "lr": -1.0}]):  # fmt: skip
         with pytest.raises(ConfigError):
             schedule_from_list(HParams(), bad)
+
+
+def test_pbt_vs_sweep_verdict_rule():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pbt_vs_sweep", os.path.join(os.path.dirname(__file__), "..", "experiments", "pbt_vs_sweep.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.verdict([10.0, 12.0, 11.0])["verdict"] == "PBT better"
+    assert mod.verdict([-10.0, -12.0, -11.0])["verdict"] == "random search better"
+    assert mod.verdict([10.0, -12.0, 1.0])["verdict"] == "no difference detected"
+    assert mod.verdict([5.0, float("nan")])["verdict"] == "too few repeats"

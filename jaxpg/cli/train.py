@@ -119,13 +119,15 @@ def main(argv: list[str]) -> int:
         return resume(argv, run_dir)
     schedule_file = preparse_schedule(argv)
     if schedule_file:
-        config, hparams, segments = read_schedule_file(schedule_file, argv)
+        config, hparams, segments, file_seed = read_schedule_file(schedule_file, argv)
     else:
         algo, env = preparse_algo_env(argv)
         check_env_name(env)
         config, hparams = preset(algo, env)
     args = parse_flags(TrainArgs, argv, "jaxpg train", TrainArgs(config=config, hparams=hparams))
     schedule = schedule_from_list(args.hparams, segments) if schedule_file else None
+    if schedule_file and not any(a.split("=")[0] == "--seed" for a in argv):
+        args.seed = file_seed  # the seed of the member the schedule's policy descends from
     out = args.out or timestamped_dir(f"{args.config.algo}-{args.config.env}-s{args.seed}")
     args.config.validate()
     args.hparams.validate()
@@ -160,10 +162,11 @@ def read_schedule_file(path: str, argv: list[str]):
             if isinstance(cfg.get(name), list):
                 cfg[name] = tuple(cfg[name])
         config, hparams, segments = TrainConfig(**cfg), HParams(**saved["hparams"]), saved["schedule"]
+        seed = int(saved.get("seed", 0))
     except FileNotFoundError:
         raise JaxpgError(f"--schedule {path}: file not found (pass the best.json of a jaxpg pbt run)") from None
     except (ValueError, KeyError, TypeError) as e:
         raise JaxpgError(f"--schedule {path} is not a jaxpg pbt best.json ({type(e).__name__}: {e})") from None
     if any(a.split("=")[0] in ("--algo", "--env") for a in argv):
         raise JaxpgError("--schedule replays the algo and env of its file; drop --algo/--env")
-    return config, hparams, segments
+    return config, hparams, segments, seed

@@ -10,8 +10,8 @@ the last 10% of updates); the verdict is on the paired difference PBT - random
 search over repeats, with a 95% Student t interval (:func:`verdict`, tested in
 tests/test_pbt.py before any measurement).
 
-It also measures the ready step's cost as a share of one update's time (CPU):
-the jitted ready step alone vs one vmapped update of the population.
+It also measures the ready step's cost as a share of one update's time (CPU), in
+the compiled program: rounds of one update with and without the ready step.
 
     python experiments/pbt_vs_sweep.py                 # the CPU tasks, 3 repeats
     python experiments/pbt_vs_sweep.py --smoke         # code paths only, seconds
@@ -35,7 +35,6 @@ from jaxpg.analysis.stats import mean_ci
 from jaxpg.config import HParams
 from jaxpg.pbt import PBTConfig, parse_explore, run_pbt
 from jaxpg.pbt.population import make_program, member_keys, ready_key
-from jaxpg.pbt.ready import ready
 from jaxpg.pbt.report import summarize_population
 from jaxpg.pbt.space import bounds, initial_population
 from jaxpg.presets import preset
@@ -83,34 +82,31 @@ def one_arm(task: dict, seed: int, population: int, exploit: bool) -> dict:
             "best_schedule": pop["best_schedule"] if exploit else None}  # fmt: skip
 
 
-def ready_overhead(task: dict, population: int, repeats: int = 50) -> dict:
-    """Seconds of one ready step vs one update of the whole population (both jitted, CPU)."""
+def ready_overhead(task: dict, population: int, rounds: int = 8, repeats: int = 3) -> dict:
+    """The ready step's cost inside the compiled program: ``rounds`` rounds of one update
+    each, with and without the ready step (same population, same inputs); the best of
+    ``repeats`` timings each. ``ready_s = (t_with - t_without) / rounds``."""
     config, hparams = preset(task["algo"], task["env"])
     config = config.replace(total_timesteps=task["steps"], **task["overrides"])
     space = parse_explore(task["explore"])
-    pbt = PBTConfig(population=population, interval=task["interval"])
-    program = make_program(config, pbt, bounds(space))
     hp = jax.tree.map(jnp.asarray, initial_population(hparams, space, population, 0))
-    pop = jax.jit(lambda: program.init(member_keys(0, population), hp, ready_key(0)))()
-    pop = pop.replace(score=jnp.arange(population, dtype=jnp.float32))
-    step = jax.jit(lambda p: ready(p, p.score, pbt.num_replaced(), program.space, pbt.resample_prob, pbt.perturb)[0])
-    update = jax.jit(jax.vmap(lambda s, h: program.trainer.update(s, h, 1)))
-
-    def timed(f, *args):
-        jax.block_until_ready(f(*args))
+    times = {}
+    for exploit in (True, False):
+        program = make_program(config, PBTConfig(population=population, interval=1, exploit=exploit), bounds(space))
+        pop = jax.jit(lambda: program.init(member_keys(0, population), hp, ready_key(0)))()
+        fn = jax.jit(program.run_rounds, static_argnums=(1, 2)).lower(pop, rounds, 1).compile()
+        jax.block_until_ready(fn(pop))
         best = float("inf")
-        for _ in range(3):  # the best of 3 batches: the least contended
+        for _ in range(repeats):
             t0 = time.perf_counter()
-            for _ in range(repeats):
-                jax.block_until_ready(f(*args))
-            best = min(best, (time.perf_counter() - t0) / repeats)
-        return best
-
-    t_ready = timed(step, pop)
-    t_update = timed(lambda p: update(p.members, p.hparams), pop)
-    return {"population": population, "ready_s": t_ready, "update_s": t_update,
-            "ready_share_of_update": t_ready / t_update, "interval": task["interval"],
-            "ready_share_per_interval": t_ready / (t_update * task["interval"])}  # fmt: skip
+            jax.block_until_ready(fn(pop))
+            best = min(best, time.perf_counter() - t0)
+        times[exploit] = best
+    ready_s = (times[True] - times[False]) / rounds
+    update_s = times[False] / rounds
+    return {"population": population, "rounds": rounds, "ready_s": ready_s, "update_s": update_s,
+            "ready_share_of_update": ready_s / update_s, "interval": task["interval"],
+            "ready_share_per_interval": ready_s / (update_s * task["interval"]), "load": os.getloadavg()}  # fmt: skip
 
 
 def run_task(name: str, task: dict, repeats: int, population: int, log) -> dict:
@@ -145,7 +141,7 @@ def main(argv=None) -> int:
            "load_before": os.getloadavg(), "tasks": {}, "overhead": {}}  # fmt: skip
     t0 = time.perf_counter()
     for name, task in tasks.items():
-        doc["overhead"][name] = ready_overhead(task, pop, repeats=3 if a.smoke else 50)
+        doc["overhead"][name] = ready_overhead(task, pop, rounds=2 if a.smoke else 8)
         log(f"{name}: ready step {doc['overhead'][name]['ready_s'] * 1e3:.2f} ms vs one update "
             f"{doc['overhead'][name]['update_s'] * 1e3:.2f} ms ({100 * doc['overhead'][name]['ready_share_of_update']:.2f}%)")  # fmt: skip
         doc["tasks"][name] = run_task(name, task, 2 if a.smoke else a.repeats, pop, log)

@@ -364,3 +364,31 @@ def memory_growth(scale: dict, log) -> dict:
         growth = b["device_bytes_in_use"] - a["device_bytes_in_use"]
     return {"after_1x": a, "after_3x": b, "device_growth_bytes": growth,
             "host_rss_growth_bytes": b["host_rss_bytes"] - a["host_rss_bytes"]}  # fmt: skip
+
+
+# ------------------------------------------------------------------ population-based training
+
+
+def pbt_population(scale: dict, log) -> dict:
+    """Part: a PBT population (default 64 PPO members on SpaceInvaders-MinAtar) in one
+    compiled program with the ready step inside; wall time, throughput and returns."""
+    from jaxpg.pbt import PBTConfig, parse_explore, run_pbt
+    from jaxpg.pbt.report import summarize_population
+
+    s = scale["pbt"]
+    config, hparams = preset("ppo", s["env"])
+    config = config.replace(total_timesteps=int(s["steps"]), **s.get("overrides", {})).validate()
+    pbt = PBTConfig(population=s["population"], interval=s.get("interval"))
+    t0 = now()
+    res = run_pbt(config, hparams, parse_explore(s["explore"]), pbt, seed=0, handle_signals=False,
+                  log=lambda m: log("  " + m))  # fmt: skip
+    pop = summarize_population(res)
+    return {
+        "env": s["env"], "population": s["population"], "interval": res.meta["pbt"]["interval"],
+        "env_steps_per_member": res.summary["env_steps_per_member"],
+        "compile_s": res.summary["compile_time_s"], "run_s": res.summary["train_time_s"],
+        "wall_with_compile_s": now() - t0, "steps_per_s": res.summary["sps"],
+        "ready_steps": res.summary["ready_steps"], "copies": pop["copies"],
+        "best_final_return": pop["best_final_return"], "median_final_return": pop["median_final_return"],
+        "best_schedule": pop["best_schedule"],
+    }  # fmt: skip

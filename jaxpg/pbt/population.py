@@ -75,9 +75,8 @@ class PopulationProgram:
         size = score.shape[0]
         same = jnp.arange(size, dtype=jnp.int32)
         if self.pbt.exploit:
-            do_ready = lambda p: ready(p, p.score, self.pbt.num_replaced(), self.space,
-                                       self.pbt.resample_prob, self.pbt.perturb)  # fmt: skip
-            pop, src = jax.lax.cond(pop.update < self.config.num_updates, do_ready, lambda p: (p, same), pop)
+            pop, src = ready(pop, pop.score, self.pbt.num_replaced(), self.space, self.pbt.resample_prob,
+                             self.pbt.perturb, active=pop.update < self.config.num_updates)  # fmt: skip
         else:
             src = same
         record = {"hparams": used, "score": score, "src": src, "update": pop.update}

@@ -109,11 +109,16 @@ def explore(key: jax.Array, hparams: HParams, src_p: jax.Array, space: dict[str,
     return hparams.replace(**changes, **rest)
 
 
-def ready(pop: Population, score_p: jax.Array, n: int, space, resample_prob: float, perturb) -> tuple[Population, jax.Array]:
+def ready(pop: Population, score_p: jax.Array, n: int, space, resample_prob: float, perturb,
+          active=True) -> tuple[Population, jax.Array]:  # fmt: skip
     """One ready step: select, exploit, explore. Returns the new population and the
-    sources ``[P]`` (a replaced member also takes its source's score)."""
+    sources ``[P]`` (a replaced member also takes its source's score).
+
+    ``active`` (a traced bool): False makes every member its own source, so nothing
+    changes but the key; cheaper on CPU than a ``lax.cond`` around the whole population.
+    """
     key, k_select, k_explore = jax.random.split(pop.key, 3)
-    src = select(k_select, score_p, n)
+    src = jnp.where(active, select(k_select, score_p, n), jnp.arange(score_p.shape[0], dtype=jnp.int32))
     pop = pop.replace(
         members=exploit(pop.members, src),
         hparams=explore(k_explore, pop.hparams, src, space, resample_prob, perturb),

@@ -146,7 +146,7 @@ def test_resume_equals_uninterrupted(tmp_path):
 LAPACK = re.compile(r'(?:custom_call\s*@|call_target_name\s*=\s*")(lapack_\w+)')
 
 
-@pytest.mark.parametrize("algo", ["ppo", "trpo"])
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "reinforce", "npg", "trpo"])
 def test_population_program_has_no_lapack_call(algo):
     config = TINY.replace(algo=algo, env="Pendulum-v1")
     program = make_program(config, PBTConfig(population=4, interval=2), bounds(SPACE))

@@ -50,13 +50,13 @@ def test_select_replaces_the_bottom_by_the_top():
 
 
 def _population(size=4):
-    """A real vmapped train state whose members differ in every leaf."""
+    """A vmapped train state of the real structure (shapes from ``eval_shape``, nothing
+    compiled) whose members differ in every leaf."""
     trainer = make_trainer(TINY)
-    keys = member_keys(0, size)
-    members = jax.jit(jax.vmap(trainer.init))(keys, stack_hparams([HParams()] * size).as_arrays())
-    # Make every member's row distinct in every float leaf (obs stats start equal).
-    bump = lambda x: x + jnp.arange(size, dtype=x.dtype).reshape((-1,) + (1,) * (x.ndim - 1)) if jnp.issubdtype(x.dtype, jnp.floating) else x
-    return jax.tree.map(bump, members)
+    hp = stack_hparams([HParams()] * size).as_arrays()
+    shapes = jax.eval_shape(jax.vmap(trainer.init), member_keys(0, size), hp)
+    rng = np.random.default_rng(0)
+    return jax.tree.map(lambda x: (rng.normal(size=x.shape) * 100).astype(x.dtype), shapes)
 
 
 def test_exploit_copies_exactly_the_chosen_members_learned_state():
@@ -111,6 +111,7 @@ def _run(tmp_path=None, **kw):
                    out_dir=tmp_path, handle_signals=tmp_path is not None, log=lambda s: None, **kw)  # fmt: skip
 
 
+@pytest.mark.slow  # two compiles: ~45 s of CPU on a loaded 2-core machine
 def test_no_exploit_population_equals_the_sweep():
     """Members with the same hparams and no ready step: exactly `jaxpg sweep --seed 3 --seeds 4`."""
     pbt = PBTConfig(population=4, interval=2, exploit=False)
@@ -122,6 +123,7 @@ def test_no_exploit_population_equals_the_sweep():
     assert res.record.metrics["episode_count"].sum() > 0  # episodes did finish
 
 
+@pytest.mark.slow  # a compile and three runs with orbax checkpoints: ~35 s of CPU (loaded)
 def test_resume_equals_uninterrupted(tmp_path):
     full = _run()
     assert np.any(full.record.src != np.arange(4))  # the ready step did copy

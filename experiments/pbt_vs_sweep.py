@@ -49,7 +49,7 @@ TASKS = {
     "cartpole": dict(algo="ppo", env="CartPole-v1", steps=40_000, explore=["lr=loguniform:1e-5:1e-1"],
                      overrides=dict(num_envs=4, num_steps=128, eval_every=0), interval=6),
     "acrobot": dict(algo="a2c", env="Acrobot-v1", steps=60_000, explore=["lr=loguniform:1e-5:1e-1"],
-                    overrides=dict(num_envs=8, num_steps=16, eval_every=0, anneal_lr=False), interval=40),
+                    overrides=dict(num_envs=8, num_steps=16, num_minibatches=1, eval_every=0, anneal_lr=False), interval=40),
 }  # fmt: skip
 SMOKE = dict(algo="ppo", env="CartPole-v1", steps=2_048, explore=["lr=loguniform:1e-4:1e-2"],
              overrides=dict(num_envs=2, num_steps=64, update_epochs=1, num_minibatches=1, hidden_sizes=(8,),

@@ -82,6 +82,9 @@ FULL = dict(
     stretch_steps=10_000_000, chunk_updates=4, max_steps=50_000_000, ours_cap_s=60,
     brax_min_s=90, brax_evals=3, targets=[2000.0, 2500.0],
     agents=2048, agent_steps=500_000, memory_chunks=2,
+    # PBT: 64 PPO members on MinAtar (PureJaxRL's setting), lr and entropy searched.
+    pbt=dict(env="SpaceInvaders-MinAtar", population=64, steps=2_000_000, interval=10,
+             explore=["lr=loguniform:1e-4:1e-2", "ent_coef=uniform:0:0.05"]),
     # Compile time per algorithm only while a minute stays for spinningup (profile_reserve_s).
     profile=dict(env="brax/halfcheetah", algos=("ppo", "npg", "trpo", "a2c", "reinforce"),
                  algos_env="CartPole-v1"), profile_reserve_s=60,
@@ -110,6 +113,8 @@ SMOKE = dict(
                                                       episode_length=20),
     agents=2, agent_steps=4096, agent_overrides=dict(update_epochs=1, num_minibatches=2),
     memory_chunks=1,
+    pbt=dict(env="CartPole-v1", population=2, steps=512, interval=2, explore=["lr=loguniform:1e-4:1e-2"],
+             overrides=dict(num_envs=2, num_steps=64, update_epochs=1, num_minibatches=1, eval_every=0)),
     profile=dict(env="brax/fast", algos=("ppo",), algos_env="CartPole-v1", smoke=True), profile_reserve_s=0,
     spinningup=dict(smoke=True),
     # One small case (CartPole compiles faster than brax/fast); the sweep case runs the same code.
@@ -119,7 +124,7 @@ SMOKE = dict(
 # Seconds a part needs at least (full scale) to be worth starting; smoke starts all.
 MIN_S = {"env_ceiling": 20, "halfcheetah_ppo": 120, "halfcheetah_preset": 0, "brax_presets": 150,
          "cartpole_agents": 45, "memory": 15, "profile": 90, "spinningup": 60,
-         "craftax_ppo": 120, "cold_warm": 120}  # fmt: skip
+         "craftax_ppo": 120, "cold_warm": 120, "pbt_population": 120}  # fmt: skip
 
 
 def device_slug(hw: dict) -> str:
@@ -260,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             scale, suite.doc["parts"].get("halfcheetah_ppo"), dl(), log)),
         ("cartpole_agents", lambda: parts.cartpole_agents(scale, log)),
         ("memory", lambda: parts.memory_growth(scale, log)),
+        ("pbt_population", lambda: parts.pbt_population(scale, log)),
         ("profile", lambda: profile_part(scale, dl() - scale["profile_reserve_s"], log)),
         ("brax_presets", lambda: parts.brax_presets(scale, dl(), log)),
         ("spinningup", lambda: spinningup_part(scale, dl(), log)),
@@ -363,6 +369,12 @@ def to_markdown(doc: dict) -> str:
                          f"({r['warm_over_cold_wall']:.2f}x; XLA compile {_f(r['cold'].get('compile_s'), '{:.1f}')} "
                          f"-> {_f(r['warm'].get('compile_s'), '{:.1f}')} s); warm wall to eval return 2500: "
                          f"{_f(w.get('2500.0'), '{:.1f}')} s (target <= 60 s).\n")  # fmt: skip
+    pb = P.get("pbt_population", {})
+    if "run_s" in pb:
+        lines.append(f"PBT: {pb['population']} PPO members on {pb['env']} x {pb['env_steps_per_member']:,} steps, "
+                     f"ready step every {pb['interval']} updates ({pb['ready_steps']} of them, {pb['copies']} copies): "
+                     f"compile {pb['compile_s']:.1f} s + run {pb['run_s']:.1f} s ({_f(pb['steps_per_s'])} env steps/s); "
+                     f"final return best {pb['best_final_return']:.1f}, median {pb['median_final_return']:.1f}.\n")  # fmt: skip
     if "profile" in P and "markdown" in P["profile"]:
         lines += [P["profile"]["markdown"], ""]
     if "spinningup" in P and "markdown" in P["spinningup"]:

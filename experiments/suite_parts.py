@@ -435,3 +435,31 @@ def cold_warm(scale: dict, deadline: float, log) -> dict:
             if walls:  # seconds from the command's start to each target eval return
                 res[which]["wall_to"] = {str(t): wall_to(walls, t) for t in scale["targets"]}
     return {"cases": out}
+
+
+# ------------------------------------------------------------------ population-based training
+
+
+def pbt_population(scale: dict, log) -> dict:
+    """Part: a PBT population (default 64 PPO members on SpaceInvaders-MinAtar) in one
+    compiled program with the ready step inside; wall time, throughput and returns."""
+    from jaxpg.pbt import PBTConfig, parse_explore, run_pbt
+    from jaxpg.pbt.report import summarize_population
+
+    s = scale["pbt"]
+    config, hparams = preset("ppo", s["env"])
+    config = config.replace(total_timesteps=int(s["steps"]), **s.get("overrides", {})).validate()
+    pbt = PBTConfig(population=s["population"], interval=s.get("interval"))
+    t0 = now()
+    res = run_pbt(config, hparams, parse_explore(s["explore"]), pbt, seed=0, handle_signals=False,
+                  log=lambda m: log("  " + m))  # fmt: skip
+    pop = summarize_population(res)
+    return {
+        "env": s["env"], "population": s["population"], "interval": res.meta["pbt"]["interval"],
+        "env_steps_per_member": res.summary["env_steps_per_member"],
+        "compile_s": res.summary["compile_time_s"], "run_s": res.summary["train_time_s"],
+        "wall_with_compile_s": now() - t0, "steps_per_s": res.summary["sps"],
+        "ready_steps": res.summary["ready_steps"], "copies": pop["copies"],
+        "best_final_return": pop["best_final_return"], "median_final_return": pop["median_final_return"],
+        "best_schedule": pop["best_schedule"],
+    }  # fmt: skip

@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 PARTS = ("env_ceiling", "halfcheetah_ppo", "halfcheetah_preset", "cartpole_agents", "memory",
-         "profile", "brax_presets", "spinningup", "craftax_ppo", "cold_warm")  # fmt: skip
+         "profile", "brax_presets", "spinningup", "craftax_ppo", "cold_warm", "pbt_population")  # fmt: skip
 FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 
 
@@ -47,6 +47,7 @@ def test_gpu_suite_smoke_runs_every_part(tmp_path):
     share = parts["profile"]["ppo"][0]["share"]
     assert share["rollout"] > 0 and share["advantages"] > 0 and sum(share.values()) == pytest.approx(1.0)
     assert parts["profile"]["ppo"][0]["xla_cost_update_loop_corrected"]["flops"] > 0
+    assert parts["pbt_population"]["ready_steps"] > 0 and parts["pbt_population"]["steps_per_s"] > 0
     bp = parts["brax_presets"]["runs"]["brax/fast"]
     assert bp["eval"] == "deterministic" and bp["env_steps"] > 0 and bp["evals"]
     assert bp["policy"]["policy"] == "tanh-gaussian" and bp["policy"]["state_dependent_std"]

@@ -18,6 +18,7 @@ from jaxpg.runner import compile_cache
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train one agent (default: PPO on CartPole-v1)"),
     "sweep": ("sweep", "train seeds x hyperparameter settings in one compiled program"),
+    "pbt": ("pbt", "population-based training: exploit/explore inside one compiled program"),
     "rlhf": ("rlhf", "the RLHF pipeline: language, SFT, reward model, KL-constrained PPO"),
     "eval": ("eval", "evaluate a run's final policy (deterministic and stochastic)"),
     "render": ("render", "render an episode of a run's policy (GIF or Brax HTML)"),

@@ -7,6 +7,7 @@ The defaults shown by ``--help`` and used by a run are the preset for the chosen
 from __future__ import annotations
 
 import argparse
+import json
 import importlib.util
 import os
 import signal
@@ -20,10 +21,11 @@ from jaxpg.cli.common import check_out, parse_flags, preparse_algo_env, timestam
 from jaxpg.config import HParams, TrainConfig, check_seed
 from jaxpg.envs import check_env_name
 from jaxpg.errors import JaxpgError
+from jaxpg.hparam_schedule import schedule_from_list
 from jaxpg.presets import no_preset_note, preset
 from jaxpg.runner.loop import run
 from jaxpg.runner.options import RunOptions
-from jaxpg.runner.rundir import load_run_config
+from jaxpg.runner.rundir import load_run_config, read_config_json
 from jaxpg.runner.signals import startup_hint
 from jaxpg.validate import validate
 
@@ -50,6 +52,9 @@ class TrainArgs:
     """How many of the latest checkpoints to keep."""
     wandb: str | None = None
     """Also log to Weights & Biases under this project (offline unless WANDB_MODE=online; needs wandb)."""
+    schedule: str | None = None
+    """Replay a hyperparameter schedule: a best.json written by jaxpg pbt (its config and
+    hparams become the defaults; the listed fields change at the listed updates)."""
 
 
 def preparse_resume(argv: list[str]) -> str | None:
@@ -74,6 +79,8 @@ def resume(argv: list[str], run_dir: str) -> int:
             "(or start a new run with --out to change settings)"
         )
     saved = load_run_config(run_dir)
+    segments = read_config_json(run_dir).get("schedule")
+    schedule = schedule_from_list(saved.hparams, segments) if segments else None
     startup_hint(f"nothing new to save; continue with: jaxpg train --resume {run_dir}")
     print(f"jaxpg train: resuming {run_dir} ({saved.config.algo} on {saved.config.env})")
     options = RunOptions(
@@ -81,7 +88,7 @@ def resume(argv: list[str], run_dir: str) -> int:
         checkpoint_every=saved.options.get("checkpoint_every"),
         keep_checkpoints=saved.options.get("keep_checkpoints", 3),
     )  # fmt: skip
-    result = run(saved.config, saved.hparams, options)
+    result = run(saved.config, saved.hparams, options, schedule=schedule)
     return report(result.summary, run_dir)
 
 
@@ -138,12 +145,19 @@ def main(argv: list[str]) -> int:
     run_dir = preparse_resume(argv)
     if run_dir is not None:
         return resume(argv, run_dir)
-    algo, env = preparse_algo_env(argv)
-    check_env_name(env)
-    config, hparams = preset(algo, env)
+    schedule_file = preparse_schedule(argv)
+    if schedule_file:
+        config, hparams, segments, file_seed = read_schedule_file(schedule_file, argv)
+    else:
+        algo, env = preparse_algo_env(argv)
+        check_env_name(env)
+        config, hparams = preset(algo, env)
     args = parse_flags(TrainArgs, argv, "jaxpg train", TrainArgs(config=config, hparams=hparams))
     check_out(args.out)
     check_seed(args.seed)
+    schedule = schedule_from_list(args.hparams, segments) if schedule_file else None
+    if schedule_file and not any(a.split("=")[0] == "--seed" for a in argv):
+        args.seed = file_seed  # the seed of the member the schedule's policy descends from
     out = args.out or timestamped_dir(f"{args.config.algo}-{args.config.env}-s{args.seed}")
     options = RunOptions(
         seed=args.seed, out_dir=out, progress=not args.quiet, overwrite=args.overwrite,
@@ -158,5 +172,32 @@ def main(argv: list[str]) -> int:
     note = no_preset_note(args.config.algo, args.config.env)
     if note:
         print(f"jaxpg train: {note}")
-    result = run(args.config, args.hparams, options)
+    result = run(args.config, args.hparams, options, schedule=schedule)
     return report(result.summary, out)
+
+
+def preparse_schedule(argv: list[str]) -> str | None:
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--schedule", default=None)
+    known, _ = p.parse_known_args(argv)
+    return known.schedule
+
+
+def read_schedule_file(path: str, argv: list[str]):
+    """``(config, hparams, segments)`` of a ``best.json`` written by ``jaxpg pbt``."""
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+        cfg = dict(saved["config"])
+        for name in ("hidden_sizes", "critic_hidden_sizes"):
+            if isinstance(cfg.get(name), list):
+                cfg[name] = tuple(cfg[name])
+        config, hparams, segments = TrainConfig(**cfg), HParams(**saved["hparams"]), saved["schedule"]
+        seed = int(saved.get("seed", 0))
+    except FileNotFoundError:
+        raise JaxpgError(f"--schedule {path}: file not found (pass the best.json of a jaxpg pbt run)") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise JaxpgError(f"--schedule {path} is not a jaxpg pbt best.json ({type(e).__name__}: {e})") from None
+    if any(a.split("=")[0] in ("--algo", "--env") for a in argv):
+        raise JaxpgError("--schedule replays the algo and env of its file; drop --algo/--env")
+    return config, hparams, segments, seed

@@ -25,6 +25,7 @@ from jaxpg.algos.state import TrainState
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.diagnostics import HealthMonitor
 from jaxpg.errors import JaxpgError, WriteFailed
+from jaxpg.hparam_schedule import HParamSchedule
 from jaxpg.metrics import UpdateMetrics
 from jaxpg.runner.checkpoint import Checkpointer, CorruptCheckpoint, check_compatible
 from jaxpg.runner import compile_cache
@@ -323,6 +324,7 @@ def run(
     *,
     on_row: Callable[[dict], Any] | None = None,
     env: Any = None,
+    schedule: HParamSchedule | None = None,
 ) -> RunResult:
     """Train with the chunked driver as ``options`` say (:class:`RunOptions`: seed,
     run directory, resume, checkpoints, progress, logging, signals, watchdog).
@@ -336,15 +338,19 @@ def run(
     earlier checkpoints are intact, ``summary.json`` written if the disk allows).
     ``env``: a user env object (see :func:`jaxpg.runner.trainer.make_train`);
     ``config.env`` is then a label.
+    ``schedule``: hyperparameters that change at given updates (a PBT member's,
+    :mod:`jaxpg.hparam_schedule`), used instead of ``hparams`` inside the program.
     """
     options = RunOptions() if options is None else options
     config, hparams = validate(config, hparams, options=options)
     trainer = make_trainer(config, env)
     seed = options.seed
-    hp = hparams.as_arrays()
+    hp = hparams.as_arrays() if schedule is None else schedule
     meta = {"config": config.to_dict(), "hparams": hparams.to_dict(), "seed": seed}
     if env is not None:  # eval/render then need the env back (--env-factory)
         meta["env_object"] = describe_env_object(env)
+    if schedule is not None:
+        meta["schedule"] = schedule.to_list()
     t_start = time.perf_counter()
 
     history = History()

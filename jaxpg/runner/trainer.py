@@ -18,6 +18,7 @@ from jaxpg import evaluation, guard
 from jaxpg.algos import ALGORITHMS
 from jaxpg.algos.state import Context, TrainState, make_context
 from jaxpg.config import HParams, TrainConfig
+from jaxpg.hparam_schedule import resolve
 from jaxpg.metrics import UpdateMetrics
 from jaxpg.validate import validate
 
@@ -33,14 +34,15 @@ class Trainer:
         return ALGORITHMS[self.ctx.config.algo]
 
     def init(self, key: jax.Array, hparams: HParams) -> TrainState:
-        return self.algo.init(self.ctx, key, hparams)
+        return self.algo.init(self.ctx, key, resolve(hparams, 0))
 
     def update(self, state: TrainState, hparams: HParams, updates_done=None):
         """The algorithm's update, in-program evaluation every ``eval_interval`` updates
         (:mod:`jaxpg.evaluation`; ``updates_done``: the count after this update, default
         ``state.update``) and the non-finite code (see :mod:`jaxpg.guard`); returns
         ``(state, UpdateMetrics)``."""
-        state, metrics = self.algo.update(self.ctx, state, hparams)
+        # An HParamSchedule: this update's values (jaxpg.hparam_schedule).
+        state, metrics = self.algo.update(self.ctx, state, resolve(hparams, state.update))
         metrics = metrics.replace(nonfinite=guard.nonfinite_code(metrics, state))
         done = state.update if updates_done is None else updates_done
         return state, metrics.replace(eval=evaluation.maybe_evaluate(self.ctx, state, done))

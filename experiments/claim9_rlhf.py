@@ -42,8 +42,8 @@ SOURCE = "seed article, 'Why ChatGPT Uses PPO' section"
 
 def base_config(args) -> RLHFConfig:
     if args.scale:
-        return RLHFConfig(progress=False, plot=False, rl_updates=60)
-    return RLHFConfig(progress=False, plot=False, vocab_size=16, n_liked=4, branching=3,
+        return RLHFConfig(plot=False, rl_updates=60)
+    return RLHFConfig(plot=False, vocab_size=16, n_liked=4, branching=3,
                       response_len=8, context_len=12, d_model=32, n_layers=1, n_heads=2,
                       sft_steps=300, n_pairs=4096, rm_epochs=2, n_eval_pairs=512,
                       rl_batch_size=64, num_minibatches=2, rl_updates=30, rl_lr=1e-4,

@@ -20,7 +20,6 @@ the compiled program: rounds of one update with and without the ready step.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -32,7 +31,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpg.analysis.stats import mean_ci
-from jaxpg.config import HParams
 from jaxpg.pbt import PBTConfig, parse_explore, run_pbt
 from jaxpg.pbt.population import make_program, member_keys, ready_key
 from jaxpg.pbt.ready import ready

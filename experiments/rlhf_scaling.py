@@ -54,7 +54,7 @@ def quiet(*a, **k):
 
 def grid(args):
     """(base config, RM sizes [(d_model, n_layers)], pair counts, seeds, RL updates, n_max)."""
-    base = RLHFConfig(progress=False, plot=False, sft_steps=common.pick(args, 400, 600),
+    base = RLHFConfig(plot=False, sft_steps=common.pick(args, 400, 600),
                       rm_epochs=2, n_eval_pairs=1024, algo="rloo", group_size=4,
                       rl_batch_size=common.pick(args, 128, 256), update_epochs=2,
                       num_minibatches=2, rl_lr=2e-4, kl_control="fixed", beta=0.0,

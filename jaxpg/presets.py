@@ -139,11 +139,15 @@ ALGO_PRESETS: dict[str, dict[str, tuple[dict, dict]]] = {
                    max_grad_norm=1.0)),
     },
     "a2c": {
+        # A2C takes one gradient step on the whole batch: no epochs, no minibatches (an
+        # env preset's PPO minibatch count need not divide A2C's smaller batch).
         "Pendulum-v1": (dict(num_envs=32, num_steps=8, total_timesteps=1_500_000,
+                             num_minibatches=1, update_epochs=1,
                              normalize_obs=True, log_std_init=-0.5),
                         dict(lr=2e-3, critic_lr=6e-3, gae_lambda=0.95, ent_coef=0.0,
                              ent_coef_final=0.0, max_grad_norm=0.5)),
-        "*": (dict(num_envs=16, num_steps=16, total_timesteps=500_000),
+        "*": (dict(num_envs=16, num_steps=16, total_timesteps=500_000, num_minibatches=1,
+                   update_epochs=1),
               dict(lr=1e-3, critic_lr=3e-3, gae_lambda=1.0, ent_coef=0.01, ent_coef_final=0.01,
                    max_grad_norm=0.5)),
     },

@@ -16,6 +16,7 @@ from jaxpg.pbt import PBTConfig, exploit, explore, interval_score, parse_explore
 from jaxpg.pbt.population import make_program, member_keys, ready_key
 from jaxpg.pbt.ready import COPIED
 from jaxpg.pbt.space import bounds, initial_population
+from jaxpg.runner.signals import exit_while_starting
 from jaxpg.runner.trainer import make_trainer
 from jaxpg.sweep import run_agents
 
@@ -130,10 +131,14 @@ def test_resume_equals_uninterrupted(tmp_path):
     out = str(tmp_path / "pbt")
 
     def interrupt(row):
+        # As under the ``jaxpg`` command: once a chunk's work exists, the start-up guard
+        # (a signal ends the process at once) has handed signals to the driver.
+        assert not guard._active
         if row["update"] == 4:
             os.kill(os.getpid(), signal.SIGINT)  # stop at this chunk's end, with a checkpoint
 
-    first = _run(out, on_chunk=interrupt)
+    with exit_while_starting("jaxpg pbt") as guard:
+        first = _run(out, on_chunk=interrupt)
     assert (first.summary["status"], first.summary["updates"]) == ("interrupted", 4)
     second = _run(out, resume=True)
     assert second.summary["resumed_from_update"] == 4

@@ -18,6 +18,7 @@ from jaxpg.errors import ConfigError
 from jaxpg.rlhf import lm, objectives, reward_model, rl, task
 from jaxpg.rlhf.pipeline import RLHFConfig, run_rlhf, validate
 from jaxpg.rlhf.reward_model import bradley_terry_loss
+from jaxpg.runner.options import RunOptions
 from test_no_lapack import recorded_lapack_calls, recorded_programs
 
 # Small enough to compile quickly on a shared 2-core CPU.
@@ -27,7 +28,6 @@ TINY = RLHFConfig(
     n_eval_pairs=64, rm_epochs=2, rm_batch_size=32, rl_updates=4, rl_batch_size=32,
     update_epochs=2, num_minibatches=2, log_every=2, best_of_n_max=4, best_of_n_prompts=8,
     eval_batch_size=32,
-    progress=False,
 )
 
 
@@ -204,7 +204,7 @@ def test_config_validation_names_the_field(field, value):
 def tiny_run(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("rlhf"))
     with recorded_programs(out + "_ir"):  # for the no-LAPACK guard
-        summary = run_rlhf(TINY, out)
+        summary = run_rlhf(TINY, RunOptions(out_dir=out, progress=False))
     return out, summary
 
 
@@ -258,7 +258,7 @@ def test_every_algorithm_improves_gold_on_a_small_task(tmp_path, algo):
         sft_steps=300, n_pairs=2048, n_eval_pairs=256, rm_epochs=2, rl_updates=25,
         rl_batch_size=64, num_minibatches=2, update_epochs=4, rl_lr=2e-4, eval_batch_size=512,
         algo=algo, group_size=4, eos_prob=0.1, best_of_n_max=0, plot=False)
-    s = run_rlhf(cfg, str(tmp_path))
+    s = run_rlhf(cfg, RunOptions(out_dir=str(tmp_path), progress=False))
     before, after = s["rl"]["before"], s["rl"]["after"]
     assert after["proxy"] > before["proxy"] + 0.2
     assert after["gold"] > before["gold"]
@@ -267,8 +267,8 @@ def test_every_algorithm_improves_gold_on_a_small_task(tmp_path, algo):
 
 @pytest.mark.slow
 def test_default_config_hits_targets(tmp_path):
-    cfg = RLHFConfig(progress=False)
-    summary = run_rlhf(cfg, str(tmp_path))
+    cfg = RLHFConfig()
+    summary = run_rlhf(cfg, RunOptions(out_dir=str(tmp_path), progress=False))
     assert summary["reward_model"]["gold_accuracy"] >= 0.75
     rl = summary["rl"]
     assert 0.5 * cfg.kl_target <= rl["kl_last_half_mean"] <= 1.5 * cfg.kl_target

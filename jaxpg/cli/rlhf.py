@@ -12,6 +12,7 @@ import os
 from jaxpg.cli.common import check_out, parse_flags, timestamped_dir
 from jaxpg.rlhf.pipeline import RLHFConfig, run_rlhf, validate
 from jaxpg.runner import compile_cache
+from jaxpg.runner.options import RunOptions
 from jaxpg.runner.logging import write_json
 from jaxpg.runner.rundir import prepare_run_dir
 
@@ -25,6 +26,8 @@ class RLHFArgs:
     """Run directory; default runs/rlhf-s<seed>-<time>."""
     overwrite: bool = False
     """Replace a run already in --out."""
+    progress: bool = True
+    """Print progress lines between compiled chunks."""
 
 
 def main(argv: list[str]) -> int:
@@ -35,7 +38,9 @@ def main(argv: list[str]) -> int:
     prepare_run_dir(out, resume=False, overwrite=args.overwrite, can_resume=False)
     print(f"jaxpg rlhf: writing {out}")
     cache_before = compile_cache.counts()
-    summary = run_rlhf(args.cfg, out)
+    options = RunOptions(seed=args.cfg.seed, out_dir=out, overwrite=args.overwrite,
+                         progress=args.progress)
+    summary = run_rlhf(args.cfg, options)
     summary["compile_cache"] = compile_cache.summary(cache_before)
     write_json(os.path.join(out, "summary.json"), summary)
     print(f"done in {summary['wall_s']['total_s']:.0f} s: {out}/summary.json")

@@ -29,7 +29,7 @@ from jaxpg.pbt.space import PBTConfig, bounds, check_space, initial_population
 from jaxpg.runner.checkpoint import Checkpointer, check_compatible
 from jaxpg.runner.logging import write_json
 from jaxpg.runner.rundir import CONFIG_FILE, prepare_run_dir
-from jaxpg.runner.signals import signal_name, stop_on_signals
+from jaxpg.runner.signals import done_starting, signal_name, stop_on_signals
 from jaxpg.runner.watchdog import ChunkWatchdog
 from jaxpg.sharding import to_host
 
@@ -209,6 +209,7 @@ def run_chunks(program, pop, record, ckpt, out_dir, meta, every, handle_signals,
             with watchdog.watch(f"PBT chunk of updates {done + 1}-{done + n_rounds * length}"):
                 pop, (metrics, rec) = fn(pop)
                 metrics, rec = to_host((metrics, rec))
+            done_starting()  # work worth saving exists: a signal now stops at this boundary, saved
             dt = time.perf_counter() - t0
             train_time += dt
             m, r = flatten_chunk(metrics, rec)

@@ -145,8 +145,6 @@ class RLHFConfig:
     """Sequences for before/after evaluations and per-n best-of-n prompts."""
     log_every: int = 5
     """RL updates per compiled chunk (one log line each, printed between chunks)."""
-    progress: bool = True
-    """Print progress lines between compiled chunks."""
     plot: bool = True
     """Save gold_proxy_vs_sqrt_kl.png in the run directory."""
 

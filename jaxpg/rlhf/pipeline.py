@@ -1,6 +1,6 @@
 """End-to-end RLHF on the synthetic language: language -> SFT -> preferences -> RM -> RL -> report.
 
-``run_rlhf(RLHFConfig(), out_dir)`` writes the usual run directory (``config.json``,
+``run_rlhf(RLHFConfig(), RunOptions(out_dir=...))`` writes the usual run directory (``config.json``,
 ``metrics.jsonl``, TensorBoard events, ``summary.json``) plus a figure of gold and
 proxy reward against sqrt(KL). Metric names are prefixed by phase: ``sft/``,
 ``rm/``, ``ppo/`` (the ``step`` of a line counts steps, epochs and updates of that
@@ -22,7 +22,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxpg.errors import JaxpgError
 from jaxpg.runner.logging import RunLogger
+from jaxpg.runner.options import RunOptions
 from jaxpg.rlhf import lm, reward_model, rl, sft, task
 from jaxpg.rlhf.config import RLHFConfig, lm_config
 
@@ -180,10 +182,11 @@ def fit_reward_model(cfg: RLHFConfig, reader, init_params, train_pairs, eval_pai
     # Standardize the reward on SFT samples (the held-out pairs' responses).
     norm_tokens = jnp.concatenate([eval_pairs.chosen, eval_pairs.rejected], axis=0)
     key = _keys(cfg.seed)["rm"] if key is None else key
+    fit = reward_model.RewardFit(
+        epochs=cfg.rm_epochs, minibatch=min(cfg.rm_batch_size, train_pairs.chosen.shape[0]),
+        lr=cfg.rm_lr, margin=cfg.rm_margin, center_coef=cfg.rm_center_coef)
     return reward_model.train_reward_model(
-        reader, init_params, train_pairs, eval_pairs, norm_tokens, key, cfg.rm_epochs,
-        min(cfg.rm_batch_size, train_pairs.chosen.shape[0]), cfg.rm_lr, cfg.rm_margin,
-        cfg.rm_center_coef, log_fn=log_rm)
+        reader, init_params, train_pairs, eval_pairs, norm_tokens, key, fit, log_fn=log_rm)
 
 
 def run_rl(cfg: RLHFConfig, prep: Prepared, logger=None, say=print, rm=None) -> dict:
@@ -267,14 +270,23 @@ def hardware() -> dict:
             "processor": platform.processor(), "cpu_count": os.cpu_count()}
 
 
-def run_rlhf(cfg: RLHFConfig, out_dir: str) -> dict:
-    """Run the whole pipeline, write the run directory, return the summary dict.
+def run_rlhf(cfg: RLHFConfig, options: RunOptions) -> dict:
+    """Run the whole pipeline, write ``options.out_dir``, return the summary dict.
 
-    The caller decides whether ``out_dir`` may hold an earlier run (``main`` and
-    ``jaxpg rlhf`` refuse unless told ``--overwrite``)."""
+    What is trained is ``cfg`` (its ``seed`` included: the language, data and every
+    initialization derive from it, and ``config.json`` records it); ``options`` says
+    where it goes (``out_dir``) and whether progress lines print (``progress``). The
+    pipeline has no checkpoints, so ``resume`` is refused; the caller decides whether
+    ``out_dir`` may hold an earlier run (``jaxpg rlhf`` refuses unless told
+    ``--overwrite``)."""
     validate(cfg)
+    if not options.out_dir:
+        raise JaxpgError("run_rlhf needs a run directory: RunOptions(out_dir=...)")
+    if options.resume:
+        raise JaxpgError("an RLHF run cannot be resumed (it keeps no checkpoints); start it again")
+    out_dir = options.out_dir
     t_start = time.time()
-    say = print if cfg.progress else (lambda *a, **k: None)
+    say = print if options.progress else (lambda *a, **k: None)
     os.makedirs(out_dir, exist_ok=True)
     logger = RunLogger(out_dir)
     try:

@@ -19,6 +19,8 @@ Ziegler et al. 2019) so KL coefficients mean the same thing across runs.
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 from collections.abc import Callable
 from typing import NamedTuple
@@ -174,6 +176,22 @@ def _optimizer(lr: float, total: int):
     return optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(sched, weight_decay=0.0))
 
 
+@dataclasses.dataclass(frozen=True)
+class RewardFit:
+    """How the Bradley-Terry fit runs (``RLHFConfig``'s ``rm_*`` fields)."""
+
+    epochs: int
+    """Passes over the training pairs."""
+    minibatch: int
+    """Pairs per gradient step (at most the number of pairs)."""
+    lr: float
+    """Peak AdamW learning rate (warmup then cosine decay)."""
+    margin: float = 0.0
+    """Bradley-Terry margin."""
+    center_coef: float = 0.0
+    """Penalty on the mean reward (keeps the scale centred)."""
+
+
 def train_reward_model(
     reader: Reader,
     init_params,
@@ -181,28 +199,24 @@ def train_reward_model(
     eval_pairs: Pairs,
     norm_tokens: jax.Array,
     key: jax.Array,
-    epochs: int,
-    minibatch: int,
-    lr: float,
-    margin: float = 0.0,
-    center_coef: float = 0.0,
+    fit: RewardFit,
     log_fn: Callable[[dict, int], None] | None = None,
 ) -> tuple[RewardModel, float]:
     """Start from ``init_params`` (the SFT weights, or a pretrained LM of the reward
-    model's own size), fit Bradley-Terry, standardize on ``norm_tokens``.
+    model's own size), fit Bradley-Terry as ``fit`` says, standardize on ``norm_tokens``.
 
     One compiled ``lax.scan`` per epoch over shuffled minibatches. Returns the model
     and its held-out accuracy against the gold's hard labels.
     """
     n = train_pairs.chosen.shape[0]
-    n_mb = max(1, n // minibatch)
-    total = epochs * n_mb
-    run_epoch = _compiled_epoch(reader, n, n_mb, minibatch, float(lr), total, float(margin),
-                                float(center_coef))
+    n_mb = max(1, n // fit.minibatch)
+    total = fit.epochs * n_mb
+    run_epoch = _compiled_epoch(reader, n, n_mb, fit.minibatch, float(fit.lr), total,
+                                float(fit.margin), float(fit.center_coef))
     params = init_params
-    opt_state = _optimizer(lr, total).init(params)
+    opt_state = _optimizer(fit.lr, total).init(params)
     acc = float("nan")
-    for epoch in range(epochs):
+    for epoch in range(fit.epochs):
         key, k = jax.random.split(key)
         params, opt_state, m, acc = run_epoch(params, opt_state, k, train_pairs, eval_pairs)
         acc = float(acc)

@@ -278,6 +278,9 @@ def train_chunks(trainer, programs, state, hp, out: Outputs, history, options: R
                 with watchdog.watch(label):  # one line on stderr if this chunk is far late
                     state, metrics = fn(state, hp)
                     metrics = jax.device_get(metrics)
+                # A chunk's work exists: from here a signal stops the run at this boundary,
+                # saved. (Before anything else runs, so no signal can find it half-said.)
+                done_starting()
                 dt = time.perf_counter() - t0
                 train_time += dt
                 row = chunk_row(metrics, state, n * config.batch_size / dt, time.perf_counter() - t_start)
@@ -293,7 +296,6 @@ def train_chunks(trainer, programs, state, hp, out: Outputs, history, options: R
                     stop = Stop("nonfinite", health_stop, {"quantity": "metrics", "update": row["update"]})
                     break  # the bad state is never saved
                 history.add(row)
-                done_starting()  # a chunk's work exists: a signal now stops at a boundary, saved
                 done = out.good["update"] = row["update"]
                 out.good["env_steps"] = row["env_steps"]
                 if on_row:

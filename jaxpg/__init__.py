@@ -10,15 +10,40 @@ directory; ``preset(algo, env)`` the tuned defaults; ``validate`` the one check 
 a run's inputs; ``envs.make`` / ``envs.adapt`` make or wrap environments.
 """
 
-from jaxpg import envs
-from jaxpg.config import HParams, TrainConfig
-from jaxpg.errors import ConfigError, JaxpgError
-from jaxpg.presets import preset
-from jaxpg.runner.compile_cache import disable_compile_cache, enable_compile_cache
-from jaxpg.runner.loop import RunResult, run
-from jaxpg.runner.options import RunOptions
-from jaxpg.runner.trainer import Trainer, make_train, make_trainer
-from jaxpg.validate import validate
+import importlib
 
-__all__ = ["ConfigError", "disable_compile_cache", "enable_compile_cache", "HParams", "JaxpgError", "RunOptions", "RunResult", "TrainConfig", "Trainer",
-           "envs", "make_train", "make_trainer", "preset", "run", "validate"]  # fmt: skip
+# Where each public name lives. They load on first use (PEP 562), so `import jaxpg.cli`
+# does not import jax: the `jaxpg` command installs its signal handling first (a
+# Ctrl-C during `import jax` would otherwise land inside the import, see
+# jaxpg.runner.signals.StartupExit).
+_PUBLIC = {
+    "envs": "jaxpg.envs",
+    "HParams": "jaxpg.config",
+    "TrainConfig": "jaxpg.config",
+    "ConfigError": "jaxpg.errors",
+    "JaxpgError": "jaxpg.errors",
+    "preset": "jaxpg.presets",
+    "disable_compile_cache": "jaxpg.runner.compile_cache",
+    "enable_compile_cache": "jaxpg.runner.compile_cache",
+    "RunResult": "jaxpg.runner.loop",
+    "run": "jaxpg.runner.loop",
+    "RunOptions": "jaxpg.runner.options",
+    "Trainer": "jaxpg.runner.trainer",
+    "make_train": "jaxpg.runner.trainer",
+    "make_trainer": "jaxpg.runner.trainer",
+    "validate": "jaxpg.validate",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'jaxpg' has no attribute {name!r}")
+    module = importlib.import_module(_PUBLIC[name])
+    value = module if module.__name__ == f"jaxpg.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC))

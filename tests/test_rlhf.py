@@ -374,5 +374,6 @@ def test_rlhf_command_refuses_to_overwrite(tmp_path, capsys):
     from jaxpg import cli
 
     (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "summary.json").write_text("{}")  # a finished run (a bare config is a dead start)
     assert cli.main(["rlhf", "--out", str(tmp_path), "--sft-steps", "1"]) == 2
     assert "--overwrite" in capsys.readouterr().err

@@ -89,12 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Before jax is imported: a signal while starting exits with one line (see StartupExit).
         with exit_while_starting(f"jaxpg {name}"):
+            if name in COMPILING:  # before the first compilation, or JAX never looks in it
+                rest = setup_compile_cache(rest)
             command = importlib.import_module(f"jaxpg.cli.{COMMANDS[name][0]}")
             return command.main(rest)
-        if name in COMPILING:
-            rest = setup_compile_cache(rest)
-        command = importlib.import_module(f"jaxpg.cli.{COMMANDS[name][0]}")
-        return command.main(rest)
     except JaxpgError as e:
         print(f"jaxpg {name}: error: {e}", file=sys.stderr)
         return e.exit_status

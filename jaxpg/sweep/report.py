@@ -15,8 +15,12 @@ from jaxpg.sweep.spec import SweepResult, fmt_value
 
 
 def episode_sums(metrics: Record) -> tuple[np.ndarray, np.ndarray]:
-    """The per-agent episode-return sums and counts ``[A, U]``, found by their roles."""
-    total, count = sum_and_count(metrics, "episode_return")
+    """The per-agent episode-return sums and counts ``[A, U]``, found by their roles
+    (or by their names in a plain dict of host arrays, as a PBT record keeps them)."""
+    if isinstance(metrics, dict):
+        total, count = metrics["episode_return_sum"], metrics["episode_count"]
+    else:
+        total, count = sum_and_count(metrics, "episode_return")
     return np.asarray(total, np.float64), np.asarray(count, np.float64)
 
 

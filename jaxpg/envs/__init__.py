@@ -12,9 +12,10 @@ import difflib
 from jaxpg.config import BRAX_BACKENDS
 from jaxpg.envs.adapters import adapt
 from jaxpg.envs.brax_env import BRAX_ENVS, BraxEnv
-from jaxpg.envs.core import Box, Discrete, EpisodeStats, SquashActions, clip_action
+from jaxpg.envs.core import Box, Discrete, EpisodeStats, MultiDiscrete, SquashActions, clip_action
 from jaxpg.envs.gymnax_env import GymnaxEnv
 from jaxpg.envs.playground_env import PLAYGROUND_PREFIX, PlaygroundEnv, playground_names
+from jaxpg.envs.policy_probes import POLICY_PROBES, make_policy_probe
 from jaxpg.envs.probes import PROBES, make_probe
 from jaxpg.errors import JaxpgError
 
@@ -31,12 +32,15 @@ GYMNAX_ENVS = (
 
 def all_env_names() -> list[str]:
     """Every name :func:`make` accepts (Playground names only when it is installed)."""
-    return [*GYMNAX_ENVS, *(f"brax/{n}" for n in BRAX_ENVS), *PROBES, *playground_names()]
+    return [*GYMNAX_ENVS, *(f"brax/{n}" for n in BRAX_ENVS), *PROBES, *POLICY_PROBES,
+            *playground_names()]
 
 
 def check_env_name(name: str) -> None:
     """Raise a one-line :class:`JaxpgError` with the closest valid names if unknown."""
-    if name in GYMNAX_ENVS or name in PROBES or name.removeprefix("brax/") in BRAX_ENVS:
+    if name in GYMNAX_ENVS or name in PROBES or name in POLICY_PROBES:
+        return
+    if name.removeprefix("brax/") in BRAX_ENVS:
         return
     if name.startswith(PLAYGROUND_PREFIX) and not playground_names():
         raise JaxpgError(
@@ -77,6 +81,8 @@ def make(
         env = BraxEnv(name.split("/", 1)[1], backend=backend, episode_length=episode_length or 1000)
     elif name in PROBES:
         env = make_probe(name)
+    elif name in POLICY_PROBES:
+        env = make_policy_probe(name, lambda gid: GymnaxEnv(gid, max_episode_steps=episode_length))
     else:
         env = GymnaxEnv(name, max_episode_steps=episode_length)
     return wrap(env, squash_actions)
@@ -94,6 +100,7 @@ def wrap_user_env(env, squash_actions: bool = False):
     return wrap(adapt(env), squash_actions)
 
 
-__all__ = ["Box", "Discrete", "EpisodeStats", "SquashActions", "clip_action", "make", "wrap",
+__all__ = ["Box", "Discrete", "MultiDiscrete", "EpisodeStats", "SquashActions", "clip_action",
+           "make", "wrap", "POLICY_PROBES",
            "wrap_user_env", "adapt", "check_env_name", "all_env_names", "GYMNAX_ENVS",
            "BRAX_ENVS", "PROBES"]

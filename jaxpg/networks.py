@@ -28,6 +28,7 @@ the modules see, and runs a recurrent network over a time-major sequence.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Sequence
@@ -37,8 +38,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxpg.config import TrainConfig
 from jaxpg.distributions import Categorical, DiagGaussian, MultiCategorical, TanhGaussian, padding_mask
 from jaxpg.envs.core import ActionSpace, MultiDiscrete
+from jaxpg.errors import ConfigError
 from jaxpg.nn.encoders import ACTIVATION_FNS, MLP, ObsEncoder, split_action_mask  # noqa: F401
 from jaxpg.nn.recurrent import RecurrentCore, initial_carry
 from jaxpg.linalg import orthogonal
@@ -60,10 +63,13 @@ class Torso:
     recurrent: str | None = None  # None, "gru" or "lstm"
     rnn_size: int = 128
     user_encoder: Any = None  # a flax module: obs pytree [N, ...] -> [N, F]
+    flat_obs: bool = True  # the observation is one flat vector (set by make_networks)
 
     @property
     def is_flat_mlp(self) -> bool:
-        return self.encoder == "mlp" and self.recurrent is None and self.user_encoder is None
+        """Today's network: the MLP straight on a flat observation of any leading shape."""
+        return (self.flat_obs and self.encoder == "mlp" and self.recurrent is None
+                and self.user_encoder is None)  # fmt: skip
 
 
 class _Features(nn.Module):
@@ -210,7 +216,7 @@ class Networks:
         if isinstance(obs_example, int):
             obs_example = jnp.zeros((obs_example,), jnp.float32)
         obs, mask = split_action_mask(obs_example)
-        if self.torso.is_flat_mlp and mask is None and not isinstance(self.actor.action_space, MultiDiscrete):
+        if self._plain and mask is None:
             return ActorCritic(self.actor.init(k_actor, obs), self.critic.init(k_critic, obs))
         obs = jax.tree.map(lambda x: jnp.asarray(x)[None], obs)
         mask = None if mask is None else jnp.asarray(mask)[None]
@@ -218,6 +224,11 @@ class Networks:
         first = jnp.ones((1,), bool)
         return ActorCritic(self.actor.init(k_actor, obs, carry.actor, first, mask),
                            self.critic.init(k_critic, obs, carry.critic, first))  # fmt: skip
+
+    @property
+    def _plain(self) -> bool:
+        """Today's path: flat MLP, one softmax or Gaussian; applied to any leading shape."""
+        return self.torso.is_flat_mlp and not isinstance(self.actor.action_space, MultiDiscrete)
 
     # -- folding leading axes -------------------------------------------------------
     def _lead(self, obs) -> tuple[int, ...]:
@@ -241,7 +252,7 @@ class Networks:
     def policy_actor(self, actor_params, obs):
         """As :meth:`policy`, from the actor's variables alone."""
         obs, mask = split_action_mask(obs)
-        if self.torso.is_flat_mlp and mask is None and not isinstance(self.actor.action_space, MultiDiscrete):
+        if self._plain and mask is None:
             return self.actor.apply(actor_params, obs)
         lead = self._lead(obs)
         mask = None if mask is None else mask.reshape((math.prod(lead),) + mask.shape[len(lead):])
@@ -310,10 +321,61 @@ def make_networks(
     """The actor and critic for ``action_space``; ``obs_example`` (one unbatched
     observation, a pytree) tells :class:`Networks` each leaf's rank (None: flat vectors)."""
     torso = Torso() if torso is None else torso
-    actor = Actor(action_space, tuple(hidden), activation, log_std_init, policy,
-                  state_dependent_std, min_std, actor_out_scale, torso)  # fmt: skip
-    critic = Critic(tuple(critic_hidden or hidden), activation, torso)
     ranks = None
     if obs_example is not None and not isinstance(obs_example, int):
         ranks = _event_ranks(split_action_mask(obs_example)[0])
+        flat = ranks == (1,) and not isinstance(obs_example, dict)
+        torso = dataclasses.replace(torso, flat_obs=flat)
+        ranks = None if flat else ranks
+    actor = Actor(action_space, tuple(hidden), activation, log_std_init, policy,
+                  state_dependent_std, min_std, actor_out_scale, torso)  # fmt: skip
+    critic = Critic(tuple(critic_hidden or hidden), activation, torso)
     return Networks(actor, critic, ranks)
+
+
+def observation_example(env) -> Any:
+    """One unbatched observation of ``env`` as shapes and dtypes (no env step runs)."""
+    return jax.eval_shape(env.reset, jax.random.PRNGKey(0))[0]
+
+
+def check_observation(config: TrainConfig, env, example) -> None:
+    """One-line :class:`ConfigError` where the policy cannot read ``env``'s observations:
+    ``--encoder cnn`` without an ``[H, W, C]`` leaf, an ``action_mask`` of the wrong
+    shape or dtype for the action space."""
+    obs, mask = split_action_mask(example)
+    shapes = [tuple(x.shape) for x in jax.tree.leaves(obs)]
+    if config.encoder == "cnn" and not any(len(s) == 3 for s in shapes):
+        raise ConfigError("encoder", "cnn", f"needs an [H, W, C] observation; {config.env} "
+                          f"observes shape {shapes[0] if len(shapes) == 1 else shapes}: use --encoder mlp")
+    space = env.action_space
+    if mask is None:
+        return
+    if not space.is_discrete:
+        raise ConfigError("env", config.env, "returns an action_mask but has continuous actions")
+    want = (len(space.nvec), space.n) if isinstance(space, MultiDiscrete) else (space.n,)
+    if tuple(mask.shape) != want or mask.dtype != jnp.bool_:
+        raise ConfigError("env", config.env, f"returns an action_mask of shape {tuple(mask.shape)} "
+                          f"{mask.dtype}; its action space needs bool {want}")
+
+
+def networks_for(config: TrainConfig, env, user_encoder: Any = None) -> Networks:
+    """The actor and critic ``config`` describes for ``env`` (checked first: see
+    :func:`check_observation`); ``user_encoder``: a flax module for pytree observations."""
+    example = observation_example(env)
+    check_observation(config, env, example)
+    torso = Torso(config.encoder, tuple(config.cnn_channels), tuple(config.cnn_kernels),
+                  tuple(config.cnn_strides), None if config.recurrent == "none" else config.recurrent,
+                  config.rnn_size, user_encoder)  # fmt: skip
+    return make_networks(
+        env.action_space,
+        config.hidden_sizes,
+        config.activation,
+        config.log_std_init,
+        critic_hidden=config.critic_hidden_sizes,
+        policy=config.policy,
+        state_dependent_std=config.state_dependent_std,
+        min_std=config.min_std,
+        actor_out_scale=config.actor_out_scale,
+        torso=torso,
+        obs_example=example,
+    )

@@ -29,20 +29,21 @@ def test_cnn_networks_keep_image_shape_and_fold_leading_axes():
     batch = {"image": jnp.asarray(rng.random((3, 2, 10, 10, 4)), jnp.float32),
              "vec": jnp.asarray(rng.random((3, 2, 3)), jnp.float32),
              "action_mask": jnp.asarray(rng.random((3, 2, 5)) < 0.5).at[..., 0].set(True)}
-    dist = nets.policy(params, batch)
+    policy = jax.jit(nets.policy)
+    dist = policy(params, batch)
     assert dist.logits.shape == (3, 2, 5)
     assert bool(jnp.all(jnp.where(batch["action_mask"], True, dist.log_probs_all < -1e8)))
-    assert nets.value(params, batch).shape == (3, 2)
+    assert jax.jit(nets.value)(params, batch).shape == (3, 2)
     # the same numbers one observation at a time: the folding does not mix rows
     one = jax.tree.map(lambda x: x[1, 1], batch)
-    np.testing.assert_allclose(nets.policy(params, one).logits, dist.logits[1, 1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(policy(params, one).logits, dist.logits[1, 1], rtol=1e-5, atol=1e-6)
 
 
 def test_multi_discrete_head():
     nets = make_networks(MultiDiscrete((3, 2)), (16,), obs_example=jnp.zeros((4,)))
     params = nets.init(jax.random.PRNGKey(0), jnp.zeros((4,)))
-    dist = nets.policy(params, jnp.zeros((7, 4)))
-    a = dist.sample(jax.random.PRNGKey(1))
+    dist = jax.jit(nets.policy)(params, jnp.zeros((7, 4)))
+    a = jax.jit(dist.sample)(jax.random.PRNGKey(1))
     assert a.shape == (7, 2) and bool(jnp.all(a[:, 1] < 2))
     assert dist.log_prob(a).shape == (7,)
     np.testing.assert_allclose(dist.entropy(), np.log(3) + np.log(2), rtol=1e-2)  # near-uniform init
@@ -56,9 +57,10 @@ def test_recurrent_core_resets_where_an_episode_starts(cell):
     params = core.init(jax.random.PRNGKey(1), zero, x, jnp.zeros((3,), bool))
     busy = jax.tree.map(lambda c: c + 1.0, zero)
     first = jnp.array([True, False, True])
-    c_reset, y_reset = core.apply(params, busy, x, first)
-    _, y_zero = core.apply(params, zero, x, jnp.zeros((3,), bool))
-    _, y_busy = core.apply(params, busy, x, jnp.zeros((3,), bool))
+    apply = jax.jit(core.apply)
+    c_reset, y_reset = apply(params, busy, x, first)
+    _, y_zero = apply(params, zero, x, jnp.zeros((3,), bool))
+    _, y_busy = apply(params, busy, x, jnp.zeros((3,), bool))
     np.testing.assert_allclose(y_reset[first], y_zero[first], atol=1e-6)
     np.testing.assert_allclose(y_reset[~first], y_busy[~first], atol=1e-6)
     assert not np.allclose(y_zero[1], y_busy[1])
@@ -74,11 +76,12 @@ def test_recurrent_sequence_equals_step_by_step(cell):
     first = jnp.asarray(np.random.default_rng(0).random((T, B)) < 0.3)
     carry0 = jax.tree.map(lambda c: c + 0.5, nets.initial_carry((B,)))
     _, dists = jax.jit(nets.policy_seq)(params.actor, carry0.actor, xs, first)
-    _, values = nets.value_seq(params.critic, carry0.critic, xs, first)
+    _, values = jax.jit(nets.value_seq)(params.critic, carry0.critic, xs, first)
     c_a, c_c = carry0
+    policy_step, value_step = jax.jit(nets.policy_step), jax.jit(nets.value_step)
     for t in range(T):
-        c_a, d = nets.policy_step(params.actor, c_a, xs[t], first[t])
-        c_c, v = nets.value_step(params.critic, c_c, xs[t], first[t])
+        c_a, d = policy_step(params.actor, c_a, xs[t], first[t])
+        c_c, v = value_step(params.critic, c_c, xs[t], first[t])
         np.testing.assert_allclose(d.logits, dists.logits[t], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(v, values[t], rtol=1e-5, atol=1e-6)
 

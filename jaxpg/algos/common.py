@@ -15,9 +15,9 @@ from jaxpg.advantages import explained_variance, masked_mean
 from jaxpg.batch import Batch, flatten_time_batch, make_batch, shuffle_and_split, step_advantages
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import ConfigError
-from jaxpg.networks import ActorCritic, Networks, make_networks
+from jaxpg.networks import ActorCritic, Networks, networks_for, observation_example
 from jaxpg.normalization import RunningStats
-from jaxpg.rollout import Trajectory, episode_metrics, rollout
+from jaxpg.rollout import PolicyCarry, Trajectory, episode_metrics, rollout
 
 
 @struct.dataclass
@@ -33,6 +33,7 @@ class TrainState:
     update: jax.Array  # updates done
     env_steps: jax.Array  # environment steps done
     algo_state: Any  # algorithm-specific extras (e.g. an adaptive KL coefficient)
+    policy: PolicyCarry | None = None  # a recurrent policy's carry (actor and critic), batched
 
 
 @dataclass(frozen=True)
@@ -48,31 +49,22 @@ class Context:
         return max(self.config.num_updates, 1)
 
 
-def make_context(config: TrainConfig, env: Any = None) -> Context:
+def make_context(config: TrainConfig, env: Any = None, encoder: Any = None) -> Context:
     """The env and networks ``config`` names (one-line :class:`ConfigError` if they cannot act).
 
     ``env``: a user env object (see :func:`jaxpg.envs.adapters.adapt`) instead of the
     env named ``config.env``. A tanh-Gaussian policy gets an env that squashes its
-    pre-tanh actions (:class:`jaxpg.envs.SquashActions`).
+    pre-tanh actions (:class:`jaxpg.envs.SquashActions`). ``encoder``: a user's flax
+    module for the env's (pytree) observations, in place of ``config.encoder``.
     """
     squash = config.policy == "tanh-gaussian"
     if env is None:
-        env = envs.make(config.env, config.backend, config.episode_length, squash_actions=squash)
+        env = envs.make(config.env, config.backend, config.episode_length, squash_actions=squash,
+                        keep_obs_shape=config.encoder == "cnn")  # fmt: skip
     else:
         env = envs.wrap_user_env(env, squash_actions=squash)
     check_action_space(config, env.action_space)
-    nets = make_networks(
-        env.action_space,
-        config.hidden_sizes,
-        config.activation,
-        config.log_std_init,
-        critic_hidden=config.critic_hidden_sizes,
-        policy=config.policy,
-        state_dependent_std=config.state_dependent_std,
-        min_std=config.min_std,
-        actor_out_scale=config.actor_out_scale,
-    )
-    return Context(config, env, nets)
+    return Context(config, env, networks_for(config, env, encoder))
 
 
 def check_action_space(config: TrainConfig, space) -> None:
@@ -112,21 +104,29 @@ def entropy_coef(ctx: Context, state: TrainState, hparams: HParams):
 
 def collect(ctx: Context, state: TrainState, key: jax.Array) -> tuple[Trajectory, TrainState]:
     """One rollout of ``num_steps`` with the current policy; advances env state and counters."""
-    params = state.params
+    params, nets = state.params, ctx.nets
 
     def act(k, obs):
-        dist = ctx.nets.policy(params, obs)
+        dist = nets.policy(params, obs)
         action = dist.sample(k)
         return action, dist.log_prob(action)
 
+    def act_recurrent(k, obs, carry, first):
+        c_actor, dist = nets.policy_step(params.actor, carry.actor, obs, first)
+        c_critic, _ = nets.value_step(params.critic, carry.critic, obs, first)
+        action = dist.sample(k)
+        return action, dist.log_prob(action), ActorCritic(c_actor, c_critic)
+
     normalize = state.obs_stats.normalize if ctx.config.normalize_obs else (lambda o: o)
-    traj, env_state, obs = rollout(
-        ctx.env, act, normalize, state.env_state, state.obs, key, ctx.config.num_steps
-    )
+    traj, env_state, obs, policy = rollout(
+        ctx.env, act_recurrent if nets.recurrent else act, normalize, state.env_state, state.obs,
+        key, ctx.config.num_steps, state.policy,
+    )  # fmt: skip
     obs_stats = state.obs_stats.update(traj.raw_obs) if ctx.config.normalize_obs else state.obs_stats
     state = state.replace(
         env_state=env_state,
         obs=obs,
+        policy=policy,
         obs_stats=obs_stats,
         env_steps=state.env_steps + ctx.config.batch_size,
     )
@@ -137,10 +137,10 @@ def global_norm(tree) -> jax.Array:
     return optax.tree.norm(tree)
 
 
-def policy_stats(ctx: Context, params, obs: jax.Array, mask=None) -> dict[str, jax.Array]:
+def policy_stats(ctx: Context, params, obs: jax.Array, mask=None, dist=None) -> dict[str, jax.Array]:
     """Entropy and (Gaussian) log-std summaries of the policy on ``obs [N, ...]`` (the
-    rows where ``mask [N]`` is 1, when given)."""
-    dist = ctx.nets.policy(params, obs)
+    rows where ``mask [N]`` is 1, when given; ``dist``: the policy there, if known)."""
+    dist = ctx.nets.policy(params, obs) if dist is None else dist
     out = {"entropy": masked_mean(dist.entropy(), mask)}
     if not ctx.env.action_space.is_discrete:
         # over the batch too: the std may depend on the state
@@ -155,19 +155,44 @@ def policy_stats(ctx: Context, params, obs: jax.Array, mask=None) -> dict[str, j
 def init_state(ctx: Context, key: jax.Array, opt_state_fn, algo_state=None) -> TrainState:
     """Initial state: networks, optimizers (``opt_state_fn(params)``), envs reset."""
     k_net, k_env, k_run = jax.random.split(key, 3)
-    params = ctx.nets.init(k_net, ctx.env.obs_size)
+    example = observation_example(ctx.env)
+    params = ctx.nets.init(k_net, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), example))
     obs, env_state = jax.vmap(ctx.env.reset)(jax.random.split(k_env, ctx.config.num_envs))
     return TrainState(
         params=params,
         opt_state=opt_state_fn(params),
-        obs_stats=RunningStats.create(ctx.env.obs_size),
+        obs_stats=RunningStats.create(example),
         env_state=env_state,
         obs=obs,
         key=k_run,
         update=jnp.zeros((), jnp.int32),
         env_steps=jnp.zeros((), jnp.int32),
         algo_state={} if algo_state is None else algo_state,
+        policy=initial_policy(ctx),
     )
+
+
+def initial_policy(ctx: Context) -> PolicyCarry | None:
+    """Zero recurrent state for every env, each at an episode start (None if feed-forward)."""
+    if not ctx.nets.recurrent:
+        return None
+    n = ctx.config.num_envs
+    return PolicyCarry(ctx.nets.initial_carry((n,)), jnp.ones((n,), bool))
+
+
+def batch_policy(ctx: Context, actor_params, batch: Batch):
+    """``pi(.|s)`` on a batch's observations: flat, or replayed over its env sequences
+    (``[T, B]``, from ``batch.carry0``) for a recurrent policy."""
+    if ctx.nets.recurrent:
+        return ctx.nets.policy_seq(actor_params, batch.carry0.actor, batch.obs, batch.first)[1]
+    return ctx.nets.policy_actor(actor_params, batch.obs)
+
+
+def batch_value(ctx: Context, critic_params, batch: Batch):
+    """``V(s)`` on a batch's observations, as :func:`batch_policy`."""
+    if ctx.nets.recurrent:
+        return ctx.nets.value_seq(critic_params, batch.carry0.critic, batch.obs, batch.first)[1]
+    return ctx.nets.value_critic(critic_params, batch.obs)
 
 
 def fit_value(
@@ -191,7 +216,7 @@ def fit_value(
     mask = jnp.ones(obs.shape[:1], jnp.float32) if mask is None else mask.astype(jnp.float32)
 
     def loss_fn(critic, o, t, m):
-        return losses.value_loss(ctx.nets.critic.apply(critic, o), t, mask_t=m)
+        return losses.value_loss(ctx.nets.value_critic(critic, o), t, mask_t=m)
 
     def step(carry, data):
         critic, st = carry
@@ -215,7 +240,7 @@ def pg_objective(ctx: Context, actor_params, obs, action, log_prob_old, advantag
     see :func:`jaxpg.losses.importance_weighted_objective`. Inputs are flat ``[N, ...]``.
     Returns ``(objective, entropy)``.
     """
-    dist = ctx.nets.actor.apply(actor_params, obs)
+    dist = ctx.nets.policy_actor(actor_params, obs)
     entropy = dist.entropy().mean()
     objective = losses.importance_weighted_objective(dist.log_prob(action), log_prob_old, advantage)
     return objective + ent_coef * entropy, entropy
@@ -237,15 +262,16 @@ def gae_policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: 
 
 
 def common_diagnostics(ctx: Context, params_old, params, obs, value, target, mask=None,
-                       old=None) -> dict:  # fmt: skip
+                       old=None, new=None) -> dict:  # fmt: skip
     """Per-update diagnostics every algorithm logs: KL(old || new) on the batch,
     explained variance of the (pre-update) critic or baseline, entropy and log-std
     stats; over the rows where ``mask`` is 1 when given. ``old``: the policy of
-    ``params_old`` on ``obs`` where the caller has it (saves a pass over the batch)."""
+    ``params_old`` on ``obs`` where the caller has it (saves a pass over the batch);
+    ``new``: likewise for ``params`` (a recurrent policy's, replayed over its sequences)."""
     old = ctx.nets.policy(params_old, obs) if old is None else old
-    new = ctx.nets.policy(params, obs)
+    new = ctx.nets.policy(params, obs) if new is None else new
     out = {"kl": masked_mean(old.kl(new), mask), "explained_variance": explained_variance(value, target, mask)}
-    out.update(policy_stats(ctx, params, obs, mask))
+    out.update(policy_stats(ctx, params, obs, mask, dist=new))
     return out
 
 
@@ -266,8 +292,11 @@ def start_update(ctx: Context, state: TrainState, hparams: HParams, num_keys: in
     """Split keys, collect a rollout, make the flat batch, evaluate this update's schedules."""
     key, k_roll, *keys = jax.random.split(state.key, 2 + num_keys)
     params_old = state.params
+    carry0 = None if state.policy is None else state.policy.carry
     traj, state = collect(ctx, state.replace(key=key), k_roll)
-    batch = flatten_time_batch(make_batch(ctx.nets, params_old, traj, hparams))
+    batch = make_batch(ctx.nets, params_old, traj, hparams, carry0)
+    if not ctx.nets.recurrent:  # a recurrent batch stays [T, B]: updates replay sequences
+        batch = flatten_time_batch(batch)
     frac = lr_factor(ctx, state)
     opt = optim.actor_critic(hparams, frac)
     ent_coef = entropy_coef(ctx, state, hparams)
@@ -278,8 +307,9 @@ def finish_update(ctx: Context, start: UpdateStart, params, opt_state, metrics: 
     """The new state (update counter advanced) and the metrics plus the diagnostics every
     algorithm logs (:func:`common_diagnostics`) and the finished episodes' sums."""
     b = start.batch
+    new = batch_policy(ctx, params.actor, b) if ctx.nets.recurrent else None
     diagnostics = common_diagnostics(ctx, start.params_old, params, b.obs, b.value, b.target,
-                                     old=b.old_dist)  # fmt: skip
+                                     old=b.old_dist, new=new)  # fmt: skip
     metrics = {**metrics, **diagnostics}
     metrics.update(episode_metrics(start.traj))
     algo_state = start.state.algo_state if algo_state is None else algo_state

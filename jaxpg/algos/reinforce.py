@@ -152,7 +152,7 @@ def surrogate(ctx: Context, actor, ep: Episodes, adv: jax.Array, ent_coef=0.0):
     Its gradient is the REINFORCE estimate ``g`` (sum over each episode's steps,
     mean over episodes). Returns ``(objective, entropy)``.
     """
-    dist = ctx.nets.actor.apply(actor, ep.obs)
+    dist = ctx.nets.policy_actor(actor, ep.obs)
     n_valid = jnp.maximum(ep.valid.sum(), 1.0)
     entropy = jnp.sum(dist.entropy() * ep.valid) / n_valid
     pg = jnp.sum(dist.log_prob(ep.action) * jax.lax.stop_gradient(adv) * ep.valid)

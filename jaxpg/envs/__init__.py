@@ -63,12 +63,15 @@ def make(
     backend: str = "positional",
     episode_length: int | None = None,
     squash_actions: bool = False,
+    keep_obs_shape: bool = False,
 ):
     """Build an environment by name, wrapped with :class:`EpisodeStats`.
 
     ``backend`` applies to Brax only; ``episode_length`` overrides the time limit
     (Brax and Playground default 1000; gymnax defaults to each env's own limit).
     ``squash_actions``: the env takes pre-tanh actions (:class:`SquashActions`).
+    ``keep_obs_shape``: gymnax observations keep their shape (an image for a CNN)
+    instead of being flattened.
     """
     check_env_name(name)
     if name.startswith(PLAYGROUND_PREFIX):
@@ -84,7 +87,7 @@ def make(
     elif name in POLICY_PROBES:
         env = make_policy_probe(name, lambda gid: GymnaxEnv(gid, max_episode_steps=episode_length))
     else:
-        env = GymnaxEnv(name, max_episode_steps=episode_length)
+        env = GymnaxEnv(name, max_episode_steps=episode_length, keep_obs_shape=keep_obs_shape)
     return wrap(env, squash_actions)
 
 

@@ -57,20 +57,23 @@ class Trainer:
         return jax.lax.scan(body, state, jnp.arange(n))
 
 
-def make_trainer(config: TrainConfig, env: Any = None) -> Trainer:
-    return Trainer(make_context(config.validate(), env))
+def make_trainer(config: TrainConfig, env: Any = None, encoder: Any = None) -> Trainer:
+    return Trainer(make_context(config.validate(), env, encoder))
 
 
 def make_train(
-    config: TrainConfig, env: Any = None
+    config: TrainConfig, env: Any = None, encoder: Any = None
 ) -> Callable[[jax.Array, HParams], tuple[TrainState, dict]]:
     """Return the pure ``train(key, hparams) -> (final_state, metrics[num_updates])``.
 
     ``env``: train on this env object instead of ``config.env`` (then only a label):
     anything with jaxpg's env interface, a gymnax ``(env, params)`` pair, a Brax
     ``Env`` or a MuJoCo Playground env (see :mod:`jaxpg.envs.adapters`).
+    ``encoder``: a flax module mapping the env's observation pytree (one batch axis,
+    ``action_mask`` removed) to ``[N, F]`` features, used by actor and critic in place
+    of ``config.encoder`` (:mod:`jaxpg.nn.encoders`).
     """
-    trainer = make_trainer(config, env)
+    trainer = make_trainer(config, env, encoder)
 
     def train(key: jax.Array, hparams: HParams):
         state = trainer.init(key, hparams)

@@ -25,7 +25,7 @@ import numpy as np
 from experiments.bench_brax import CompileClock, Setting, make_evaluate, our_config, run_brax
 from jaxpg import envs
 from jaxpg.config import HParams, TrainConfig
-from jaxpg.evaluation import policy_act, run_episodes
+from jaxpg.evaluation import eval_carry, policy_act, run_episodes
 from jaxpg.presets import preset
 from jaxpg.train import Trainer, make_trainer
 
@@ -55,7 +55,8 @@ def make_deterministic_evaluate(ctx, num_eval_envs: int, max_steps: int):
 
     def evaluate(state, key):
         act = policy_act(ctx, state.params, state.obs_stats, deterministic=True)
-        returns, _ = run_episodes(ctx.env, act, key, num_eval_envs, max_steps)
+        returns, _ = run_episodes(ctx.env, act, key, num_eval_envs, max_steps,
+                                  eval_carry(ctx, num_eval_envs))
         return returns.mean()
 
     return evaluate

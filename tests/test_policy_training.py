@@ -1,0 +1,120 @@
+"""The policy layer end to end: recurrent PPO, masks, CNN encoder, bad input."""
+
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxpg.algos import ppo
+from jaxpg.algos.common import make_context, start_update
+from jaxpg.batch import split_envs
+from jaxpg.config import HParams, TrainConfig
+from jaxpg.envs.policy_probes import MaskedTrap
+from jaxpg.errors import ConfigError
+from jaxpg.train import make_train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAPACK = "lapack_"
+
+TINY = dict(num_envs=4, num_steps=16, total_timesteps=128, num_minibatches=2, eval_every=0)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_recurrent_log_probs_replayed_in_the_update_equal_acting_time(cell):
+    """Act for a segment (carry threaded step by step, resets where episodes start), then
+    replay it as the update does, from the stored start carry: the same log-probs, also
+    on the env-split minibatches PPO's loss sees, so its first ratio is exactly ~1."""
+    cfg = TrainConfig(env="Probe-TMaze-v0", recurrent=cell, rnn_size=16, hidden_sizes=(16,),
+                      num_envs=4, num_steps=24, total_timesteps=96, num_minibatches=2, eval_every=0)
+    ctx = make_context(cfg.validate())
+    hp = HParams()
+
+    @jax.jit
+    def check(key):
+        state = ppo.init(ctx, key, hp)
+        # a second segment starts from a non-zero carry mid-episode
+        state = start_update(ctx, state, hp).state
+        start = start_update(ctx, state, hp)
+        b = start.batch
+        mb = jax.tree.map(lambda x: x[1], split_envs(jax.random.PRNGKey(3), b, 2))
+        _, m = ppo.ppo_loss(ctx, start.params_old, mb, hp, 0.0)
+        carry_moved = jnp.abs(state.policy.carry.actor).sum() if cell == "gru" else jnp.ones(())
+        return b.old_dist.log_prob(b.action), b.log_prob, b.first, m["approx_kl"], carry_moved
+
+    replayed, acted, first, approx_kl, carry_moved = check(jax.random.PRNGKey(0))
+    assert np.asarray(first).any() and not np.asarray(first).all()  # resets inside the segment
+    assert float(carry_moved) > 0
+    np.testing.assert_allclose(np.asarray(replayed), np.asarray(acted), atol=2e-6)
+    assert abs(float(approx_kl)) < 1e-9
+
+
+def test_masked_probe_never_takes_the_masked_action():
+    """Every finished episode of training returns the full 10 (a trap pays -10 and ends
+    it), from the first update, and the policy's entropy is over the 2 allowed actions."""
+    cfg = TrainConfig(env="Probe-MaskedTrap-v0", num_envs=8, num_steps=32, total_timesteps=2048,
+                      eval_every=4, num_eval_envs=8)  # fmt: skip
+    _, m = jax.jit(make_train(cfg))(jax.random.PRNGKey(0), HParams())
+    count = np.asarray(m["episode_count"])
+    assert count.sum() > 100
+    np.testing.assert_array_equal(np.asarray(m["episode_return_sum"]), 10.0 * count)
+    assert np.all(np.asarray(m["entropy"]) <= np.log(2) + 1e-5)
+    done = np.asarray(m["eval_done"]) > 0
+    np.testing.assert_array_equal(np.asarray(m["eval_return"])[done], 10.0)
+
+
+def test_cnn_ppo_on_minatar_and_recurrent_evaluation_run():
+    cfg = TrainConfig(env="Breakout-MinAtar", encoder="cnn", hidden_sizes=(32,), activation="relu",
+                      cnn_channels=(4,), normalize_obs=True, **TINY)
+    state, m = jax.jit(make_train(cfg))(jax.random.PRNGKey(0), HParams())
+    assert state.obs.shape == (4, 10, 10, 4)  # the image kept its shape
+    assert state.obs_stats.mean.shape == (10, 10, 4)
+    assert np.all(np.asarray(m["nonfinite"]) == 0)
+    rec = TrainConfig(env="Probe-TMaze-v0", recurrent="lstm", rnn_size=8, hidden_sizes=(8,),
+                      **{**TINY, "eval_every": 1})
+    _, m = jax.jit(make_train(rec))(jax.random.PRNGKey(0), HParams())
+    assert np.all(np.asarray(m["eval_done"]) == 1)
+    assert np.all(np.abs(np.asarray(m["eval_return"])) <= 1.0)
+
+
+class WrongMask(MaskedTrap):
+    def _obs(self, s):
+        obs = super()._obs(s)
+        return {**obs, "action_mask": jnp.ones((4,), bool)}
+
+
+def test_bad_policy_input_raises_one_line_config_errors():
+    with pytest.raises(ConfigError, match="encoder"):
+        make_train(TrainConfig(env="CartPole-v1", encoder="cnn"))
+    with pytest.raises(ConfigError, match="recurrent"):
+        TrainConfig(recurrent="rnn").validate()
+    with pytest.raises(ConfigError, match="ppo only|ppo"):
+        TrainConfig(algo="a2c", recurrent="gru").validate()
+    with pytest.raises(ConfigError, match=r"action_mask of shape \(4,\)"):
+        make_train(TrainConfig(env="masked"), env=WrongMask())
+    with pytest.raises(ConfigError, match="num_envs"):
+        TrainConfig(recurrent="gru", num_envs=6, num_minibatches=4, num_steps=128).validate()
+
+
+def test_cli_encoder_cnn_on_flat_observation_is_exit_2(tmp_path):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-m", "jaxpg", "train", "--encoder", "cnn", "--out",
+                        str(tmp_path / "x"), "--quiet"], capture_output=True, text=True, env=env,
+                       timeout=300)  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "[H, W, C]" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind", ["recurrent", "cnn"])
+def test_new_training_programs_have_no_lapack_call(kind):
+    extra = ({"env": "Probe-TMaze-v0", "recurrent": "gru", "rnn_size": 8} if kind == "recurrent"
+             else {"env": "Breakout-MinAtar", "encoder": "cnn", "cnn_channels": (4,)})
+    train = make_train(TrainConfig(hidden_sizes=(8,), **{**TINY, **extra}))
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    hps = jax.tree.map(lambda x: jnp.stack([x, x]), HParams().as_arrays())
+    text = jax.jit(jax.vmap(train)).lower(keys, hps).as_text()
+    assert LAPACK not in text

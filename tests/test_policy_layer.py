@@ -119,3 +119,12 @@ def test_masked_trap_and_no_velocity_cartpole():
     full = envs.make("CartPole-v1").reset(jax.random.PRNGKey(0))[0]
     assert obs.shape == (2,) and cp.obs_size == 2
     np.testing.assert_allclose(obs, full[jnp.array([0, 2])])
+
+
+def test_gymnax_image_keeps_its_shape_for_the_cnn():
+    env = envs.make("Breakout-MinAtar", keep_obs_shape=True)
+    obs, s = env.reset(jax.random.PRNGKey(0))
+    assert obs.shape == (10, 10, 4) and obs.dtype == jnp.float32
+    out = env.step(jax.random.PRNGKey(1), s, 0)
+    assert out[0].shape == out[5]["final_obs"].shape == (10, 10, 4)
+    assert envs.make("Breakout-MinAtar").reset(jax.random.PRNGKey(0))[0].shape == (400,)

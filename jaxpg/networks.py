@@ -81,8 +81,8 @@ class _Features(nn.Module):
     @nn.compact
     def __call__(self, obs, carry, first):
         t = self.torso
-        if t.user_encoder is not None:
-            x = t.user_encoder(obs)
+        if t.user_encoder is not None:  # the user's module, bound here as our child
+            x = t.user_encoder.clone(parent=self, name="user_encoder")(obs)
         else:
             x = ObsEncoder(t.encoder, t.channels, t.kernels, t.strides, "relu")(obs)
         if t.recurrent is None:

@@ -128,3 +128,20 @@ def test_gymnax_image_keeps_its_shape_for_the_cnn():
     out = env.step(jax.random.PRNGKey(1), s, 0)
     assert out[0].shape == out[5]["final_obs"].shape == (10, 10, 4)
     assert envs.make("Breakout-MinAtar").reset(jax.random.PRNGKey(0))[0].shape == (400,)
+
+
+def test_user_encoder_for_a_dict_observation():
+    import flax.linen as nn
+
+    class Enc(nn.Module):
+        @nn.compact
+        def __call__(self, obs):
+            return jnp.concatenate([nn.Dense(4)(obs["a"]), obs["b"]], -1)
+
+    ex = {"a": jnp.zeros((3,)), "b": jnp.zeros((2,)), "action_mask": jnp.array([True, False])}
+    nets = make_networks(Discrete(2), (8,), torso=Torso(user_encoder=Enc()), obs_example=ex)
+    params = nets.init(jax.random.PRNGKey(0), ex)
+    assert params.actor["params"]["_Features_0"]["user_encoder"]["Dense_0"]["kernel"].shape == (3, 4)
+    batch = jax.tree.map(lambda x: jnp.stack([x] * 5), ex)
+    dist = jax.jit(nets.policy)(params, batch)
+    assert dist.logits.shape == (5, 2) and bool(jnp.all(dist.mode() == 0))  # action 1 is masked

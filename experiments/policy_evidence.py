@@ -49,7 +49,7 @@ def arms(part: str, scale: bool) -> tuple[dict, dict, HParams]:
                       num_steps=32, hidden_sizes=(32,), num_eval_envs=64, update_epochs=4)
         return common, {"gru": dict(recurrent="gru", rnn_size=32), "mlp": {}}, hp
     if part == "cartpole_novel":
-        common = dict(env="CartPole-NoVelocity-v1", total_timesteps=pick(300_000, 2_000_000),
+        common = dict(env="CartPole-NoVelocity-v1", total_timesteps=pick(150_000, 2_000_000),
                       num_envs=pick(16, 256), num_steps=64, hidden_sizes=(64,), num_eval_envs=16)
         return common, {"gru": dict(recurrent="gru", rnn_size=64), "mlp": dict(hidden_sizes=(64, 64))}, hp
     if part == "memorychain":

@@ -66,7 +66,7 @@ def test_recurrent_core_resets_where_an_episode_starts(cell):
     assert not np.allclose(y_zero[1], y_busy[1])
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("cell", ["gru", pytest.param("lstm", marks=pytest.mark.slow)])
 def test_recurrent_sequence_equals_step_by_step(cell):
     obs = jnp.zeros((2,))
     nets = make_networks(Discrete(2), (16,), torso=Torso(recurrent=cell, rnn_size=8), obs_example=obs)

@@ -15,6 +15,7 @@ from jaxpg.batch import split_envs
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.envs.policy_probes import MaskedTrap, TMaze
 from jaxpg.errors import ConfigError
+from jaxpg.evaluation import evaluate_state
 from jaxpg.train import make_train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,13 +24,15 @@ LAPACK = "lapack_"
 TINY = dict(num_envs=4, num_steps=16, total_timesteps=128, num_minibatches=2, eval_every=0)
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("cell", ["gru", pytest.param("lstm", marks=pytest.mark.slow)])
 def test_recurrent_log_probs_replayed_in_the_update_equal_acting_time(cell):
     """Act for a segment (carry threaded step by step, resets where episodes start), then
     replay it as the update does, from the stored start carry: the same log-probs, also
-    on the env-split minibatches PPO's loss sees, so its first ratio is exactly ~1."""
+    on the env-split minibatches PPO's loss sees, so its first ratio is exactly ~1.
+    The in-program evaluation of the recurrent policy runs too (each env its own carry)."""
     cfg = TrainConfig(env="Probe-TMaze-v0", recurrent=cell, rnn_size=16, hidden_sizes=(16,),
-                      num_envs=4, num_steps=24, total_timesteps=96, num_minibatches=2, eval_every=0)
+                      num_envs=4, num_steps=24, total_timesteps=96, num_minibatches=2, eval_every=0,
+                      num_eval_envs=8)  # fmt: skip
     ctx = make_context(cfg.validate())
     hp = HParams()
 
@@ -43,9 +46,12 @@ def test_recurrent_log_probs_replayed_in_the_update_equal_acting_time(cell):
         mb = jax.tree.map(lambda x: x[1], split_envs(jax.random.PRNGKey(3), b, 2))
         _, m = ppo.ppo_loss(ctx, start.params_old, mb, hp, 0.0)
         carry_moved = jnp.abs(state.policy.carry.actor).sum() if cell == "gru" else jnp.ones(())
-        return b.old_dist.log_prob(b.action), b.log_prob, b.first, m["approx_kl"], carry_moved
+        ev = evaluate_state(ctx, state)
+        return (b.old_dist.log_prob(b.action), b.log_prob, b.first, m["approx_kl"], carry_moved,
+                ev["eval_return"], ev["eval_length"])  # fmt: skip
 
-    replayed, acted, first, approx_kl, carry_moved = check(jax.random.PRNGKey(0))
+    replayed, acted, first, approx_kl, carry_moved, ev_ret, ev_len = check(jax.random.PRNGKey(0))
+    assert -1.0 <= float(ev_ret) <= 1.0 and float(ev_len) == 5.0  # T-maze episodes: 5 steps
     assert np.asarray(first).any() and not np.asarray(first).all()  # resets inside the segment
     assert float(carry_moved) > 0
     np.testing.assert_allclose(np.asarray(replayed), np.asarray(acted), atol=2e-6)
@@ -83,7 +89,7 @@ class ImageObs:
         return img(obs), state, r, term, trunc, {**info, "final_obs": img(info["final_obs"])}
 
 
-def test_cnn_ppo_on_images_and_recurrent_evaluation_run():
+def test_cnn_ppo_on_images():
     cfg = TrainConfig(env="image", encoder="cnn", hidden_sizes=(16,), activation="relu",
                       cnn_channels=(4,), cnn_kernels=(2,), normalize_obs=True, **TINY)
     state, m = jax.jit(make_train(cfg, env=ImageObs()))(jax.random.PRNGKey(0), HParams())
@@ -91,11 +97,6 @@ def test_cnn_ppo_on_images_and_recurrent_evaluation_run():
     assert state.obs_stats.mean.shape == (4, 4, 2)
     assert state.params.actor["params"]["_Features_0"]["ObsEncoder_0"]["CNN_0"]["Conv_0"]["kernel"].shape == (2, 2, 2, 4)
     assert np.all(np.asarray(m["nonfinite"]) == 0)
-    rec = TrainConfig(env="Probe-TMaze-v0", recurrent="lstm", rnn_size=8, hidden_sizes=(8,),
-                      **{**TINY, "eval_every": 1})
-    _, m = jax.jit(make_train(rec))(jax.random.PRNGKey(0), HParams())
-    assert np.all(np.asarray(m["eval_done"]) == 1)
-    assert np.all(np.abs(np.asarray(m["eval_return"])) <= 1.0)
 
 
 class WrongMask(MaskedTrap):
@@ -137,3 +138,32 @@ def test_new_training_programs_have_no_lapack_call(kind):
     hps = jax.tree.map(lambda x: jnp.stack([x, x]), HParams().as_arrays())
     text = jax.jit(jax.vmap(train)).lower(keys, hps).as_text()
     assert LAPACK not in text
+
+
+@pytest.mark.slow
+def test_recurrent_run_resumes_bit_exact(tmp_path):
+    """Interrupted at update 2 and resumed = uninterrupted: the carry is checkpointed."""
+    import signal
+
+    from jaxpg.runner.rundir import load_run_config
+    from jaxpg.train import run
+
+    cfg = TrainConfig(env="Probe-TMaze-v0", recurrent="gru", rnn_size=8, hidden_sizes=(8,),
+                      num_envs=4, num_steps=16, total_timesteps=4 * 16 * 4, num_minibatches=2,
+                      updates_per_chunk=2, eval_every=2)  # fmt: skip
+    hp = HParams(lr=1e-3)
+    full = run(cfg, hp, seed=1, out_dir=str(tmp_path / "full"), progress=False, checkpoint_every=2)
+
+    def stop_at_2(row):
+        if row["update"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    out = str(tmp_path / "cut")
+    first = run(cfg, hp, seed=1, out_dir=out, progress=False, on_row=stop_at_2, checkpoint_every=2)
+    assert first.summary["updates"] == 2
+    config, hparams, seed, _ = load_run_config(out)
+    resumed = run(config, hparams, seed=seed, out_dir=out, progress=False, resume=True)
+    assert resumed.summary["resumed_from_update"] == 2
+    a, b = jax.tree.leaves(resumed.state), jax.tree.leaves(full.state)
+    assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert float(jnp.abs(resumed.state.policy.carry.actor).sum()) > 0

@@ -98,6 +98,7 @@ def main():
     p.add_argument("--parts", nargs="+", default=["tmaze", "cartpole_novel", "masked"])
     p.add_argument("--seeds", type=int, default=4)
     p.add_argument("--scale", action="store_true", help="the issue's sizes (a GPU run)")
+    p.add_argument("--steps", type=int, default=None, help="override every part's total_timesteps")
     p.add_argument("--results", default=RESULTS)
     args = p.parse_args()
     parts = [q for part in args.parts for q in
@@ -105,6 +106,8 @@ def main():
     platform = jax.devices()[0].platform
     for part in parts:
         common, arm_fields, hp = arms(part, args.scale)
+        if args.steps:
+            common["total_timesteps"] = args.steps
         result = {"part": part, "device": device_description(), "seeds": args.seeds,
                   "load_before": os.getloadavg(), "hparams": hp.to_dict(), "arms": {}}  # fmt: skip
         for arm, fields in arm_fields.items():
@@ -113,12 +116,12 @@ def main():
             print(f"{part} {arm}: final eval {r['final_mean']:.3f} per seed "
                   f"{np.round(r['final_eval_return'], 3).tolist()} at {cfg.total_timesteps} steps, "
                   f"train {r['train_s'] / 60:.1f} min (+{r['compile_s']:.0f} s compile)", flush=True)
-        result["load_after"] = os.getloadavg()
-        os.makedirs(args.results, exist_ok=True)
-        path = os.path.join(args.results, f"policy_{part}_{platform}.json")
-        with open(path, "w") as f:
-            json.dump(result, f, indent=1)
-        print("wrote", path, flush=True)
+            result["load_after"] = os.getloadavg()
+            os.makedirs(args.results, exist_ok=True)  # written after each arm: partial runs count
+            path = os.path.join(args.results, f"policy_{part}_{platform}.json")
+            with open(path, "w") as f:
+                json.dump(result, f, indent=1)
+            print("wrote", path, flush=True)
 
 
 if __name__ == "__main__":

@@ -145,3 +145,10 @@ def test_user_encoder_for_a_dict_observation():
     batch = jax.tree.map(lambda x: jnp.stack([x] * 5), ex)
     dist = jax.jit(nets.policy)(params, batch)
     assert dist.logits.shape == (5, 2) and bool(jnp.all(dist.mode() == 0))  # action 1 is masked
+
+
+def test_policy_vocabularies_match_their_modules():
+    from jaxpg import config, nn
+
+    assert set(config.ENCODERS) == set(nn.ENCODERS)
+    assert set(config.RECURRENT) - {"none"} == set(nn.CELLS)

@@ -213,7 +213,8 @@ def fit_value(
     gradient at the data-collecting parameters) and the mean loss.
     """
     cfg = ctx.config
-    mask = jnp.ones(obs.shape[:1], jnp.float32) if mask is None else mask.astype(jnp.float32)
+    n = jax.tree.leaves(obs)[0].shape[0]  # obs may be a pytree
+    mask = jnp.ones((n,), jnp.float32) if mask is None else mask.astype(jnp.float32)
 
     def loss_fn(critic, o, t, m):
         return losses.value_loss(ctx.nets.value_critic(critic, o), t, mask_t=m)

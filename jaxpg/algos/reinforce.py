@@ -211,7 +211,7 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     )(params_old.actor)
     actor, st_actor = optim.step(opt.actor, state.opt_state.actor, params_old.actor, jax.tree.map(jnp.negative, g))
 
-    flat = lambda x: x.reshape((-1,) + x.shape[2:])
+    flat = lambda tree: jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tree)  # pytree obs
     valid = flat(ep.valid)
     metrics = {"policy_loss": -obj, "actor_grad_norm": global_norm(g), "ent_coef": ent_coef,
                "lr": hparams.lr * frac}  # fmt: skip

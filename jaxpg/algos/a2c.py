@@ -47,7 +47,7 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     (loss_a, entropy), g_actor = jax.value_and_grad(actor_loss, has_aux=True)(params_old.actor)
 
     def critic_loss(c):
-        return losses.value_loss(ctx.nets.critic.apply(c, batch.obs), batch.target)
+        return losses.value_loss(ctx.nets.value_critic(c, batch.obs), batch.target)
 
     loss_c, g_critic = jax.value_and_grad(critic_loss)(params_old.critic)
     grads = ActorCritic(g_actor, g_critic)

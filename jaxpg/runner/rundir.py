@@ -234,8 +234,8 @@ def save_params(out_dir: str, state) -> str:
     payload = {
         "params": jax.device_get(state.params._asdict()),
         "obs_stats": {
-            "mean": np.asarray(stats.mean),
-            "var": np.asarray(stats.var),
+            "mean": jax.tree.map(np.asarray, stats.mean),
+            "var": jax.tree.map(np.asarray, stats.var),
             "count": np.asarray(stats.count),
         },
     }
@@ -264,7 +264,8 @@ def load_params(run_dir: str) -> tuple[ActorCritic, RunningStats]:
         with open(path, "rb") as f:
             payload = serialization.msgpack_restore(f.read())
         s = payload["obs_stats"]
-        stats = RunningStats(jnp.asarray(s["mean"]), jnp.asarray(s["var"]), jnp.asarray(s["count"]))
+        as_jnp = lambda tree: jax.tree.map(jnp.asarray, tree)  # pytree observations: dicts
+        stats = RunningStats(as_jnp(s["mean"]), as_jnp(s["var"]), jnp.asarray(s["count"]))
         return ActorCritic(**jax.tree.map(jnp.asarray, payload["params"])), stats
     except Exception as e:  # noqa: BLE001 - msgpack raises many types on a torn file
         first = (str(e).strip().splitlines() or [""])[0][:120]

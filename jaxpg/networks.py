@@ -338,31 +338,11 @@ def observation_example(env) -> Any:
     return jax.eval_shape(env.reset, jax.random.PRNGKey(0))[0]
 
 
-def check_observation(config: TrainConfig, env, example) -> None:
-    """One-line :class:`ConfigError` where the policy cannot read ``env``'s observations:
-    ``--encoder cnn`` without an ``[H, W, C]`` leaf, an ``action_mask`` of the wrong
-    shape or dtype for the action space."""
-    obs, mask = split_action_mask(example)
-    shapes = [tuple(x.shape) for x in jax.tree.leaves(obs)]
-    if config.encoder == "cnn" and not any(len(s) == 3 for s in shapes):
-        raise ConfigError("encoder", "cnn", f"needs an [H, W, C] observation; {config.env} "
-                          f"observes shape {shapes[0] if len(shapes) == 1 else shapes}: use --encoder mlp")
-    space = env.action_space
-    if mask is None:
-        return
-    if not space.is_discrete:
-        raise ConfigError("env", config.env, "returns an action_mask but has continuous actions")
-    want = (len(space.nvec), space.n) if isinstance(space, MultiDiscrete) else (space.n,)
-    if tuple(mask.shape) != want or mask.dtype != jnp.bool_:
-        raise ConfigError("env", config.env, f"returns an action_mask of shape {tuple(mask.shape)} "
-                          f"{mask.dtype}; its action space needs bool {want}")
-
-
 def networks_for(config: TrainConfig, env, user_encoder: Any = None) -> Networks:
-    """The actor and critic ``config`` describes for ``env`` (checked first: see
-    :func:`check_observation`); ``user_encoder``: a flax module for pytree observations."""
+    """The actor and critic ``config`` describes for ``env`` (whose observations
+    :func:`jaxpg.validate.validate` has checked the policy can read); ``user_encoder``:
+    a flax module for pytree observations."""
     example = observation_example(env)
-    check_observation(config, env, example)
     torso = Torso(config.encoder, tuple(config.cnn_channels), tuple(config.cnn_kernels),
                   tuple(config.cnn_strides), None if config.recurrent == "none" else config.recurrent,
                   config.rnn_size, user_encoder)  # fmt: skip

@@ -32,7 +32,7 @@ ENCODERS = ("mlp", "cnn")
 """Observation encoders (jaxpg.nn.encoders)."""
 RECURRENT = ("none", "gru", "lstm")
 """Recurrent cores (jaxpg.nn.recurrent); none: a feed-forward policy."""
-RECURRENT_ALGOS = ("ppo",)
+RECURRENT_ALGOS = ("ppo", "a2c")
 """Algorithms whose updates replay a recurrent policy over each env's sequence."""
 
 
@@ -90,7 +90,7 @@ class TrainConfig:
     cnn_strides: tuple[int, ...] = (1,)
     """Stride of each convolution (one per entry of cnn_channels)."""
     recurrent: str = "none"
-    """Recurrent core after the encoder: none, gru or lstm (ppo). Actor and critic each
+    """Recurrent core after the encoder: none, gru or lstm (ppo, a2c). Actor and critic each
     have their own; the state resets where an episode starts; updates replay each
     env's rollout segment from the state stored at its start (minibatches of envs)."""
     rnn_size: int = 128
@@ -243,7 +243,7 @@ class TrainConfig:
         if self.recurrent != "none" and self.algo not in RECURRENT_ALGOS:
             raise ConfigError("recurrent", self.recurrent,
                               f"is implemented for {', '.join(RECURRENT_ALGOS)} only so far")
-        if self.recurrent != "none" and self.num_envs % self.num_minibatches:
+        if self.recurrent != "none" and self.algo == "ppo" and self.num_envs % self.num_minibatches:
             raise ConfigError("num_minibatches", self.num_minibatches,
                               f"a recurrent policy's minibatches are whole env sequences: "
                               f"num_envs = {self.num_envs} must be divisible by it")

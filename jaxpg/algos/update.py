@@ -86,7 +86,18 @@ def pg_objective(ctx: Context, actor_params, obs, action, log_prob_old, advantag
     see :func:`jaxpg.losses.importance_weighted_objective`. Inputs are flat ``[N, ...]``.
     Returns ``(objective, entropy)``.
     """
-    dist = ctx.nets.policy_actor(actor_params, obs)
+    return pg_surrogate(ctx.nets.policy_actor(actor_params, obs), action, log_prob_old, advantage, ent_coef)
+
+
+def batch_objective(ctx: Context, actor_params, batch: Batch, advantage, ent_coef=0.0):
+    """:func:`pg_objective` on a batch: flat, or a recurrent policy's ``[T, B]`` batch
+    replayed over its env sequences (:func:`batch_policy`)."""
+    dist = batch_policy(ctx, actor_params, batch)
+    return pg_surrogate(dist, batch.action, batch.log_prob, advantage, ent_coef)
+
+
+def pg_surrogate(dist, action, log_prob_old, advantage, ent_coef=0.0):
+    """The surrogate of :func:`pg_objective` given the policy ``dist`` on the batch."""
     entropy = dist.entropy().mean()
     objective = losses.importance_weighted_objective(dist.log_prob(action), log_prob_old, advantage)
     return objective + ent_coef * entropy, entropy
@@ -99,12 +110,13 @@ def gae_policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: 
     The estimator shared by a2c, npg, trpo and ppo (their first step's gradient);
     used by :func:`jaxpg.diagnostics.gradient_variance`.
     """
+    carry0 = None if state.policy is None else state.policy.carry
     traj, _ = collect(ctx, state, key)
-    batch = flatten_time_batch(make_batch(ctx.nets, state.params, traj, hparams))
+    batch = make_batch(ctx.nets, state.params, traj, hparams, carry0)
+    if not ctx.nets.recurrent:
+        batch = flatten_time_batch(batch)
     adv = step_advantages(batch.advantage, ctx.config.normalize_advantages)
-    return jax.grad(
-        lambda a: pg_objective(ctx, a, batch.obs, batch.action, batch.log_prob, adv)[0]
-    )(state.params.actor)
+    return jax.grad(lambda a: batch_objective(ctx, a, batch, adv)[0])(state.params.actor)
 
 
 class UpdateStart(NamedTuple):

@@ -186,9 +186,8 @@ def load_run_config(run_dir: str) -> SavedRun:
         unknown += sorted(set(saved.get("hparams", {})) - {f.name for f in dataclasses.fields(HParams)})
         if unknown:
             raise JaxpgError(f"{path} has unknown config fields {unknown}: written by another jaxpg version?")
-        for name in ("hidden_sizes", "critic_hidden_sizes"):
-            if isinstance(cfg.get(name), list):
-                cfg[name] = tuple(cfg[name])
+        # JSON has no tuples: every sequence field (hidden_sizes, cnn_channels, ...) is one.
+        cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}
         return SavedRun(
             TrainConfig(**cfg), HParams(**saved["hparams"]), int(saved.get("seed", 0)),
             dict(saved.get("run", {})),

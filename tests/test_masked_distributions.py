@@ -81,6 +81,7 @@ def test_no_valid_action_flag():
     assert not bool(no_valid_action(None))
 
 
+@pytest.mark.slow  # default-suite time budget; run with -m slow
 def test_multi_categorical_is_a_sum_of_independent_components():
     rng = np.random.default_rng(1)
     nvec = (3, 5, 2)

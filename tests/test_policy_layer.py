@@ -12,6 +12,7 @@ from jaxpg.networks import Torso, make_networks
 from jaxpg.nn import CNN, RecurrentCore, initial_carry
 
 
+@pytest.mark.slow  # default-suite time budget; run with -m slow
 def test_cnn_default_is_the_minatar_network_shape():
     x = jnp.zeros((2, 10, 10, 4))
     params = CNN().init(jax.random.PRNGKey(0), x)
@@ -21,6 +22,7 @@ def test_cnn_default_is_the_minatar_network_shape():
     assert strided.apply(strided.init(jax.random.PRNGKey(0), x), x).shape == (2, 3 * 3 * 4)
 
 
+@pytest.mark.slow  # default-suite time budget; run with -m slow
 def test_cnn_networks_keep_image_shape_and_fold_leading_axes():
     obs = {"image": jnp.zeros((10, 10, 4)), "vec": jnp.zeros((3,)), "action_mask": jnp.ones((5,), bool)}
     nets = make_networks(Discrete(5), (32,), torso=Torso(encoder="cnn"), obs_example=obs)
@@ -39,6 +41,7 @@ def test_cnn_networks_keep_image_shape_and_fold_leading_axes():
     np.testing.assert_allclose(policy(params, one).logits, dist.logits[1, 1], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # default-suite time budget; run with -m slow
 def test_multi_discrete_head():
     nets = make_networks(MultiDiscrete((3, 2)), (16,), obs_example=jnp.zeros((4,)))
     params = nets.init(jax.random.PRNGKey(0), jnp.zeros((4,)))
@@ -49,6 +52,7 @@ def test_multi_discrete_head():
     np.testing.assert_allclose(dist.entropy(), np.log(3) + np.log(2), rtol=1e-2)  # near-uniform init
 
 
+@pytest.mark.slow  # default-suite time budget; run with -m slow
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_recurrent_core_resets_where_an_episode_starts(cell):
     core = RecurrentCore(cell, 8)
@@ -66,6 +70,7 @@ def test_recurrent_core_resets_where_an_episode_starts(cell):
     assert not np.allclose(y_zero[1], y_busy[1])
 
 
+@pytest.mark.slow  # default-suite time budget; run with -m slow
 @pytest.mark.parametrize("cell", ["gru", pytest.param("lstm", marks=pytest.mark.slow)])
 def test_recurrent_sequence_equals_step_by_step(cell):
     obs = jnp.zeros((2,))
@@ -130,6 +135,7 @@ def test_gymnax_image_keeps_its_shape_for_the_cnn():
     assert envs.make("Breakout-MinAtar").reset(jax.random.PRNGKey(0))[0].shape == (400,)
 
 
+@pytest.mark.slow  # default-suite time budget; run with -m slow
 def test_user_encoder_for_a_dict_observation():
     import flax.linen as nn
 

@@ -61,6 +61,7 @@ def test_recurrent_log_probs_replayed_in_the_update_equal_acting_time(cell):
     assert abs(float(approx_kl)) < 1e-9
 
 
+@pytest.mark.slow  # default-suite time budget; run with -m slow
 def test_recurrent_a2c_steps_on_the_replayed_sequences():
     """A2C with a GRU: its actor step starts at ratio 1 on the replayed ``[T, B]`` batch
     (no entropy, no whitening: policy_loss = -mean advantage), its critic loss is taken
@@ -104,6 +105,7 @@ def test_recurrent_a2c_learns_the_tmaze():
     assert float(np.asarray(m["eval_return"])[done][-1]) > 0.8
 
 
+@pytest.mark.slow  # default-suite time budget; run with -m slow
 def test_masked_probe_never_takes_the_masked_action():
     """Every finished episode of training returns the full 10 (a trap pays -10 and ends
     it), from the first update, and the policy's entropy is over the 2 allowed actions."""
@@ -135,6 +137,7 @@ class ImageObs:
         return img(obs), state, r, term, trunc, {**info, "final_obs": img(info["final_obs"])}
 
 
+@pytest.mark.slow  # default-suite time budget; run with -m slow
 def test_cnn_ppo_on_images():
     cfg = TrainConfig(env="image", encoder="cnn", hidden_sizes=(16,), activation="relu",
                       cnn_channels=(4,), cnn_kernels=(2,), normalize_obs=True, **TINY)
@@ -164,6 +167,7 @@ def test_bad_policy_input_raises_one_line_config_errors():
         TrainConfig(recurrent="gru", num_envs=6, num_minibatches=4, num_steps=128).validate()
 
 
+@pytest.mark.slow  # default-suite time budget; run with -m slow
 def test_cli_encoder_cnn_on_flat_observation_is_exit_2(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     r = subprocess.run([sys.executable, "-m", "jaxpg", "train", "--encoder", "cnn", "--out",
@@ -174,6 +178,7 @@ def test_cli_encoder_cnn_on_flat_observation_is_exit_2(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # default-suite time budget; run with -m slow
 @pytest.mark.parametrize("kind", ["recurrent", "cnn"])
 def test_new_training_programs_have_no_lapack_call(kind):
     extra = ({"env": "Probe-TMaze-v0", "recurrent": "gru", "rnn_size": 8} if kind == "recurrent"

@@ -184,9 +184,10 @@ def test_jumanji_action_mask_reaches_the_policy():
     """Snake's action_mask comes beside the flat observation, and the policy built for
     the env acts only on allowed actions (the only allowed one, whatever the logits)."""
     ctx = make_context(TrainConfig(env="jumanji/Snake-v1", hidden_sizes=(8,)))
-    obs, _ = jax.vmap(ctx.env.reset)(jax.random.split(jax.random.PRNGKey(0), 8))
-    assert obs["action_mask"].shape == (8, 4) and obs["action_mask"].dtype == jnp.bool_
-    assert obs["obs"].shape == (8, ctx.env.obs_size)
+    example = jax.eval_shape(ctx.env.reset, jax.random.PRNGKey(0))[0]  # no env step compiles
+    assert example["action_mask"].shape == (4,) and example["action_mask"].dtype == jnp.bool_
+    assert example["obs"].shape == (ctx.env.obs_size,)
+    obs = jax.tree.map(lambda x: jnp.zeros((8,) + x.shape, x.dtype), example)
     params = ctx.nets.init(jax.random.PRNGKey(1), jax.tree.map(lambda x: x[0], obs))
     only = jnp.zeros((8, 4), bool).at[jnp.arange(8), jnp.arange(8) % 4].set(True)
     act = policy_act(ctx, params, RunningStats.create(jax.tree.map(lambda x: x[0], obs)), deterministic=False)

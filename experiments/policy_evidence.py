@@ -34,8 +34,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jaxpg.config import HParams, TrainConfig  # noqa: E402
 from jaxpg import make_train  # noqa: E402
+from jaxpg.config import HParams, TrainConfig  # noqa: E402
 from jaxpg.runner.loop import device_description  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")

@@ -10,7 +10,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxpg import losses
+from jaxpg import losses, make_train
 from jaxpg.algos import a2c, ppo
 from jaxpg.algos.state import make_context
 from jaxpg.algos.update import batch_value, start_update
@@ -19,7 +19,6 @@ from jaxpg.config import HParams, TrainConfig
 from jaxpg.envs.policy_probes import MaskedTrap, TMaze
 from jaxpg.errors import ConfigError
 from jaxpg.evaluation import evaluate_state
-from jaxpg import make_train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAPACK = "lapack_"

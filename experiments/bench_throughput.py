@@ -77,7 +77,7 @@ def main(argv=None) -> dict:
     def env_only(s: TrainState) -> TrainState:
         def body(s, _):
             key, k = jax.random.split(s.key)
-            _, env_state, obs = rollout(
+            _, env_state, obs, _ = rollout(
                 ctx.env, random_act, s.obs_stats.normalize, s.env_state, s.obs, k, config.num_steps
             )
             return s.replace(env_state=env_state, obs=obs, key=key), None

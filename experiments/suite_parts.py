@@ -26,7 +26,7 @@ from experiments.bench_brax import CompileClock, Setting, make_evaluate, our_con
 from jaxpg import envs
 from jaxpg.envs.batched import step_batch
 from jaxpg.config import HParams, TrainConfig
-from jaxpg.evaluation import policy_act, run_episodes
+from jaxpg.evaluation import eval_carry, policy_act, run_episodes
 from jaxpg.presets import preset
 from jaxpg import Trainer, make_trainer
 
@@ -56,7 +56,8 @@ def make_deterministic_evaluate(ctx, num_eval_envs: int, max_steps: int):
 
     def evaluate(state, key):
         act = policy_act(ctx, state.params, state.obs_stats, deterministic=True)
-        returns, _ = run_episodes(ctx.env, act, key, num_eval_envs, max_steps)
+        returns, _ = run_episodes(ctx.env, act, key, num_eval_envs, max_steps,
+                                  eval_carry(ctx, num_eval_envs))
         return returns.mean()
 
     return evaluate

@@ -41,12 +41,25 @@ class Batch:
     target: jax.Array  # value target: advantage + value
     value: jax.Array  # V_old(s)
     old_dist: Any = None  # pi_old on obs (for the exact KL penalty)
+    first: Any = None  # [T, B] episode starts (recurrent policies; time-major only)
+    carry0: Any = None  # ActorCritic of carries [B, ...] at the segment's start (recurrent)
 
 
-def make_batch(nets: Networks, params, traj: Trajectory, hparams: HParams) -> Batch:
-    """GAE advantages and TD(lambda) targets of ``traj`` under ``params`` (rewards scaled)."""
-    values = nets.value(params, traj.obs)
-    next_values = nets.value(params, traj.next_obs)
+def make_batch(nets: Networks, params, traj: Trajectory, hparams: HParams, carry0=None) -> Batch:
+    """GAE advantages and TD(lambda) targets of ``traj`` under ``params`` (rewards scaled).
+
+    A recurrent policy replays the segment from ``carry0`` (its state before step 0,
+    :func:`jaxpg.networks.Networks.initial_carry` form) with the recorded resets:
+    ``V(s_t)`` from the critic's state before step t, ``V(next_obs_t)`` from its
+    state after step t (the same episode: no reset, also for a truncated one).
+    """
+    if nets.recurrent:
+        values, next_values = _recurrent_values(nets, params.critic, carry0.critic, traj)
+        old_dist = nets.policy_seq(params.actor, carry0.actor, traj.obs, traj.first)[1]
+    else:
+        values = nets.value(params, traj.obs)
+        next_values = nets.value(params, traj.next_obs)
+        old_dist = nets.policy(params, traj.obs)
     advantage = adv_lib.gae(
         traj.reward * hparams.reward_scale,
         values,
@@ -63,8 +76,38 @@ def make_batch(nets: Networks, params, traj: Trajectory, hparams: HParams) -> Ba
         advantage=advantage,
         target=advantage + values,
         value=values,
-        old_dist=nets.policy(params, traj.obs),
+        old_dist=old_dist,
+        first=traj.first,
+        carry0=carry0,
     )
+
+
+def _recurrent_values(nets: Networks, critic, carry0, traj: Trajectory):
+    carries, values = nets.value_seq(critic, carry0, traj.obs, traj.first)
+    t, b = values.shape
+    fold = lambda x: x.reshape((t * b,) + x.shape[2:])
+    no_reset = jnp.zeros((t * b,), bool)
+    _, nxt = nets.value_step(critic, jax.tree.map(fold, carries), jax.tree.map(fold, traj.next_obs), no_reset)
+    return values, nxt.reshape((t, b))
+
+
+def split_envs(key: jax.Array, batch: Batch, num_minibatches: int) -> Batch:
+    """One epoch's minibatches of whole env sequences (recurrent policies): time-major
+    leaves ``[T, B, ...] -> [M, T, B // M, ...]``, ``carry0`` leaves ``[B, ...] ->
+    [M, B // M, ...]``; the envs permuted, the same permutation for every leaf."""
+    b = batch.first.shape[1]
+    size = b // num_minibatches
+    perm = permutation(key, b)[: size * num_minibatches]
+
+    def time_major(x):
+        x = x[:, perm].reshape((x.shape[0], num_minibatches, size) + x.shape[2:])
+        return jnp.moveaxis(x, 1, 0)
+
+    per_env = lambda x: x[perm].reshape((num_minibatches, size) + x.shape[1:])
+    return batch.replace(**{
+        f: jax.tree.map(time_major, getattr(batch, f))
+        for f in ("obs", "action", "log_prob", "advantage", "target", "value", "old_dist", "first")
+    }, carry0=jax.tree.map(per_env, batch.carry0))  # fmt: skip
 
 
 def flatten_time_batch(tree):

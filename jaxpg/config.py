@@ -28,6 +28,12 @@ ACTIVATIONS = ("tanh", "relu", "elu", "gelu", "swish")
 BRAX_BACKENDS = ("generalized", "positional", "spring", "mjx")
 POLICIES = ("gaussian", "tanh-gaussian")
 """Continuous policy heads (discrete action spaces always get a softmax)."""
+ENCODERS = ("mlp", "cnn")
+"""Observation encoders (jaxpg.nn.encoders)."""
+RECURRENT = ("none", "gru", "lstm")
+"""Recurrent cores (jaxpg.nn.recurrent); none: a feed-forward policy."""
+RECURRENT_ALGOS = ("ppo", "a2c")
+"""Algorithms whose updates replay a recurrent policy over each env's sequence."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,22 @@ class TrainConfig:
     actor_out_scale: float = 0.01
     """Orthogonal-init gain of the policy's last layer: 0.01 starts near-uniform /
     zero-mean (Andrychowicz et al. 2021); ~1 starts from a random state-dependent policy."""
+    encoder: str = "mlp"
+    """Observation encoder: mlp (observation leaves flattened into the MLP) or cnn
+    (convolutions over [H, W, C] observation leaves, then the MLP; the env keeps the
+    image shape). MinAtar's network: --encoder cnn --hidden-sizes 128 --activation relu."""
+    cnn_channels: tuple[int, ...] = (16,)
+    """Filters of each convolution of the cnn encoder (MinAtar paper: one of 16)."""
+    cnn_kernels: tuple[int, ...] = (3,)
+    """Square kernel size of each convolution (one per entry of cnn_channels)."""
+    cnn_strides: tuple[int, ...] = (1,)
+    """Stride of each convolution (one per entry of cnn_channels)."""
+    recurrent: str = "none"
+    """Recurrent core after the encoder: none, gru or lstm (ppo, a2c). Actor and critic each
+    have their own; the state resets where an episode starts; updates replay each
+    env's rollout segment from the state stored at its start (minibatches of envs)."""
+    rnn_size: int = 128
+    """Units of the recurrent core (and of the dense embedding before it)."""
     eval_every: int | None = None
     """Evaluate the policy every this many updates inside the compiled chunk (logged as
     eval_return); None: about 10 times a run; 0: never."""
@@ -184,6 +206,7 @@ class TrainConfig:
             raise ConfigError("min_std", self.min_std, "use a value in (0, 1), e.g. 0.001")
         if not math.isfinite(self.actor_out_scale) or self.actor_out_scale <= 0:
             raise ConfigError("actor_out_scale", self.actor_out_scale, "use a positive gain, e.g. 0.01")
+        self._check_policy_layer()
         if self.eval_every is not None and self.eval_every < 0:
             raise ConfigError("eval_every", self.eval_every, "must be >= 0 (0: no evaluation) or None")
         if self.num_eval_envs < 1:
@@ -201,6 +224,29 @@ class TrainConfig:
         if self.updates_per_chunk is not None and self.updates_per_chunk < 1:
             raise ConfigError("updates_per_chunk", self.updates_per_chunk, "must be >= 1 or None")
         return self
+
+    def _check_policy_layer(self) -> None:
+        """Encoder and recurrent-core fields (:mod:`jaxpg.nn`)."""
+        if self.encoder not in ENCODERS:
+            raise ConfigError("encoder", self.encoder, f"use one of {', '.join(ENCODERS)}")
+        cnn = (self.cnn_channels, self.cnn_kernels, self.cnn_strides)
+        for name, value in zip(("cnn_channels", "cnn_kernels", "cnn_strides"), cnn):
+            if not value or any(v < 1 for v in value):
+                raise ConfigError(name, value, "give positive integers, one per convolution")
+        if len({len(v) for v in cnn}) != 1:
+            raise ConfigError("cnn_kernels", self.cnn_kernels,
+                              "cnn_channels, cnn_kernels and cnn_strides need one entry per convolution")
+        if self.recurrent not in RECURRENT:
+            raise ConfigError("recurrent", self.recurrent, f"use one of {', '.join(RECURRENT)}")
+        if self.rnn_size < 1:
+            raise ConfigError("rnn_size", self.rnn_size, "must be a positive integer")
+        if self.recurrent != "none" and self.algo not in RECURRENT_ALGOS:
+            raise ConfigError("recurrent", self.recurrent,
+                              f"is implemented for {', '.join(RECURRENT_ALGOS)} only so far")
+        if self.recurrent != "none" and self.algo == "ppo" and self.num_envs % self.num_minibatches:
+            raise ConfigError("num_minibatches", self.num_minibatches,
+                              f"a recurrent policy's minibatches are whole env sequences: "
+                              f"num_envs = {self.num_envs} must be divisible by it")
 
 
 MAX_STEPS = 2**31 - 2**24

@@ -22,21 +22,45 @@ from flax import struct
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
+MASKED_LOGIT = -1e9
+"""The logit a masked action gets: large and negative but finite, so ``softmax`` gives
+it probability exactly 0 in float32 while ``log_softmax`` and every gradient stay
+finite (``-inf`` would turn ``0 * log 0`` into NaN)."""
+
+
 @struct.dataclass
 class Categorical:
-    """Softmax policy over ``n`` actions: ``p(a) = softmax(logits)[a]``."""
+    """Softmax policy over ``n`` actions: ``p(a) = softmax(logits)[a]``.
+
+    ``mask [..., n]`` (optional, boolean, True = allowed): masked actions get the
+    logit :data:`MASKED_LOGIT`, so they are never sampled nor the mode, and entropy
+    and KL are sums over the allowed actions only. A row with no allowed action is
+    not a distribution; it behaves as uniform here, and the trainer's guard reports it
+    (:func:`no_valid_action`).
+    """
 
     logits: jax.Array  # [..., n]
+    mask: jax.Array | None = None  # [..., n] bool, True = allowed
+
+    @property
+    def masked_logits(self) -> jax.Array:
+        if self.mask is None:
+            return self.logits
+        return jnp.where(self.mask, self.logits, jnp.asarray(MASKED_LOGIT, self.logits.dtype))
 
     @property
     def log_probs_all(self) -> jax.Array:
-        return jax.nn.log_softmax(self.logits, axis=-1)
+        return jax.nn.log_softmax(self.masked_logits, axis=-1)
+
+    def _allowed(self, x: jax.Array) -> jax.Array:
+        """``x`` where the action is allowed, exact 0 elsewhere (no ``0 * log 0``)."""
+        return x if self.mask is None else jnp.where(self.mask, x, 0.0)
 
     def sample(self, key: jax.Array) -> jax.Array:
-        return jax.random.categorical(key, self.logits, axis=-1)
+        return jax.random.categorical(key, self.masked_logits, axis=-1)
 
     def mode(self) -> jax.Array:
-        return jnp.argmax(self.logits, axis=-1)
+        return jnp.argmax(self.masked_logits, axis=-1)
 
     def log_prob(self, action: jax.Array) -> jax.Array:
         """``log p(action)``: a select and a sum over the actions, not ``take_along_axis``,
@@ -47,15 +71,64 @@ class Categorical:
         return jnp.sum(jnp.where(hit, logp, 0.0), axis=-1)
 
     def entropy(self) -> jax.Array:
-        """``H = -sum_a p(a) log p(a)``."""
+        """``H = -sum_a p(a) log p(a)`` over the allowed actions."""
         logp = self.log_probs_all
-        return -jnp.sum(jnp.exp(logp) * logp, axis=-1)
+        return -jnp.sum(self._allowed(jnp.exp(logp) * logp), axis=-1)
 
     def kl(self, other: "Categorical") -> jax.Array:
-        """``KL(self || other) = sum_a p(a) (log p(a) - log q(a))``."""
+        """``KL(self || other) = sum_a p(a) (log p(a) - log q(a))`` over the actions
+        ``self`` allows (``p(a) = 0`` elsewhere). Finite when ``other`` masks an action
+        ``self`` allows, as the masked logit is finite (large: the policies disagree)."""
         logp = self.log_probs_all
         logq = other.log_probs_all
-        return jnp.sum(jnp.exp(logp) * (logp - logq), axis=-1)
+        return jnp.sum(self._allowed(jnp.exp(logp) * (logp - logq)), axis=-1)
+
+
+def no_valid_action(mask: jax.Array | None) -> jax.Array:
+    """True where a mask row ``[..., n]`` allows no action at all (a broken env), any
+    leading shape reduced to one flag; False without a mask. What the guard reports."""
+    if mask is None:
+        return jnp.zeros((), bool)
+    return jnp.any(jnp.logical_not(jnp.any(mask, axis=-1)))
+
+
+@struct.dataclass
+class MultiCategorical:
+    """Independent categoricals, one per action component (a multi-discrete action).
+
+    ``logits [..., K, n]`` with ``n`` the largest component size; component ``k`` has
+    ``nvec[k]`` actions and its entries ``>= nvec[k]`` are always masked (padding),
+    beside the env's own ``mask [..., K, n]``. An action is ``[..., K]`` integers;
+    ``log_prob``, ``entropy`` and ``kl`` are sums over the components (independence).
+    """
+
+    logits: jax.Array  # [..., K, n]
+    mask: jax.Array  # [..., K, n] bool, padding included
+
+    @property
+    def components(self) -> Categorical:
+        return Categorical(self.logits, self.mask)
+
+    def sample(self, key: jax.Array) -> jax.Array:
+        return self.components.sample(key)
+
+    def mode(self) -> jax.Array:
+        return self.components.mode()
+
+    def log_prob(self, action: jax.Array) -> jax.Array:
+        return jnp.sum(self.components.log_prob(action), axis=-1)
+
+    def entropy(self) -> jax.Array:
+        return jnp.sum(self.components.entropy(), axis=-1)
+
+    def kl(self, other: "MultiCategorical") -> jax.Array:
+        return jnp.sum(self.components.kl(other.components), axis=-1)
+
+
+def padding_mask(nvec: tuple[int, ...]) -> np.ndarray:
+    """``[K, max(nvec)]`` booleans: True for the real actions of each component."""
+    width = max(nvec)
+    return np.arange(width)[None, :] < np.asarray(nvec)[:, None]
 
 
 @struct.dataclass
@@ -174,4 +247,4 @@ class TanhGaussian:
         return self.base.kl(other.base)
 
 
-Distribution = Categorical | DiagGaussian | TanhGaussian
+Distribution = Categorical | MultiCategorical | DiagGaussian | TanhGaussian

@@ -40,24 +40,40 @@ def max_eval_steps(env) -> int:
     return int(getattr(env, "max_episode_steps", None) or DEFAULT_MAX_STEPS)
 
 
-def run_episodes(env, act, key: jax.Array, num_envs: int, max_steps: int):
+def run_episodes(env, act, key: jax.Array, num_envs: int, max_steps: int, carry=None):
     """``(returns[num_envs], lengths[num_envs])`` of one episode per env, played to its end
     (or ``max_steps``) by ``act(key, obs[B, obs]) -> action[B, ...]``
-    (:func:`jaxpg.rollout.first_episodes`)."""
-    returns, lengths, _ = first_episodes(env, lambda k, o: (act(k, o), ()), key, num_envs, max_steps)
+    (:func:`jaxpg.rollout.first_episodes`). A recurrent policy: ``carry`` is its initial
+    state, one per env (:func:`eval_carry`), and ``act(key, obs, carry, first) ->
+    (action, carry)`` (:func:`policy_act`)."""
+    if carry is None:
+        wrapped = lambda k, o: (act(k, o), ())
+    else:
+        wrapped = lambda k, o, c, first: (lambda a, c2: (a, (), c2))(*act(k, o, c, first))
+    returns, lengths, _ = first_episodes(env, wrapped, key, num_envs, max_steps, carry=carry)
     return returns, lengths
+
+
+def eval_carry(ctx: Context, num_envs: int):
+    """The actor's zero state for ``num_envs`` evaluation envs (None if feed-forward)."""
+    return ctx.nets.initial_carry((num_envs,)).actor if ctx.nets.recurrent else None
 
 
 def policy_act(ctx: Context, params, obs_stats, deterministic: bool):
     """``act(key, raw_obs) -> action`` of the policy ``params`` (normalizing obs with
-    ``obs_stats`` where the config does); ``obs`` batched or a single observation."""
+    ``obs_stats`` where the config does); ``obs`` batched or a single observation.
+    A recurrent policy's is ``act(key, obs[B], carry, first[B]) -> (action, carry)``."""
     normalize = obs_stats.normalize if ctx.config.normalize_obs else (lambda o: o)
+    choose = lambda dist, key: dist.mode() if deterministic else dist.sample(key)
 
     def act(key, obs):
-        dist = ctx.nets.policy(params, normalize(obs))
-        return dist.mode() if deterministic else dist.sample(key)
+        return choose(ctx.nets.policy(params, normalize(obs)), key)
 
-    return act
+    def act_recurrent(key, obs, carry, first):
+        carry, dist = ctx.nets.policy_step(params.actor, carry, normalize(obs), first)
+        return choose(dist, key), carry
+
+    return act_recurrent if ctx.nets.recurrent else act
 
 
 def t_quantile_975(n: int) -> float:
@@ -82,11 +98,12 @@ def evaluate_state(ctx: Context, state: TrainState) -> EvalMetrics:
     k_det, k_sto = jax.random.split(key)
     steps = max_eval_steps(ctx.env)
     act = lambda det: policy_act(ctx, state.params, state.obs_stats, det)
-    returns, lengths = run_episodes(ctx.env, act(True), k_det, cfg.num_eval_envs, steps)
+    carry = eval_carry(ctx, cfg.num_eval_envs)
+    returns, lengths = run_episodes(ctx.env, act(True), k_det, cfg.num_eval_envs, steps, carry)
     out = _return_stats(returns, "eval_return")
     out["eval_length"] = lengths.mean().astype(jnp.float32)
     if cfg.eval_stochastic:
-        sto, _ = run_episodes(ctx.env, act(False), k_sto, cfg.num_eval_envs, steps)
+        sto, _ = run_episodes(ctx.env, act(False), k_sto, cfg.num_eval_envs, steps, carry)
         out.update(_return_stats(sto, "eval_return_stochastic"))
     out["eval_env_steps"] = state.env_steps.astype(jnp.int32)
     out["eval_done"] = jnp.ones((), jnp.float32)

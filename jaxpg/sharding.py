@@ -139,8 +139,9 @@ def env_axis_sharding(state: Any, num_envs: int, mesh: Mesh) -> Any:
     """A pytree of shardings for a train state: env-batched leaves split, others replicated.
 
     A leaf counts as env-batched when its leading dimension is ``num_envs`` and it
-    lives under ``env_state`` or is ``obs`` (so a parameter that happens to have
-    ``num_envs`` rows is still replicated).
+    lives under ``env_state``, ``obs`` (a pytree) or ``policy`` (a recurrent policy's
+    per-env carry), so a parameter that happens to have ``num_envs`` rows is still
+    replicated.
     """
     (axis,) = mesh.axis_names
     split = NamedSharding(mesh, PartitionSpec(axis))
@@ -150,8 +151,9 @@ def env_axis_sharding(state: Any, num_envs: int, mesh: Mesh) -> Any:
         return split if np.ndim(x) >= 1 and np.shape(x)[0] == num_envs else whole
 
     shardings = jax.tree.map(lambda _: whole, state)
+    extra = {"policy": jax.tree.map(per_env, state.policy)} if getattr(state, "policy", None) else {}
     return shardings.replace(
-        env_state=jax.tree.map(per_env, state.env_state), obs=per_env(state.obs)
+        env_state=jax.tree.map(per_env, state.env_state), obs=jax.tree.map(per_env, state.obs), **extra
     )
 
 

@@ -5,8 +5,8 @@
 all go through it, so a rule such as ``cg_damping >= 0.01`` cannot be bypassed by
 calling a lower-level function. The rules themselves live with the values they
 check: the field checks of :meth:`TrainConfig.validate` and :meth:`HParams.validate`,
-the policy-vs-action-space rule here (:func:`check_action_space`), and the driver's
-options in :meth:`jaxpg.runner.options.RunOptions.validate`. Each raises a one-line
+the policy-vs-env rules here (:func:`check_action_space`, :func:`check_observation`),
+and the driver's options in :meth:`jaxpg.runner.options.RunOptions.validate`. Each raises a one-line
 :class:`ConfigError` (the CLI prints it and exits 2).
 
 Traced hyperparameters: ``HParams`` may be batched or traced (``jit``/``vmap`` of
@@ -23,9 +23,12 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from jaxpg.config import HParams, TrainConfig
+from jaxpg.envs.core import MultiDiscrete
 from jaxpg.errors import ConfigError
+from jaxpg.nn.encoders import split_action_mask
 
 
 def is_concrete(tree) -> bool:
@@ -45,13 +48,15 @@ def validate(
     ``hparams``: the float hyperparameters, one set or a batch (every element is
     checked); skipped when traced (see the module docstring).
     ``env_spaces``: anything with the env's ``action_space`` (an env), to check the
-    policy can act in it. ``options``: a :class:`jaxpg.runner.options.RunOptions`.
+    policy can act in it, and, where it can ``reset``, read its observations. ``options``: a :class:`jaxpg.runner.options.RunOptions`.
     """
     config = config.validate()
     if hparams is not None and is_concrete(hparams):
         hparams.validate()
     if env_spaces is not None:
         check_action_space(config, env_spaces.action_space)
+        if hasattr(env_spaces, "reset"):
+            check_observation(config, env_spaces)
     if options is not None:
         options.validate()
     return config, hparams
@@ -75,3 +80,23 @@ def check_action_space(config: TrainConfig, space) -> None:
             "env", config.env,
             f"action shape {space.shape} is not a flat vector; the Gaussian policy needs one",
         )  # fmt: skip
+
+
+def check_observation(config: TrainConfig, env) -> None:
+    """One-line :class:`ConfigError` where the policy cannot read ``env``'s observations
+    (one abstract ``reset``, no env step runs): ``--encoder cnn`` without an ``[H, W, C]``
+    leaf, an ``action_mask`` of the wrong shape or dtype for the action space."""
+    obs, mask = split_action_mask(jax.eval_shape(env.reset, jax.random.PRNGKey(0))[0])
+    shapes = [tuple(x.shape) for x in jax.tree.leaves(obs)]
+    if config.encoder == "cnn" and not any(len(s) == 3 for s in shapes):
+        raise ConfigError("encoder", "cnn", f"needs an [H, W, C] observation; {config.env} "
+                          f"observes shape {shapes[0] if len(shapes) == 1 else shapes}: use --encoder mlp")
+    space = env.action_space
+    if mask is None:
+        return
+    if not space.is_discrete:
+        raise ConfigError("env", config.env, "returns an action_mask but has continuous actions")
+    want = (len(space.nvec), space.n) if isinstance(space, MultiDiscrete) else (space.n,)
+    if tuple(mask.shape) != want or mask.dtype != jnp.bool_:
+        raise ConfigError("env", config.env, f"returns an action_mask of shape {tuple(mask.shape)} "
+                          f"{mask.dtype}; its action space needs bool {want}")

@@ -16,10 +16,14 @@ import numpy as np
 import pytest
 
 from jaxpg import envs
+from jaxpg.algos.state import make_context
+from jaxpg.config import TrainConfig
 from jaxpg.envs.batched import step_batch
 from jaxpg.envs.craftax_env import LegacyGymnaxEnv
 from jaxpg.envs.suite_base import SuiteEnv
 from jaxpg.errors import JaxpgError
+from jaxpg.evaluation import policy_act
+from jaxpg.normalization import RunningStats
 from tests import user_envs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -163,6 +167,7 @@ def _random_episodes(name, steps=64, num_envs=4):
         return out[1], (out[3], out[4], out[5]["final_obs"])
 
     _, (term, trunc, final) = jax.jit(lambda s: jax.lax.scan(step, s, jax.random.split(jax.random.PRNGKey(1), steps)))(state)
+    final = final["obs"] if isinstance(final, dict) else final  # beside an action mask
     assert final.shape == (steps, num_envs, env.obs_size) and np.isfinite(np.asarray(final)).all()
     return env, np.asarray(term), np.asarray(trunc)
 
@@ -172,6 +177,22 @@ def test_jumanji_snake_adapter():
     env, term, trunc = _random_episodes("jumanji/Snake-v1")
     assert env.action_space == envs.Discrete(4) and env.max_episode_steps == 4000
     assert term.any() and not trunc.any()  # random snakes die long before the time limit
+
+
+@pytest.mark.skipif(not _installed("jumanji"), reason="jumanji extra not installed")
+def test_jumanji_action_mask_reaches_the_policy():
+    """Snake's action_mask comes beside the flat observation, and the policy built for
+    the env acts only on allowed actions (the only allowed one, whatever the logits)."""
+    ctx = make_context(TrainConfig(env="jumanji/Snake-v1", hidden_sizes=(8,)))
+    example = jax.eval_shape(ctx.env.reset, jax.random.PRNGKey(0))[0]  # no env step compiles
+    assert example["action_mask"].shape == (4,) and example["action_mask"].dtype == jnp.bool_
+    assert example["obs"].shape == (ctx.env.obs_size,)
+    obs = jax.tree.map(lambda x: jnp.zeros((8,) + x.shape, x.dtype), example)
+    params = ctx.nets.init(jax.random.PRNGKey(1), jax.tree.map(lambda x: x[0], obs))
+    only = jnp.zeros((8, 4), bool).at[jnp.arange(8), jnp.arange(8) % 4].set(True)
+    act = policy_act(ctx, params, RunningStats.create(jax.tree.map(lambda x: x[0], obs)), deterministic=False)
+    actions = jax.jit(act)(jax.random.PRNGKey(2), {**obs, "action_mask": only})
+    np.testing.assert_array_equal(np.asarray(actions), np.arange(8) % 4)
 
 
 @pytest.mark.skipif(not _installed("xminigrid"), reason="xminigrid extra not installed")

@@ -6,6 +6,10 @@ truncation bootstrapped from ``V(final_obs)``); then exactly one gradient step o
 the actor, ``-mean[log pi(a_t|s_t) A_t] - c_H H``, and one on the critic,
 ``0.5 mean[(V(s_t) - (A_t + V_old(s_t)))^2]``, each with its own Adam optimizer
 and learning rate (critic's default about 3x the actor's, see presets).
+
+A recurrent policy (``--recurrent gru|lstm``) keeps the batch ``[T, B]``: both steps
+replay every env's segment from the carry stored at its start (truncated
+back-propagation through time over ``num_steps``), as PPO's minibatches do.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from jaxpg.algos.critic import global_norm
 from jaxpg.algos.state import Context, TrainState
 from jaxpg.algos.update import (
     PGMetrics,
+    batch_objective,
+    batch_value,
     finish_update,
     gae_policy_gradient,
     init_actor_critic,
-    pg_objective,
     start_update,
 )
 from jaxpg.batch import step_advantages
@@ -41,13 +46,13 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     adv = step_advantages(batch.advantage, ctx.config.normalize_advantages)
 
     def actor_loss(a):
-        obj, ent = pg_objective(ctx, a, batch.obs, batch.action, batch.log_prob, adv, ent_coef)
+        obj, ent = batch_objective(ctx, a, batch, adv, ent_coef)
         return -obj, ent
 
     (loss_a, entropy), g_actor = jax.value_and_grad(actor_loss, has_aux=True)(params_old.actor)
 
     def critic_loss(c):
-        return losses.value_loss(ctx.nets.critic.apply(c, batch.obs), batch.target)
+        return losses.value_loss(batch_value(ctx, c, batch), batch.target)
 
     loss_c, g_critic = jax.value_and_grad(critic_loss)(params_old.critic)
     grads = ActorCritic(g_actor, g_critic)

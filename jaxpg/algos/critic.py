@@ -38,15 +38,16 @@ def fit_value(
     """Fit the critic (its variables ``critic``) to ``target`` by ``update_epochs`` x
     ``num_minibatches`` steps of ``opt`` (the critic's optimizer at this update's rate).
 
-    ``obs [N, obs]``, ``target [N]``, optional ``mask [N]`` (1 = use the sample).
+    ``obs [N, ...]`` (every leaf of a pytree), ``target [N]``, optional ``mask [N]`` (1 = use the sample).
     Returns ``(critic, opt_state, ValueFit)`` with the mean loss and the first step's
     gradient norm (the gradient at the data-collecting parameters).
     """
     cfg = ctx.config
-    mask = jnp.ones(obs.shape[:1], jnp.float32) if mask is None else mask.astype(jnp.float32)
+    n = jax.tree.leaves(obs)[0].shape[0]  # obs may be a pytree
+    mask = jnp.ones((n,), jnp.float32) if mask is None else mask.astype(jnp.float32)
 
     def loss_fn(critic, o, t, m):
-        return losses.value_loss(ctx.nets.critic.apply(critic, o), t, mask_t=m)
+        return losses.value_loss(ctx.nets.value_critic(critic, o), t, mask_t=m)
 
     def step(carry, data):
         critic, st = carry

@@ -81,7 +81,7 @@ def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_searc
         )[0]
 
     def mean_kl(x):
-        return old_dist.kl(ctx.nets.actor.apply(unravel(x), batch.obs)).mean()
+        return old_dist.kl(ctx.nets.policy_actor(unravel(x), batch.obs)).mean()
 
     g = jax.grad(objective)(x0)
     damped_fvp = natural.fisher_vector_product(mean_kl, x0, hparams.cg_damping)

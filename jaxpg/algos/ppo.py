@@ -25,8 +25,15 @@ from flax import struct
 from jaxpg import losses, optim
 from jaxpg.algos.critic import global_norm
 from jaxpg.algos.state import Context, TrainState, init_state
-from jaxpg.algos.update import PGMetrics, finish_update, gae_policy_gradient, start_update
-from jaxpg.batch import Batch, shuffle_and_split, step_advantages
+from jaxpg.algos.update import (
+    PGMetrics,
+    batch_policy,
+    batch_value,
+    finish_update,
+    gae_policy_gradient,
+    start_update,
+)
+from jaxpg.batch import Batch, shuffle_and_split, split_envs, step_advantages
 from jaxpg.config import HParams
 from jaxpg.metrics import Role, metric
 
@@ -70,7 +77,7 @@ def adapt_kl_coef(beta, kl, target):
 def ppo_loss(ctx: Context, params, batch: Batch, hparams: HParams, ent_coef, kl_coef=0.0):
     """PPO's minibatch loss (surrogate, entropy bonus, value loss); returns ``(loss, metrics)``."""
     eps = hparams.clip_eps
-    dist = ctx.nets.policy(params, batch.obs)
+    dist = batch_policy(ctx, params.actor, batch)
     log_ratio = dist.log_prob(batch.action) - batch.log_prob
     ratio = jnp.exp(log_ratio)
     advantage = step_advantages(batch.advantage, ctx.config.normalize_advantages)
@@ -80,7 +87,7 @@ def ppo_loss(ctx: Context, params, batch: Batch, hparams: HParams, ent_coef, kl_
     else:
         policy_loss = losses.clipped_surrogate_loss(ratio, advantage, eps)
     entropy = dist.entropy().mean()
-    value = ctx.nets.value(params, batch.obs)
+    value = batch_value(ctx, params.critic, batch)
     clip = (batch.value, eps) if ctx.config.clip_value else (None, None)
     value_loss = losses.value_loss(value, batch.target, *clip)
 
@@ -135,8 +142,11 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     flat, unravel = optim.flatten(state.params)
     step = minibatch_step(ctx, hparams, start.opt, unravel, ent_coef, kl_coef)
 
+    # A recurrent policy's minibatches are whole env sequences, replayed from their start.
+    split = split_envs if ctx.nets.recurrent else shuffle_and_split
+
     def epoch(carry, key_e):
-        return jax.lax.scan(step, carry, shuffle_and_split(key_e, batch, cfg.num_minibatches))
+        return jax.lax.scan(step, carry, split(key_e, batch, cfg.num_minibatches))
 
     init = (flat, state.opt_state, jnp.zeros((), bool))
     epoch_keys = jax.random.split(start.keys[0], cfg.update_epochs)

@@ -146,7 +146,7 @@ def surrogate(ctx: Context, actor, ep: Episodes, adv: jax.Array, ent_coef=0.0):
     Its gradient is the REINFORCE estimate ``g`` (sum over each episode's steps,
     mean over episodes). Returns ``(objective, entropy)``.
     """
-    dist = ctx.nets.actor.apply(actor, ep.obs)
+    dist = ctx.nets.policy_actor(actor, ep.obs)
     n_valid = jnp.maximum(ep.valid.sum(), 1.0)
     entropy = jnp.sum(dist.entropy() * ep.valid) / n_valid
     pg = jnp.sum(dist.log_prob(ep.action) * jax.lax.stop_gradient(adv) * ep.valid)
@@ -201,7 +201,7 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     )(params_old.actor)
     actor, st_actor = optim.step(opt.actor, state.opt_state.actor, params_old.actor, jax.tree.map(jnp.negative, g))
 
-    flat = lambda x: x.reshape((-1,) + x.shape[2:])
+    flat = lambda tree: jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tree)  # pytree obs
     valid = flat(ep.valid)
     critic, st_critic, algo_state = params_old.critic, state.opt_state.critic, state.algo_state
     fit = ValueFit(None, jnp.zeros(()))

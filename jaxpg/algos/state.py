@@ -11,8 +11,9 @@ from flax import struct
 
 from jaxpg import envs, optim
 from jaxpg.config import HParams, TrainConfig
-from jaxpg.networks import ActorCritic, Networks, make_networks
+from jaxpg.networks import ActorCritic, Networks, networks_for, observation_example
 from jaxpg.normalization import RunningStats
+from jaxpg.rollout import PolicyCarry
 from jaxpg.validate import validate
 
 
@@ -24,11 +25,12 @@ class TrainState:
     opt_state: ActorCritic  # one optax state per network (jaxpg.optim.init)
     obs_stats: RunningStats
     env_state: Any  # batched over envs
-    obs: jax.Array  # [num_envs, obs_size], raw
+    obs: Any  # [num_envs, ...] (every leaf of a pytree observation), raw
     key: jax.Array
     update: jax.Array  # updates done
     env_steps: jax.Array  # environment steps done
     algo_state: Any  # algorithm-specific extras (e.g. an adaptive KL coefficient)
+    policy: PolicyCarry | None = None  # a recurrent policy's carry (actor and critic), batched
 
 
 @dataclass(frozen=True)
@@ -44,51 +46,52 @@ class Context:
         return max(self.config.num_updates, 1)
 
 
-def make_context(config: TrainConfig, env: Any = None) -> Context:
+def make_context(config: TrainConfig, env: Any = None, encoder: Any = None) -> Context:
     """The env and networks ``config`` names, checked by :func:`jaxpg.validate.validate`
     (one-line :class:`ConfigError` if the config is bad or the policy cannot act in the env).
 
     ``env``: a user env object (see :func:`jaxpg.envs.adapters.adapt`) instead of the
     env named ``config.env``. A tanh-Gaussian policy gets an env that squashes its
-    pre-tanh actions (:class:`jaxpg.envs.SquashActions`).
+    pre-tanh actions (:class:`jaxpg.envs.SquashActions`). ``encoder``: a user's flax
+    module for the env's (pytree) observations, in place of ``config.encoder``.
     """
     config, _ = validate(config)
     squash = config.policy == "tanh-gaussian"
     if env is None:
-        env = envs.make(config.env, config.backend, config.episode_length, squash_actions=squash)
+        env = envs.make(config.env, config.backend, config.episode_length, squash_actions=squash,
+                        keep_obs_shape=config.encoder == "cnn")  # fmt: skip
     else:
         env = envs.wrap_user_env(env, squash_actions=squash)
     validate(config, env_spaces=env)
-    nets = make_networks(
-        env.action_space,
-        config.hidden_sizes,
-        config.activation,
-        config.log_std_init,
-        critic_hidden=config.critic_hidden_sizes,
-        policy=config.policy,
-        state_dependent_std=config.state_dependent_std,
-        min_std=config.min_std,
-        actor_out_scale=config.actor_out_scale,
-    )
-    return Context(config, env, nets)
+    return Context(config, env, networks_for(config, env, encoder))
 
 
 def init_state(ctx: Context, key: jax.Array, opt_state_fn, algo_state=None) -> TrainState:
     """Initial state: networks, optimizers (``opt_state_fn(params)``), envs reset."""
     k_net, k_env, k_run = jax.random.split(key, 3)
-    params = ctx.nets.init(k_net, ctx.env.obs_size)
+    example = observation_example(ctx.env)
+    params = ctx.nets.init(k_net, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), example))
     obs, env_state = jax.vmap(ctx.env.reset)(jax.random.split(k_env, ctx.config.num_envs))
     return TrainState(
         params=params,
         opt_state=opt_state_fn(params),
-        obs_stats=RunningStats.create(ctx.env.obs_size),
+        obs_stats=RunningStats.create(example),
         env_state=env_state,
         obs=obs,
         key=k_run,
         update=jnp.zeros((), jnp.int32),
         env_steps=jnp.zeros((), jnp.int32),
         algo_state={} if algo_state is None else algo_state,
+        policy=initial_policy(ctx),
     )
+
+
+def initial_policy(ctx: Context) -> PolicyCarry | None:
+    """Zero recurrent state for every env, each at an episode start (None if feed-forward)."""
+    if not ctx.nets.recurrent:
+        return None
+    n = ctx.config.num_envs
+    return PolicyCarry(ctx.nets.initial_carry((n,)), jnp.ones((n,), bool))
 
 
 def progress(ctx: Context, state: TrainState):

@@ -34,10 +34,11 @@ class PGMetrics(Record):
     lr: Any = metric(Role.DIAGNOSTIC)
 
 
-def policy_stats(ctx: Context, params, obs: jax.Array, mask=None) -> dict[str, jax.Array]:
+def policy_stats(ctx: Context, params, obs: jax.Array, mask=None, dist=None) -> dict[str, jax.Array]:
     """Entropy and (Gaussian) log-std summaries of the policy on ``obs [N, ...]`` (the
-    rows where ``mask [N]`` is 1, when given): fields of :class:`PolicyDiagnostics`."""
-    dist = ctx.nets.policy(params, obs)
+    rows where ``mask [N]`` is 1, when given; ``dist``: the policy there, if known):
+    fields of :class:`PolicyDiagnostics`."""
+    dist = ctx.nets.policy(params, obs) if dist is None else dist
     out = {"entropy": masked_mean(dist.entropy(), mask)}
     if not ctx.env.action_space.is_discrete:
         # over the batch too: the std may depend on the state
@@ -50,15 +51,32 @@ def policy_stats(ctx: Context, params, obs: jax.Array, mask=None) -> dict[str, j
 
 
 def common_diagnostics(ctx: Context, params_old, params, obs, value, target, mask=None,
-                       old=None) -> PolicyDiagnostics:  # fmt: skip
+                       old=None, new=None) -> PolicyDiagnostics:  # fmt: skip
     """Per-update diagnostics every algorithm logs: KL(old || new) on the batch,
     explained variance of the (pre-update) critic or baseline, entropy and log-std
     stats; over the rows where ``mask`` is 1 when given. ``old``: the policy of
-    ``params_old`` on ``obs`` where the caller has it (saves a pass over the batch)."""
+    ``params_old`` on ``obs`` where the caller has it (saves a pass over the batch);
+    ``new``: likewise for ``params`` (a recurrent policy's, replayed over its sequences)."""
     old = ctx.nets.policy(params_old, obs) if old is None else old
-    new = ctx.nets.policy(params, obs)
+    new = ctx.nets.policy(params, obs) if new is None else new
     kl, ev = masked_mean(old.kl(new), mask), explained_variance(value, target, mask)
-    return PolicyDiagnostics(kl=kl, explained_variance=ev, **policy_stats(ctx, params, obs, mask))
+    stats = policy_stats(ctx, params, obs, mask, dist=new)
+    return PolicyDiagnostics(kl=kl, explained_variance=ev, **stats)
+
+
+def batch_policy(ctx: Context, actor_params, batch: Batch):
+    """``pi(.|s)`` on a batch's observations: flat, or replayed over its env sequences
+    (``[T, B]``, from ``batch.carry0``) for a recurrent policy."""
+    if ctx.nets.recurrent:
+        return ctx.nets.policy_seq(actor_params, batch.carry0.actor, batch.obs, batch.first)[1]
+    return ctx.nets.policy_actor(actor_params, batch.obs)
+
+
+def batch_value(ctx: Context, critic_params, batch: Batch):
+    """``V(s)`` on a batch's observations, as :func:`batch_policy`."""
+    if ctx.nets.recurrent:
+        return ctx.nets.value_seq(critic_params, batch.carry0.critic, batch.obs, batch.first)[1]
+    return ctx.nets.value_critic(critic_params, batch.obs)
 
 
 def pg_objective(ctx: Context, actor_params, obs, action, log_prob_old, advantage, ent_coef=0.0):
@@ -68,7 +86,18 @@ def pg_objective(ctx: Context, actor_params, obs, action, log_prob_old, advantag
     see :func:`jaxpg.losses.importance_weighted_objective`. Inputs are flat ``[N, ...]``.
     Returns ``(objective, entropy)``.
     """
-    dist = ctx.nets.actor.apply(actor_params, obs)
+    return pg_surrogate(ctx.nets.policy_actor(actor_params, obs), action, log_prob_old, advantage, ent_coef)
+
+
+def batch_objective(ctx: Context, actor_params, batch: Batch, advantage, ent_coef=0.0):
+    """:func:`pg_objective` on a batch: flat, or a recurrent policy's ``[T, B]`` batch
+    replayed over its env sequences (:func:`batch_policy`)."""
+    dist = batch_policy(ctx, actor_params, batch)
+    return pg_surrogate(dist, batch.action, batch.log_prob, advantage, ent_coef)
+
+
+def pg_surrogate(dist, action, log_prob_old, advantage, ent_coef=0.0):
+    """The surrogate of :func:`pg_objective` given the policy ``dist`` on the batch."""
     entropy = dist.entropy().mean()
     objective = losses.importance_weighted_objective(dist.log_prob(action), log_prob_old, advantage)
     return objective + ent_coef * entropy, entropy
@@ -81,12 +110,13 @@ def gae_policy_gradient(ctx: Context, state: TrainState, hparams: HParams, key: 
     The estimator shared by a2c, npg, trpo and ppo (their first step's gradient);
     used by :func:`jaxpg.diagnostics.gradient_variance`.
     """
+    carry0 = None if state.policy is None else state.policy.carry
     traj, _ = collect(ctx, state, key)
-    batch = flatten_time_batch(make_batch(ctx.nets, state.params, traj, hparams))
+    batch = make_batch(ctx.nets, state.params, traj, hparams, carry0)
+    if not ctx.nets.recurrent:
+        batch = flatten_time_batch(batch)
     adv = step_advantages(batch.advantage, ctx.config.normalize_advantages)
-    return jax.grad(
-        lambda a: pg_objective(ctx, a, batch.obs, batch.action, batch.log_prob, adv)[0]
-    )(state.params.actor)
+    return jax.grad(lambda a: batch_objective(ctx, a, batch, adv)[0])(state.params.actor)
 
 
 class UpdateStart(NamedTuple):
@@ -96,7 +126,7 @@ class UpdateStart(NamedTuple):
     state: TrainState  # key advanced (after start_update: env states and counters too)
     params_old: Any  # the parameters that collect the batch
     traj: Trajectory | None  # start_update's rollout
-    batch: Batch | None  # start_update's flat [N, ...] batch
+    batch: Batch | None  # start_update's batch: flat [N, ...], or [T, B, ...] when recurrent
     keys: list  # the update's own keys, beyond the collection's
     lr_factor: Any
     ent_coef: Any
@@ -115,10 +145,15 @@ def begin_update(ctx: Context, state: TrainState, hparams: HParams, num_keys: in
 
 
 def start_update(ctx: Context, state: TrainState, hparams: HParams, num_keys: int = 0) -> UpdateStart:
-    """:func:`begin_update`, then collect a rollout and make the flat batch (a2c, npg, trpo, ppo)."""
+    """:func:`begin_update`, then collect a rollout and make the flat batch (a2c, npg, trpo,
+    ppo). A recurrent policy's batch stays ``[T, B]`` (updates replay its sequences from
+    the carry the rollout started with)."""
     start = begin_update(ctx, state, hparams, num_keys)
+    carry0 = None if state.policy is None else state.policy.carry
     traj, state = collect(ctx, start.state, start.collect_key)
-    batch = flatten_time_batch(make_batch(ctx.nets, start.params_old, traj, hparams))
+    batch = make_batch(ctx.nets, start.params_old, traj, hparams, carry0)
+    if not ctx.nets.recurrent:
+        batch = flatten_time_batch(batch)
     return start._replace(state=state, traj=traj, batch=batch, collect_key=None)
 
 
@@ -130,8 +165,9 @@ def finish_update(ctx: Context, start: UpdateStart, params, opt_state, metrics: 
     ``start.batch`` and the episodes and flags of ``start.traj``."""
     if shared is None:
         b, t = start.batch, start.traj
+        new = batch_policy(ctx, params.actor, b) if ctx.nets.recurrent else None
         diagnostics = common_diagnostics(ctx, start.params_old, params, b.obs, b.value, b.target,
-                                         old=b.old_dist)  # fmt: skip
+                                         old=b.old_dist, new=new)  # fmt: skip
         shared = (diagnostics, episode_metrics(t), finite_flags(t.raw_obs, t.reward))
     metrics = UpdateMetrics(metrics, *shared)
     algo_state = start.state.algo_state if algo_state is None else algo_state

@@ -10,7 +10,7 @@ import numpy as np
 
 from jaxpg.algos.state import make_context
 from jaxpg.errors import JaxpgError
-from jaxpg.evaluation import max_eval_steps, policy_act, run_episodes
+from jaxpg.evaluation import eval_carry, max_eval_steps, policy_act, run_episodes
 from jaxpg.runner.logging import write_json
 from jaxpg.runner.rundir import load_run, run_env
 
@@ -32,7 +32,9 @@ def evaluate_run(run_dir: str, episodes: int = 10, seed: int = 0, max_steps: int
     for mode, det in (("deterministic", True), ("stochastic", False)):
         key, k = jax.random.split(key)
         act = policy_act(ctx, run.params, run.obs_stats, det)
-        r = np.asarray(jax.jit(lambda k: run_episodes(ctx.env, act, k, episodes, max_steps)[0])(k))
+        carry = eval_carry(ctx, episodes)
+        run_k = lambda k: run_episodes(ctx.env, act, k, episodes, max_steps, carry)[0]
+        r = np.asarray(jax.jit(run_k)(k))
         out[mode] = {"mean": float(r.mean()), "std": float(r.std()), "returns": r.tolist()}
     write_json(os.path.join(run_dir, "eval.json"), out)
     return out

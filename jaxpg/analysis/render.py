@@ -17,7 +17,7 @@ import numpy as np
 
 from jaxpg.algos.state import make_context
 from jaxpg.errors import JaxpgError
-from jaxpg.evaluation import max_eval_steps, policy_act
+from jaxpg.evaluation import eval_carry, max_eval_steps, policy_act
 from jaxpg.runner.rundir import load_run, run_env
 
 
@@ -34,15 +34,21 @@ def play_episode(ctx, params, obs_stats, key, deterministic: bool, max_steps: in
     obs, state = env.reset(k_reset)
 
     def step(carry, k_t):
-        obs, state = carry
+        obs, state, pc, t = carry
         k_act, k_env = jax.random.split(k_t)
-        action = act(k_act, obs)
+        if pc is None:
+            action = act(k_act, obs)
+        else:  # a recurrent policy acts on a batch of one, carrying its state
+            one = jax.tree.map(lambda x: x[None], obs)
+            action, pc = act(k_act, one, pc, jnp.full((1,), t == 0))
+            action = action[0]
         nobs, nstate, reward, term, trunc, _ = env.step(k_env, state, action)
-        return (nobs, nstate), (state, reward, jnp.logical_or(term, trunc))
+        return (nobs, nstate, pc, t + 1), (state, reward, jnp.logical_or(term, trunc))
 
+    init = (obs, state, eval_carry(ctx, 1), jnp.zeros((), jnp.int32))
     _, (states, rewards, dones) = jax.jit(
         lambda c, ks: jax.lax.scan(step, c, ks)
-    )((obs, state), jax.random.split(k_run, max_steps))
+    )(init, jax.random.split(k_run, max_steps))
     return states, np.asarray(rewards), np.asarray(dones)
 
 

@@ -14,9 +14,10 @@ import difflib
 from jaxpg.config import BRAX_BACKENDS
 from jaxpg.envs.adapters import adapt, from_factory, is_factory_spec
 from jaxpg.envs.brax_env import BRAX_ENVS, BraxEnv
-from jaxpg.envs.core import Box, Discrete, EpisodeStats, SquashActions, clip_action
+from jaxpg.envs.core import Box, Discrete, EpisodeStats, MultiDiscrete, SquashActions, clip_action
 from jaxpg.envs.gymnax_env import GymnaxEnv
 from jaxpg.envs.playground_env import PLAYGROUND_PREFIX, PlaygroundEnv, playground_names
+from jaxpg.envs.policy_probes import POLICY_PROBES, make_policy_probe
 from jaxpg.envs.probes import PROBES, make_probe
 from jaxpg.envs.suites import check_suite_name, make_suite_env, suite_of
 from jaxpg.errors import JaxpgError
@@ -34,12 +35,15 @@ GYMNAX_ENVS = (
 
 def all_env_names() -> list[str]:
     """Every name :func:`make` accepts (Playground names only when it is installed)."""
-    return [*GYMNAX_ENVS, *(f"brax/{n}" for n in BRAX_ENVS), *PROBES, *playground_names()]
+    return [*GYMNAX_ENVS, *(f"brax/{n}" for n in BRAX_ENVS), *PROBES, *POLICY_PROBES,
+            *playground_names()]
 
 
 def check_env_name(name: str) -> None:
     """Raise a one-line :class:`JaxpgError` with the closest valid names if unknown."""
-    if name in GYMNAX_ENVS or name in PROBES or name.removeprefix("brax/") in BRAX_ENVS:
+    if name in GYMNAX_ENVS or name in PROBES or name in POLICY_PROBES:
+        return
+    if name.removeprefix("brax/") in BRAX_ENVS:
         return
     if suite_of(name):
         return check_suite_name(name)
@@ -67,12 +71,15 @@ def make(
     backend: str = "positional",
     episode_length: int | None = None,
     squash_actions: bool = False,
+    keep_obs_shape: bool = False,
 ):
     """Build an environment by name, wrapped with :class:`EpisodeStats`.
 
     ``backend`` applies to Brax only; ``episode_length`` overrides the time limit
     (Brax and Playground default 1000; gymnax defaults to each env's own limit).
     ``squash_actions``: the env takes pre-tanh actions (:class:`SquashActions`).
+    ``keep_obs_shape``: gymnax observations keep their shape (an image for a CNN)
+    instead of being flattened.
     """
     check_env_name(name)
     if suite_of(name):
@@ -89,8 +96,10 @@ def make(
         env = BraxEnv(name.split("/", 1)[1], backend=backend, episode_length=episode_length or 1000)
     elif name in PROBES:
         env = make_probe(name)
+    elif name in POLICY_PROBES:
+        env = make_policy_probe(name, lambda gid: GymnaxEnv(gid, max_episode_steps=episode_length))
     else:
-        env = GymnaxEnv(name, max_episode_steps=episode_length)
+        env = GymnaxEnv(name, max_episode_steps=episode_length, keep_obs_shape=keep_obs_shape)
     return wrap(env, squash_actions)
 
 
@@ -106,6 +115,7 @@ def wrap_user_env(env, squash_actions: bool = False):
     return wrap(adapt(env), squash_actions)
 
 
-__all__ = ["Box", "Discrete", "EpisodeStats", "SquashActions", "clip_action", "make", "wrap",
+__all__ = ["Box", "Discrete", "MultiDiscrete", "EpisodeStats", "SquashActions", "clip_action",
+           "make", "wrap", "POLICY_PROBES",
            "wrap_user_env", "adapt", "check_env_name", "all_env_names", "GYMNAX_ENVS",
            "BRAX_ENVS", "PROBES"]

@@ -30,6 +30,7 @@ The explicit constructors :func:`from_gymnax`, :func:`from_brax` and
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import re
 import sys
@@ -128,9 +129,26 @@ def _shape_error(env, what: str, got, want: str) -> JaxpgError:
     )
 
 
+def _check_obs(env, what: str, o, reset_obs) -> None:
+    """An array observation has ``obs_size`` values (``[obs_size]`` or an image); a pytree
+    one (e.g. a dict with an ``action_mask``) has reset's structure and shapes."""
+    if hasattr(o, "shape") and hasattr(reset_obs, "shape"):
+        flat = (env.obs_size,)
+        if tuple(o.shape) != flat and (len(o.shape) < 2 or math.prod(o.shape) != env.obs_size):
+            raise _shape_error(env, what, o.shape, f"a float vector of shape {flat}")
+        if tuple(o.shape) != tuple(reset_obs.shape):
+            raise _shape_error(env, what, o.shape, f"reset's shape {tuple(reset_obs.shape)}")
+        return
+    shapes = lambda t: jax.tree.map(lambda x: tuple(getattr(x, "shape", ())), t)
+    if jax.tree.structure(o) != jax.tree.structure(reset_obs) or shapes(o) != shapes(reset_obs):
+        raise _shape_error(env, what, shapes(o), f"reset's observation {shapes(reset_obs)}")
+
+
 def check_contract(env) -> None:
     """One-line error if one abstract ``reset`` + ``step`` of ``env`` breaks the contract:
-    a flat float observation of ``obs_size``, scalar reward and flags, ``info["final_obs"]``."""
+    an observation of ``obs_size`` values (a flat vector, or an image for a CNN) or a
+    pytree of arrays, the same at reset, step and ``info["final_obs"]``; scalar reward
+    and flags."""
     key = jax.random.PRNGKey(0)
     try:
         obs, state = jax.eval_shape(env.reset, key)
@@ -149,10 +167,8 @@ def check_contract(env) -> None:
         n = len(out) if isinstance(out, tuple) else type(out).__name__
         raise _shape_error(env, "step's output", n, "6 values (obs, state, reward, "
                            "terminated, truncated, info)")  # fmt: skip
-    want_obs = f"a float vector of shape ({env.obs_size},)"
     for what, o in (("reset's obs", obs), ("step's obs", out[0])):
-        if getattr(o, "shape", None) != (env.obs_size,):
-            raise _shape_error(env, what, getattr(o, "shape", type(o).__name__), want_obs)
+        _check_obs(env, what, o, obs)
     for what, o in zip(("reward", "terminated", "truncated"), out[2:5]):
         if getattr(o, "shape", None) != ():
             raise _shape_error(env, f"step's {what}", getattr(o, "shape", type(o)), "a scalar")
@@ -161,9 +177,7 @@ def check_contract(env) -> None:
         keys = sorted(info) if isinstance(info, dict) else type(info).__name__
         raise _shape_error(env, "step's info", keys, 'a dict with "final_obs" (the observation '
                            "before the auto-reset)")  # fmt: skip
-    if getattr(info["final_obs"], "shape", None) != (env.obs_size,):
-        raise _shape_error(env, 'info["final_obs"]', getattr(info["final_obs"], "shape", None),
-                           want_obs)  # fmt: skip
+    _check_obs(env, 'info["final_obs"]', info["final_obs"], obs)
 
 
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")

@@ -55,6 +55,6 @@ def step_batch(env, keys: jax.Array, state, action: jax.Array):
 
     info = dict(info)
     info["final_obs"] = obs
-    new_obs = take(fresh_obs, obs)
+    new_obs = jax.tree.map(take, fresh_obs, obs)  # observations may be pytrees
     new_state = jax.tree.map(take, fresh_state, state)
     return new_obs, new_state, reward, terminated, truncated, info

@@ -57,7 +57,26 @@ class Box:
         return out
 
 
-ActionSpace = Discrete | Box
+@dataclass(frozen=True)
+class MultiDiscrete:
+    """A vector of independent discrete actions: component ``k`` is ``0 .. nvec[k]-1``.
+
+    An action mask for it (``action_mask`` in the observation or ``info``) is
+    ``[len(nvec), max(nvec)]`` booleans; entries past ``nvec[k]`` are ignored."""
+
+    nvec: tuple[int, ...]
+
+    @property
+    def is_discrete(self) -> bool:
+        return True
+
+    @property
+    def n(self) -> int:
+        """The largest component's number of actions (the width of the logits)."""
+        return max(self.nvec)
+
+
+ActionSpace = Discrete | MultiDiscrete | Box
 
 
 class Env(Protocol):

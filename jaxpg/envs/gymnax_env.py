@@ -13,13 +13,20 @@ def _flat(x) -> jax.Array:
     return jnp.reshape(jnp.asarray(x, jnp.float32), (-1,))
 
 
-class GymnaxEnv:
-    """Wraps ``gymnax.make(name)``: flat float observations, clipped continuous actions."""
+def _float(x) -> jax.Array:
+    return jnp.asarray(x, jnp.float32)
 
-    def __init__(self, name: str, max_episode_steps: int | None = None, env=None, params=None):
+
+class GymnaxEnv:
+    """Wraps ``gymnax.make(name)``: float observations, flattened unless ``keep_obs_shape``
+    (images such as MinAtar's ``[10, 10, C]`` for a CNN), clipped continuous actions."""
+
+    def __init__(self, name: str, max_episode_steps: int | None = None, env=None, params=None,
+                 keep_obs_shape: bool = False):  # fmt: skip
         """``gymnax.make(name)``, or the given gymnax ``env`` instance with its ``params``
         (its default params when None); ``name`` is then a label."""
         self.name = name
+        self._shape = _float if keep_obs_shape else _flat
         if env is None:
             import gymnax
 
@@ -50,16 +57,16 @@ class GymnaxEnv:
 
     def reset(self, key):
         obs, state = self._env.reset(key, self._params)
-        return _flat(obs), state
+        return self._shape(obs), state
 
     def step(self, key, state, action):
         action = clip_action(action, self.action_space)
         obs, state, reward, terminated, truncated, info = self._env.step(
             key, state, action, self._params
         )
-        out_info = {"final_obs": _flat(info["final_observation"])}
+        out_info = {"final_obs": self._shape(info["final_observation"])}
         return (
-            _flat(obs),
+            self._shape(obs),
             state,
             jnp.reshape(jnp.asarray(reward, jnp.float32), ()),
             jnp.reshape(jnp.asarray(terminated, bool), ()),

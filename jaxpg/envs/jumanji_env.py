@@ -4,7 +4,9 @@
 Jumanji reports most time limits as terminations (discount 0). Where the env takes a
 ``time_limit`` argument the adapter sets it out of reach and applies the same limit
 itself as truncation; otherwise a last step with a non-zero discount is a truncation.
-Observations are flattened to one float32 vector (the ``action_mask`` leaf aside).
+Observations are flattened to one float32 vector; an ``action_mask`` with one entry
+per discrete action (Snake, for example) comes beside it as
+``{"obs": vector, "action_mask": bool [n]}``, so the policy never picks a masked action.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Each suite steps one episode without resetting (``step_without_reset``); this base
 adds the time limit (as *truncation*, counted here so it never mixes with the
 suite's own terminations), auto-reset with ``info["final_obs"]``, and flat float32
-observations. A subclass implements ``_reset(key) -> (obs_tree, inner)`` and
+observations; a suite's ``action_mask`` that fits a ``Discrete(n)`` action space
+(bool ``[n]``) travels beside them, ``{"obs": flat, "action_mask": mask}``, for the
+masked policy (:mod:`jaxpg.distributions`). A subclass implements ``_reset(key) -> (obs_tree, inner)`` and
 ``_step(key, inner, action) -> (obs_tree, inner, reward, terminated)``.
 """
 
@@ -36,6 +38,16 @@ def flat_obs(tree, skip: tuple[str, ...] = ("action_mask",)) -> jax.Array:
     return jnp.concatenate(leaves) if len(leaves) > 1 else leaves[0]
 
 
+def action_mask_of(tree, action_space) -> jax.Array | None:
+    """The observation's top-level ``action_mask`` (a field or dict key) as bool, where
+    it has one entry per action of a ``Discrete(n)`` space; else None (not passed on)."""
+    mask = tree.get("action_mask") if isinstance(tree, dict) else getattr(tree, "action_mask", None)
+    n = getattr(action_space, "n", None)
+    if mask is None or not getattr(action_space, "is_discrete", False) or hasattr(action_space, "nvec"):
+        return None
+    return jnp.asarray(mask, bool) if tuple(jnp.shape(mask)) == (n,) else None
+
+
 class SuiteEnv:
     """Base of the suite adapters (see the module docstring)."""
 
@@ -46,11 +58,16 @@ class SuiteEnv:
 
     def _set_obs_size(self) -> None:
         obs, _ = jax.eval_shape(self.reset, jax.random.PRNGKey(0))
-        self.obs_size = int(np.prod(obs.shape))
+        self.obs_size = int(np.prod((obs["obs"] if isinstance(obs, dict) else obs).shape))
+
+    def _observe(self, tree):
+        """The flat observation, with the suite's action mask beside it where it fits."""
+        mask = action_mask_of(tree, self.action_space)
+        return flat_obs(tree) if mask is None else {"obs": flat_obs(tree), "action_mask": mask}
 
     def reset(self, key):
         obs, inner = self._reset(key)
-        return flat_obs(obs), SuiteState(inner, jnp.zeros((), jnp.int32))
+        return self._observe(obs), SuiteState(inner, jnp.zeros((), jnp.int32))
 
     def step_without_reset(self, key, state: SuiteState, action):
         obs, inner, reward, terminated = self._step(key, state.inner, action)
@@ -60,7 +77,7 @@ class SuiteEnv:
             truncated = jnp.logical_and(t >= self.max_episode_steps, jnp.logical_not(terminated))
         else:
             truncated = jnp.zeros((), bool)
-        obs = flat_obs(obs)
+        obs = self._observe(obs)
         reward = jnp.reshape(jnp.asarray(reward, jnp.float32), ())
         return obs, SuiteState(inner, t), reward, terminated, truncated, {"final_obs": obs}
 
@@ -72,5 +89,5 @@ class SuiteEnv:
         fresh_obs, fresh = self.reset(k_reset)
         done = jnp.logical_or(terminated, truncated)
         pick = lambda a, b: jnp.where(done, a, b)
-        return (pick(fresh_obs, obs), jax.tree.map(pick, fresh, stepped), reward, terminated,
+        return (jax.tree.map(pick, fresh_obs, obs), jax.tree.map(pick, fresh, stepped), reward, terminated,
                 truncated, info)  # fmt: skip

@@ -186,9 +186,8 @@ def load_run_config(run_dir: str) -> SavedRun:
         unknown += sorted(set(saved.get("hparams", {})) - {f.name for f in dataclasses.fields(HParams)})
         if unknown:
             raise JaxpgError(f"{path} has unknown config fields {unknown}: written by another jaxpg version?")
-        for name in ("hidden_sizes", "critic_hidden_sizes"):
-            if isinstance(cfg.get(name), list):
-                cfg[name] = tuple(cfg[name])
+        # JSON has no tuples: every sequence field (hidden_sizes, cnn_channels, ...) is one.
+        cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}
         return SavedRun(
             TrainConfig(**cfg), HParams(**saved["hparams"]), int(saved.get("seed", 0)),
             dict(saved.get("run", {})),
@@ -234,8 +233,8 @@ def save_params(out_dir: str, state) -> str:
     payload = {
         "params": jax.device_get(state.params._asdict()),
         "obs_stats": {
-            "mean": np.asarray(stats.mean),
-            "var": np.asarray(stats.var),
+            "mean": jax.tree.map(np.asarray, stats.mean),
+            "var": jax.tree.map(np.asarray, stats.var),
             "count": np.asarray(stats.count),
         },
     }
@@ -264,7 +263,8 @@ def load_params(run_dir: str) -> tuple[ActorCritic, RunningStats]:
         with open(path, "rb") as f:
             payload = serialization.msgpack_restore(f.read())
         s = payload["obs_stats"]
-        stats = RunningStats(jnp.asarray(s["mean"]), jnp.asarray(s["var"]), jnp.asarray(s["count"]))
+        as_jnp = lambda tree: jax.tree.map(jnp.asarray, tree)  # pytree observations: dicts
+        stats = RunningStats(as_jnp(s["mean"]), as_jnp(s["var"]), jnp.asarray(s["count"]))
         return ActorCritic(**jax.tree.map(jnp.asarray, payload["params"])), stats
     except Exception as e:  # noqa: BLE001 - msgpack raises many types on a torn file
         first = (str(e).strip().splitlines() or [""])[0][:120]

@@ -59,7 +59,6 @@ class Trainer:
         body = lambda s, i: self.update(s, hparams, first_update + i + 1)
         return jax.lax.scan(body, state, jnp.arange(n))
 
-
     def run_masked(self, state: TrainState, hparams: HParams, n: jax.Array, length: int):
         """The first ``n`` (traced, ``<= length``) of ``length`` scanned updates; the
         rest are skipped by a ``lax.cond``. So every chunk of a run, the last shorter
@@ -72,13 +71,13 @@ class Trainer:
         return jax.lax.scan(body, state, jnp.arange(length))
 
 
-def make_trainer(config: TrainConfig, env: Any = None) -> Trainer:
+def make_trainer(config: TrainConfig, env: Any = None, encoder: Any = None) -> Trainer:
     """The :class:`Trainer` of ``config`` (validated, with its env: :func:`make_context`)."""
-    return Trainer(make_context(config, env))
+    return Trainer(make_context(config, env, encoder))
 
 
 def make_train(
-    config: TrainConfig, env: Any = None
+    config: TrainConfig, env: Any = None, encoder: Any = None
 ) -> Callable[[jax.Array, HParams], tuple[TrainState, UpdateMetrics]]:
     """Return the pure ``train(key, hparams) -> (final_state, metrics[num_updates])``
     (:class:`jaxpg.metrics.UpdateMetrics`, read by name: ``metrics["episode_count"]``).
@@ -86,13 +85,16 @@ def make_train(
     ``env``: train on this env object instead of ``config.env`` (then only a label):
     anything with jaxpg's env interface, a gymnax ``(env, params)`` pair, a Brax
     ``Env`` or a MuJoCo Playground env (see :mod:`jaxpg.envs.adapters`).
+    ``encoder``: a flax module mapping the env's observation pytree (one batch axis,
+    ``action_mask`` removed) to ``[N, F]`` features, used by actor and critic in place
+    of ``config.encoder`` (:mod:`jaxpg.nn.encoders`).
 
     ``config`` is validated here and ``hparams`` at each call of ``train`` with
     concrete values (:func:`jaxpg.validate.validate`); a caller that traces
     ``train`` (``jit``/``vmap``) validates its ``hparams`` first, as ``run`` and the
     sweep do.
     """
-    trainer = make_trainer(config, env)
+    trainer = make_trainer(config, env, encoder)
 
     def train(key: jax.Array, hparams: HParams):
         validate(config, hparams)  # the values, where concrete (see jaxpg.validate)

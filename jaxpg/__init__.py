@@ -31,7 +31,7 @@ _PUBLIC = {
     "Trainer": "jaxpg.runner.trainer",
     "make_train": "jaxpg.runner.trainer",
     "make_trainer": "jaxpg.runner.trainer",
-    "validate": "jaxpg.validate",
+    "validate": "jaxpg.validation",
 }
 __all__ = sorted(_PUBLIC)
 

@@ -30,7 +30,7 @@ from jax.flatten_util import ravel_pytree
 from jaxpg.algos import ALGORITHMS
 from jaxpg.algos.state import make_context
 from jaxpg.errors import ConfigError
-from jaxpg.validate import validate
+from jaxpg.validation import validate
 
 # Metrics that are NaN by design (no episode finished in a chunk), not a failure.
 _NAN_OK = ("episode_return", "episode_length")

@@ -340,7 +340,7 @@ def observation_example(env) -> Any:
 
 def networks_for(config: TrainConfig, env, user_encoder: Any = None) -> Networks:
     """The actor and critic ``config`` describes for ``env`` (whose observations
-    :func:`jaxpg.validate.validate` has checked the policy can read); ``user_encoder``:
+    :func:`jaxpg.validation.validate` has checked the policy can read); ``user_encoder``:
     a flax module for pytree observations."""
     example = observation_example(env)
     torso = Torso(config.encoder, tuple(config.cnn_channels), tuple(config.cnn_kernels),

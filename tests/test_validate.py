@@ -1,4 +1,4 @@
-"""The one validation entry point (jaxpg.validate) guards every path into training:
+"""The one validation entry point (jaxpg.validation) guards every path into training:
 the CLI, run, make_train and the sweep all refuse cg_damping < 0.01, which the
 trainer alone used to accept (first NPG update's KL 7.3 at max_kl 0.01)."""
 

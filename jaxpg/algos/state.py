@@ -14,7 +14,7 @@ from jaxpg.config import HParams, TrainConfig
 from jaxpg.networks import ActorCritic, Networks, networks_for, observation_example
 from jaxpg.normalization import RunningStats
 from jaxpg.rollout import PolicyCarry
-from jaxpg.validate import validate
+from jaxpg.validation import validate
 
 
 @struct.dataclass
@@ -47,7 +47,7 @@ class Context:
 
 
 def make_context(config: TrainConfig, env: Any = None, encoder: Any = None) -> Context:
-    """The env and networks ``config`` names, checked by :func:`jaxpg.validate.validate`
+    """The env and networks ``config`` names, checked by :func:`jaxpg.validation.validate`
     (one-line :class:`ConfigError` if the config is bad or the policy cannot act in the env).
 
     ``env``: a user env object (see :func:`jaxpg.envs.adapters.adapt`) instead of the

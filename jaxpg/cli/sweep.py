@@ -21,7 +21,7 @@ from jaxpg.sharding import agree_on, initialize_distributed
 from jaxpg.sweep import outdir as sweep_dir
 from jaxpg.sweep import build_settings, parse_grid, parse_sample, parse_static, run_sweep
 from jaxpg.sweep.report import print_table, write_outputs
-from jaxpg.validate import validate
+from jaxpg.validation import validate
 
 
 @dataclass

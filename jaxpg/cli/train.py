@@ -27,7 +27,7 @@ from jaxpg.runner.loop import run
 from jaxpg.runner.options import RunOptions
 from jaxpg.runner.rundir import load_run_config, read_config_json
 from jaxpg.runner.signals import startup_hint
-from jaxpg.validate import validate
+from jaxpg.validation import validate
 
 
 @dataclass

@@ -39,7 +39,7 @@ from jaxpg.runner.signals import done_starting, signal_name, stop_on_signals
 from jaxpg.runner.trainer import Trainer, make_trainer
 from jaxpg.runner.watchdog import ChunkWatchdog
 from jaxpg.sharding import shard_env_axis
-from jaxpg.validate import validate
+from jaxpg.validation import validate
 
 # Rows kept in memory: enough for any plot, bounded so that a run with tiny chunks
 # left overnight does not grow the host's memory (metrics.jsonl has every row).

@@ -20,7 +20,7 @@ from jaxpg.algos.state import Context, TrainState, make_context
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.hparam_schedule import resolve
 from jaxpg.metrics import UpdateMetrics
-from jaxpg.validate import validate
+from jaxpg.validation import validate
 
 
 @dataclass(frozen=True)
@@ -90,14 +90,14 @@ def make_train(
     of ``config.encoder`` (:mod:`jaxpg.nn.encoders`).
 
     ``config`` is validated here and ``hparams`` at each call of ``train`` with
-    concrete values (:func:`jaxpg.validate.validate`); a caller that traces
+    concrete values (:func:`jaxpg.validation.validate`); a caller that traces
     ``train`` (``jit``/``vmap``) validates its ``hparams`` first, as ``run`` and the
     sweep do.
     """
     trainer = make_trainer(config, env, encoder)
 
     def train(key: jax.Array, hparams: HParams):
-        validate(config, hparams)  # the values, where concrete (see jaxpg.validate)
+        validate(config, hparams)  # the values, where concrete (see jaxpg.validation)
         state = trainer.init(key, hparams)
         return trainer.run_updates(state, hparams, config.num_updates, first_update=0)
 

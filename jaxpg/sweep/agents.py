@@ -17,7 +17,7 @@ from jaxpg.errors import ConfigError
 from jaxpg.metrics import UpdateMetrics
 from jaxpg.runner.trainer import make_train
 from jaxpg.sharding import AGENTS, make_mesh, pad_to_multiple, shard_leading, to_host
-from jaxpg.validate import validate
+from jaxpg.validation import validate
 
 
 def device_memory_budget(fraction: float = 0.6) -> int:

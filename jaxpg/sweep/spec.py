@@ -14,7 +14,7 @@ import numpy as np
 
 from jaxpg.config import HParams, TrainConfig, parse_int
 from jaxpg.errors import ConfigError
-from jaxpg.validate import validate
+from jaxpg.validation import validate
 
 HPARAM_FIELDS = tuple(f.name for f in dataclasses.fields(HParams))
 DISTRIBUTIONS = ("uniform", "loguniform")

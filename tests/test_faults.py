@@ -26,10 +26,27 @@ FOREVER = ["--total-timesteps", str(2**30), "--updates-per-chunk", "1000000", "-
            "--quiet"]  # fmt: skip
 
 
+_started: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test():
+    """A failed assertion must not leave a `jaxpg train` of 1e9 steps running (it would
+    take a core from every later test)."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def _jaxpg(*args):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.Popen([sys.executable, "-m", "jaxpg", *args], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "jaxpg", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    _started.append(proc)
+    return proc
 
 
 def _wait_for(pred, proc, timeout=240):

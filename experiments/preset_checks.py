@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from experiments.common import FIGURES, RESULTS, final_return, hardware, plot_curves, train_many  # noqa: E402
+from jaxpg.presets import Preset, preset  # noqa: E402
 
 
 def _parse_value(text: str):
@@ -44,14 +45,15 @@ def _parse_value(text: str):
     return text
 
 
-def apply_overrides(config, hparams, pairs: list[str]):
-    """``field=value`` onto whichever of (config, hparams) has the field."""
-    cfg_fields = {f.name for f in dataclasses.fields(config)}
+def apply_overrides(base: Preset, pairs: list[str]) -> Preset:
+    """``field=value`` onto whichever of the preset's config and hparams has the field."""
+    cfg_fields = {f.name for f in dataclasses.fields(base.config)}
     cfg_kw, hp_kw = {}, {}
     for pair in pairs:
         name, value = pair.split("=", 1)
         (cfg_kw if name in cfg_fields else hp_kw)[name] = _parse_value(value)
-    return config.replace(**cfg_kw), hparams.replace(**{k: float(v) for k, v in hp_kw.items()})
+    hparams = base.hparams.replace(**{k: float(v) for k, v in hp_kw.items()})
+    return Preset(base.config.replace(**cfg_kw), hparams)
 
 
 def grid_settings(hparams, grid: list[str]):
@@ -136,10 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.random_only:
         return 0
 
-    from jaxpg.presets import preset
     from experiments.common import write_record as write_json
 
-    config, hparams = apply_overrides(*preset(a.algo, a.env), a.set)
+    config, hparams = apply_overrides(preset(a.algo, a.env), a.set)
     if not any(s.startswith("eval_every=") for s in a.set):
         config = config.replace(eval_every=max(1, config.num_updates // a.evals))
     settings = grid_settings(hparams, a.grid)

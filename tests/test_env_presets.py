@@ -4,7 +4,7 @@ import pytest
 
 from jaxpg import ConfigError, HParams, TrainConfig, validate
 from jaxpg.config import ALGOS
-from jaxpg.presets import ENV_PRESETS, has_preset, no_preset_note, preset
+from jaxpg.presets import ENV_PRESETS, PRESETS, Preset, has_preset, no_preset_note, preset
 
 FIRST_TRIED = ("Breakout-MinAtar", "Asterix-MinAtar", "Freeway-MinAtar", "SpaceInvaders-MinAtar",
                "MountainCarContinuous-v0", "Acrobot-v1", "MountainCar-v0",
@@ -39,8 +39,11 @@ def test_unknown_env_gets_defaults_and_a_one_line_note():
 
 
 def test_presets_are_typed_values_that_validate():
-    for env, (config, hparams) in ENV_PRESETS.items():
-        assert isinstance(config, TrainConfig) and isinstance(hparams, HParams), env
+    for key, p in [*ENV_PRESETS.items(), *PRESETS.items()]:
+        assert isinstance(p, Preset), key
+        assert isinstance(p.config, TrainConfig) and isinstance(p.hparams, HParams), key
+    assert {algo for algo, _ in PRESETS} == set(ALGOS)
+    assert isinstance(preset("trpo", "Catch-bsuite"), Preset)
     invalid = set()
     for algo in ALGOS:
         for env in [*ENV_PRESETS, "brax/some_env", "playground/SomeEnv", "Catch-bsuite"]:

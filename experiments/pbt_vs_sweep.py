@@ -39,6 +39,7 @@ from jaxpg.pbt.space import bounds, initial_population
 from jaxpg.presets import preset
 from jaxpg.runner.loop import device_description
 from jaxpg.runner.logging import write_json
+from jaxpg.runner.options import RunOptions
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -73,7 +74,7 @@ def one_arm(task: dict, seed: int, population: int, exploit: bool) -> dict:
     space = parse_explore(task["explore"])
     pbt = PBTConfig(population=population, interval=task["interval"], exploit=exploit)
     t0 = time.perf_counter()
-    res = run_pbt(config, hparams, space, pbt, seed=seed, handle_signals=False, log=lambda s: None)
+    res = run_pbt(config, hparams, space, pbt, RunOptions(seed=seed, handle_signals=False), log=lambda s: None)
     pop = summarize_population(res)
     return {"best": pop["best_final_return"], "median": pop["median_final_return"],
             "finals": pop["final_returns"], "copies": pop["copies"], "wall_s": time.perf_counter() - t0,

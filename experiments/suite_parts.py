@@ -445,6 +445,7 @@ def pbt_population(scale: dict, log) -> dict:
     """Part: a PBT population (default 64 PPO members on SpaceInvaders-MinAtar) in one
     compiled program with the ready step inside; wall time, throughput and returns."""
     from jaxpg.pbt import PBTConfig, parse_explore, run_pbt
+    from jaxpg.runner.options import RunOptions
     from jaxpg.pbt.report import summarize_population
 
     s = scale["pbt"]
@@ -452,7 +453,7 @@ def pbt_population(scale: dict, log) -> dict:
     config = config.replace(total_timesteps=int(s["steps"]), **s.get("overrides", {})).validate()
     pbt = PBTConfig(population=s["population"], interval=s.get("interval"))
     t0 = now()
-    res = run_pbt(config, hparams, parse_explore(s["explore"]), pbt, seed=0, handle_signals=False,
+    res = run_pbt(config, hparams, parse_explore(s["explore"]), pbt, RunOptions(seed=0, handle_signals=False),
                   log=lambda m: log("  " + m))  # fmt: skip
     pop = summarize_population(res)
     return {

@@ -16,6 +16,7 @@ from jaxpg.pbt import PBTConfig, exploit, explore, interval_score, parse_explore
 from jaxpg.pbt.population import make_program, member_keys, ready_key
 from jaxpg.pbt.ready import COPIED
 from jaxpg.pbt.space import bounds, initial_population
+from jaxpg.runner.options import RunOptions
 from jaxpg.runner.signals import exit_while_starting
 from jaxpg.runner.trainer import make_trainer
 from jaxpg.sweep import run_agents
@@ -107,16 +108,17 @@ def test_explore_without_resampling_is_an_exact_perturbation():
 # ------------------------------------------------------------------ the program
 
 
-def _run(tmp_path=None, **kw):
-    return run_pbt(TINY, HParams(), SPACE, PBTConfig(population=4, interval=2), seed=3,
-                   out_dir=tmp_path, handle_signals=tmp_path is not None, log=lambda s: None, **kw)  # fmt: skip
+def _run(tmp_path=None, resume=False, **kw):
+    options = RunOptions(seed=3, out_dir=tmp_path, resume=resume, handle_signals=tmp_path is not None)
+    return run_pbt(TINY, HParams(), SPACE, PBTConfig(population=4, interval=2), options,
+                   log=lambda s: None, **kw)  # fmt: skip
 
 
 @pytest.mark.slow  # two compiles: ~45 s of CPU on a loaded 2-core machine
 def test_no_exploit_population_equals_the_sweep():
     """Members with the same hparams and no ready step: exactly `jaxpg sweep --seed 3 --seeds 4`."""
     pbt = PBTConfig(population=4, interval=2, exploit=False)
-    res = run_pbt(TINY, HParams(), {}, pbt, seed=3, handle_signals=False, log=lambda s: None)
+    res = run_pbt(TINY, HParams(), {}, pbt, RunOptions(seed=3, handle_signals=False), log=lambda s: None)
     hp = stack_hparams([HParams()] * 4)
     sweep = run_agents(TINY, member_keys(3, 4), hp)
     for name in ("episode_return_sum", "episode_count"):

@@ -1,5 +1,5 @@
 """The one validation entry point (jaxpg.validation) guards every path into training:
-the CLI, run, make_train and the sweep all refuse cg_damping < 0.01, which the
+the CLI, run, make_train, the sweep and PBT all refuse cg_damping < 0.01, which the
 trainer alone used to accept (first NPG update's KL 7.3 at max_kl 0.01)."""
 
 import os
@@ -9,10 +9,12 @@ import jax.numpy as jnp
 import pytest
 
 from jaxpg import ConfigError, HParams, JaxpgError, RunOptions, TrainConfig, make_train, run, validate
+from jaxpg.cli import pbt as cli_pbt
 from jaxpg.cli import sweep as cli_sweep
 from jaxpg.cli import train as cli_train
-from jaxpg.config import stack_hparams
+from jaxpg.config import MAX_SEED, stack_hparams
 from jaxpg.envs import Box, Discrete
+from jaxpg.pbt import PBTConfig, parse_explore, run_pbt
 from jaxpg.sweep import build_settings, run_agents
 
 CFG = TrainConfig(algo="npg", num_envs=2, num_steps=8, total_timesteps=16, num_minibatches=1,
@@ -61,6 +63,23 @@ def test_cli_train_and_sweep_refuse_before_writing(tmp_path):
     with pytest.raises(ConfigError, match="cg_damping"):
         cli_sweep.main(["--algo", "npg", "--grid", "cg_damping=0.1,0.001", "--out", str(out)])
     assert not out.exists()
+
+
+def test_pbt_refuses_bad_hparams_and_options_before_writing(tmp_path):
+    out = str(tmp_path / "pbt")
+    space, pbt = parse_explore(["lr=loguniform:1e-4:1e-2"]), PBTConfig(population=2)
+    with pytest.raises(ConfigError, match="cg_damping"):
+        run_pbt(CFG, BAD, space, pbt, RunOptions(out_dir=out))
+    with pytest.raises(ConfigError, match="keep_checkpoints"):
+        run_pbt(CFG, HParams(), space, pbt, RunOptions(out_dir=out, keep_checkpoints=0))
+    with pytest.raises(ConfigError, match="seed"):  # member 1 would train from MAX_SEED + 1
+        run_pbt(CFG, HParams(), space, pbt, RunOptions(out_dir=out, seed=MAX_SEED))
+    with pytest.raises(JaxpgError, match="wandb"):
+        run_pbt(CFG, HParams(), space, pbt, RunOptions(out_dir=out, wandb_project="p"))
+    with pytest.raises(ConfigError, match="cg_damping"):
+        cli_pbt.main(["--algo", "npg", "--cg-damping", "0", "--explore", "lr=loguniform:1e-4:1e-2",
+                      "--out", out])  # fmt: skip
+    assert not os.path.exists(out)
 
 
 def test_env_spaces_rule():

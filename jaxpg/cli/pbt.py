@@ -22,8 +22,10 @@ from jaxpg.pbt.report import write_outputs
 from jaxpg.pbt.space import Sampler
 from jaxpg.presets import preset
 from jaxpg.runner.loop import device_description
+from jaxpg.runner.options import RunOptions
 from jaxpg.runner.rundir import load_run_config, read_config_json, save_params
 from jaxpg.sharding import initialize_distributed
+from jaxpg.validation import validate
 
 
 @dataclass
@@ -74,15 +76,15 @@ def main(argv: list[str]) -> int:
     space = parse_explore(args.explore)
     pbt = PBTConfig(args.population, args.interval, args.fraction, args.resample_prob,
                     exploit=not args.no_exploit).validate()  # fmt: skip
-    args.config.validate()
-    args.hparams.validate()
+    out = args.out or timestamped_dir(f"pbt-{args.config.algo}-{args.config.env}")
+    options = RunOptions(seed=args.seed, out_dir=out, overwrite=args.overwrite,
+                         checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints)  # fmt: skip
+    validate(args.config, args.hparams, options=options)  # before anything is written
     if not space and pbt.exploit:
         raise JaxpgError("give the search space: --explore FIELD=DIST:LOW:HIGH (e.g. lr=loguniform:1e-5:1e-2)")
-    out = args.out or timestamped_dir(f"pbt-{args.config.algo}-{args.config.env}")
     print(f"jaxpg pbt: {args.config.algo} on {args.config.env}, population {pbt.population} on "
           f"{jax.device_count()} device(s), writing {out}")  # fmt: skip
-    res = run_pbt(args.config, args.hparams, space, pbt, args.seed, out, overwrite=args.overwrite,
-                  checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints)  # fmt: skip
+    res = run_pbt(args.config, args.hparams, space, pbt, options)
     return finish(res, out, not args.no_plot)
 
 
@@ -97,9 +99,10 @@ def resume(argv: list[str], run_dir: str) -> int:
     pbt = PBTConfig(p["population"], p["interval"], p["fraction"], p["resample_prob"], tuple(p["perturb"]), p["exploit"])
     space = {k: Sampler(v["dist"], v["low"], v["high"]) for k, v in raw["space"].items()}
     print(f"jaxpg pbt: resuming {run_dir} ({saved.config.algo} on {saved.config.env})")
-    res = run_pbt(saved.config, saved.hparams, space, pbt, saved.seed, run_dir, resume=True,
-                  checkpoint_every=saved.options.get("checkpoint_every"),
-                  keep_checkpoints=saved.options.get("keep_checkpoints", 3))  # fmt: skip
+    options = RunOptions(seed=saved.seed, out_dir=run_dir, resume=True,
+                         checkpoint_every=saved.options.get("checkpoint_every"),
+                         keep_checkpoints=saved.options.get("keep_checkpoints", 3))  # fmt: skip
+    res = run_pbt(saved.config, saved.hparams, space, pbt, options)
     return finish(res, run_dir, "--no-plot" not in argv)
 
 

@@ -18,8 +18,8 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from jaxpg.config import HParams, TrainConfig
-from jaxpg.errors import ConfigError, JaxpgError
+from jaxpg.config import HParams, TrainConfig, check_seed
+from jaxpg.errors import JaxpgError
 from jaxpg.pbt.population import (
     ChunkPrograms, PopulationProgram, flatten_chunk, make_program, member_keys, ready_key, round_plan,
     shard_population,
@@ -28,10 +28,12 @@ from jaxpg.pbt.ready import Population
 from jaxpg.pbt.space import PBTConfig, bounds, check_space, initial_population
 from jaxpg.runner.checkpoint import Checkpointer, check_compatible
 from jaxpg.runner.logging import write_json
+from jaxpg.runner.options import RunOptions
 from jaxpg.runner.rundir import CONFIG_FILE, prepare_run_dir
 from jaxpg.runner.signals import done_starting, signal_name, stop_on_signals
 from jaxpg.runner.watchdog import ChunkWatchdog
 from jaxpg.sharding import to_host
+from jaxpg.validation import validate
 
 RECORD_FILE = "record.npz"
 
@@ -85,67 +87,57 @@ class PBTResult:
     meta: dict
 
 
-def check_options(checkpoint_every, keep_checkpoints, seed, resume, out_dir) -> None:
-    if checkpoint_every is not None and (not isinstance(checkpoint_every, int) or checkpoint_every < 1):
-        raise ConfigError("checkpoint_every", checkpoint_every, "must be a positive number of updates or None")
-    if not isinstance(keep_checkpoints, int) or keep_checkpoints < 1:
-        raise ConfigError("keep_checkpoints", keep_checkpoints, "must be a positive integer")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError("seed", seed, "must be a non-negative integer")
-    if resume and not out_dir:
-        raise JaxpgError("resume needs the run directory (out_dir)")
-
-
 def run_pbt(
     config: TrainConfig,
     hparams: HParams,
     space: dict,
     pbt: PBTConfig = PBTConfig(),
-    seed: int = 0,
-    out_dir: str | None = None,
+    options: RunOptions | None = None,
     *,
-    resume: bool = False,
-    overwrite: bool = False,
-    checkpoint_every: int | None = None,
-    keep_checkpoints: int = 3,
-    handle_signals: bool = True,
-    watchdog: ChunkWatchdog | None = None,
     env: Any = None,
     devices: list | None = None,
     on_chunk: Callable[[dict], Any] | None = None,
     log: Callable[[str], Any] = print,
 ) -> PBTResult:
-    """Train a population of ``pbt.population`` members of ``config`` with PBT.
+    """Train a population of ``pbt.population`` members of ``config`` with PBT, driven
+    as ``options`` say (:class:`RunOptions`, as for :func:`jaxpg.runner.loop.run`).
 
     ``hparams``: the base hyperparameters; the fields in ``space`` (``{field:
     Sampler}``, see :func:`jaxpg.pbt.space.parse_explore`) are drawn per member
-    from it (numpy, seed ``seed``). Member ``i`` trains from ``PRNGKey(seed + i)``.
-    With ``out_dir`` the run writes ``config.json``, checkpoints every
-    ``checkpoint_every`` updates (default: about a tenth of the run, at chunk ends)
-    and ``record.npz``; ``resume`` continues its latest checkpoint. SIGINT/SIGTERM
-    stop at the next chunk end with a checkpoint. ``env``: a user env object.
+    from it (numpy, seed ``options.seed``). Member ``i`` trains from
+    ``PRNGKey(seed + i)``. With ``options.out_dir`` the run writes ``config.json``,
+    checkpoints every ``options.checkpoint_every`` updates (default: about a tenth of
+    the run, at chunk ends) and ``record.npz``; ``options.resume`` continues its latest
+    checkpoint. With ``options.handle_signals``, SIGINT/SIGTERM stop at the next chunk
+    end with a checkpoint. One line per chunk goes to ``log`` (none when
+    ``options.progress`` is off). ``env``: a user env object.
     The population must fit in device memory in one program (it is sharded over
     ``devices``, not chunked over members: exploit needs every member).
     """
-    config, hparams, pbt = config.validate(), hparams.validate(), pbt.validate()
+    options = RunOptions() if options is None else options
+    config, hparams = validate(config, hparams, options=options)
+    pbt, seed, out_dir = pbt.validate(), options.seed, options.out_dir
+    check_seed(seed, pbt.population)  # member i trains from seed + i
+    if options.wandb_project:
+        raise JaxpgError("run_pbt does not log to Weights & Biases: leave wandb_project None")
     check_space(hparams, space)
-    check_options(checkpoint_every, keep_checkpoints, seed, resume, out_dir)
+    log = log if options.progress else (lambda line: None)
     program = make_program(config, pbt, bounds(space), env)
     meta = {
         "config": config.to_dict(), "hparams": hparams.to_dict(), "seed": seed,
         "space": {k: {"dist": s.dist, "low": s.low, "high": s.high} for k, s in space.items()},
         "pbt": {**pbt.__dict__, "interval": program.interval, "replaced": pbt.num_replaced()},
-        "run": {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints},
+        "run": options.saved(),
     }  # fmt: skip
-    every = checkpoint_every or max(program.interval, config.num_updates // 10)
+    every = options.checkpoint_every or max(program.interval, config.num_updates // 10)
     ckpt, record = None, Record()
     if out_dir:
-        prepare_run_dir(out_dir, resume, overwrite)
-        ckpt = Checkpointer(out_dir, keep=keep_checkpoints, create=not resume)
+        prepare_run_dir(out_dir, options.resume, options.overwrite)
+        ckpt = Checkpointer(out_dir, keep=options.keep_checkpoints, create=not options.resume)
     hp0 = initial_population(hparams, space, pbt.population, seed)
     keys = member_keys(seed, pbt.population)
     init = lambda: program.init(keys, jax.tree.map(jax.numpy.asarray, hp0), ready_key(seed))
-    if resume:
+    if options.resume:
         pop, record = restore(program, ckpt, out_dir, meta, init)
     else:
         pop = jax.jit(init)()
@@ -154,7 +146,8 @@ def run_pbt(
     pop = shard_population(pop, devices)
     start_update, t_start = int(pop.update), time.perf_counter()
     pop, stop, times, programs = run_chunks(
-        program, pop, record, ckpt, out_dir, meta, every, handle_signals, watchdog or ChunkWatchdog(), on_chunk, log
+        program, pop, record, ckpt, out_dir, meta, every, options.handle_signals,
+        options.watchdog or ChunkWatchdog(), on_chunk, log,
     )  # fmt: skip
     if ckpt:
         ckpt.close()
@@ -167,7 +160,7 @@ def run_pbt(
         "train_time_s": times["train"], "sps": steps / max(times["train"], 1e-9),
         "ready_steps": int(np.sum(record.update < config.num_updates)) if pbt.exploit and record.update is not None else 0,
     }  # fmt: skip
-    if resume:
+    if options.resume:
         summary["resumed_from_update"] = start_update
     return PBTResult(pop, record, summary, meta)
 

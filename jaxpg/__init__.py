@@ -6,7 +6,7 @@ The public API, one import path::
 
 ``make_train(config)`` returns the pure ``train(key, hparams)`` (jit/vmap it);
 ``run(config, hparams, RunOptions(...))`` is the chunked driver that writes a run
-directory; ``preset(algo, env)`` the tuned defaults; ``validate`` the one check of
+directory; ``preset(algo, env)`` the tuned defaults (a ``Preset``); ``validate`` the one check of
 a run's inputs; ``envs.make`` / ``envs.adapt`` make or wrap environments.
 """
 
@@ -22,6 +22,7 @@ _PUBLIC = {
     "TrainConfig": "jaxpg.config",
     "ConfigError": "jaxpg.errors",
     "JaxpgError": "jaxpg.errors",
+    "Preset": "jaxpg.presets",
     "preset": "jaxpg.presets",
     "disable_compile_cache": "jaxpg.runner.compile_cache",
     "enable_compile_cache": "jaxpg.runner.compile_cache",

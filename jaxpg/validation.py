@@ -1,8 +1,8 @@
 """The one validation entry point: every path into training calls :func:`validate`.
 
-``jaxpg train`` and ``jaxpg sweep`` (before anything is written), the chunked driver
-:func:`jaxpg.runner.loop.run`, the sweep's agents and :func:`jaxpg.runner.trainer.make_train`
-all go through it, so a rule such as ``cg_damping >= 0.01`` cannot be bypassed by
+``jaxpg train``, ``jaxpg sweep`` and ``jaxpg pbt`` (before anything is written), the
+chunked driver :func:`jaxpg.runner.loop.run`, the sweep's agents, the PBT driver
+:func:`jaxpg.pbt.driver.run_pbt` and :func:`jaxpg.runner.trainer.make_train` all go through it, so a rule such as ``cg_damping >= 0.01`` cannot be bypassed by
 calling a lower-level function. The rules themselves live with the values they
 check: the field checks of :meth:`TrainConfig.validate` and :meth:`HParams.validate`,
 the policy-vs-env rules here (:func:`check_action_space`, :func:`check_observation`),

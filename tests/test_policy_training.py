@@ -11,9 +11,9 @@ import optax
 import pytest
 
 from jaxpg import losses, make_train
-from jaxpg.algos import a2c, ppo
+from jaxpg.algos import a2c, npg, ppo, reinforce
 from jaxpg.algos.state import make_context
-from jaxpg.algos.update import batch_value, start_update
+from jaxpg.algos.update import batch_policy, batch_value, start_update
 from jaxpg.batch import split_envs
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.envs.policy_probes import MaskedTrap, TMaze
@@ -58,6 +58,96 @@ def test_recurrent_log_probs_replayed_in_the_update_equal_acting_time(cell):
     assert float(carry_moved) > 0
     np.testing.assert_allclose(np.asarray(replayed), np.asarray(acted), atol=2e-6)
     assert abs(float(approx_kl)) < 1e-9
+
+
+NATURAL_GRU = TrainConfig(algo="npg", env="Probe-TMaze-v0", recurrent="gru", rnn_size=8, hidden_sizes=(8,),
+                          num_envs=4, num_steps=24, total_timesteps=96, num_minibatches=2, eval_every=0)  # fmt: skip
+
+
+def natural_gru_check(line_search: bool):
+    """One NPG (TRPO with ``line_search``) update of a GRU policy from a segment that starts
+    mid-episode; returns the replayed and acting-time log-probs, the resets, the update's
+    metrics and the critic's loss on the batch before and after its fit."""
+    ctx = make_context(NATURAL_GRU)
+    hp = HParams(max_kl=0.01, critic_lr=1e-2)
+
+    @jax.jit
+    def check(key):
+        state = start_update(ctx, npg.init(ctx, key, hp), hp).state  # start mid-episode
+        b = start_update(ctx, state, hp, num_keys=1).batch  # the update's own batch (same keys)
+        replayed = batch_policy(ctx, state.params.actor, b).log_prob(b.action)
+        new, m = npg.natural_update(ctx, state, hp, line_search)
+        v_loss = [losses.value_loss(batch_value(ctx, p.critic, b), b.target) for p in (state.params, new.params)]
+        return replayed, b.log_prob, b.first, m, v_loss
+
+    return check(jax.random.PRNGKey(0))
+
+
+def test_recurrent_npg_replays_the_segment_and_keeps_the_kl_radius():
+    """NPG with a GRU: the update's replay of the segment (from the carry stored at its start,
+    mid-episode) gives the acting-time log-probs; the Fisher-vector products and CG go
+    through that replay, so the measured KL(old || new) of the step (replayed) lands at
+    max_kl; the critic's fit on whole-sequence minibatches lowers its loss on the batch."""
+    replayed, acted, first, m, (loss_before, loss_after) = natural_gru_check(line_search=False)
+    assert np.asarray(first).any() and not np.asarray(first).all()  # resets inside the segment
+    np.testing.assert_allclose(np.asarray(replayed), np.asarray(acted), atol=2e-6)
+    kl, max_kl = float(m["kl"]), float(m["max_kl"])
+    assert abs(kl / max_kl - 1) < 0.1, (kl, max_kl)  # the quadratic model's radius
+    assert float(loss_after) < float(loss_before)
+
+
+@pytest.mark.slow  # default-suite time budget; run with -m slow
+def test_recurrent_trpo_line_search_keeps_the_step_inside_the_radius():
+    replayed, acted, _, m, _ = natural_gru_check(line_search=True)
+    np.testing.assert_allclose(np.asarray(replayed), np.asarray(acted), atol=2e-6)
+    kl, frac = float(m["kl"]), float(m["step_fraction"])
+    assert frac > 0 and 0 < kl <= float(m["max_kl"]) * 1.001, (kl, frac)
+    assert float(m["surrogate_improvement"]) > 0
+
+
+REINFORCE_GRU = TrainConfig(algo="reinforce", env="Probe-TMaze-v0", recurrent="gru", rnn_size=8,
+                            hidden_sizes=(8,), num_envs=4, num_steps=8, total_timesteps=64,
+                            num_minibatches=2, eval_every=0)  # fmt: skip
+
+
+def test_recurrent_reinforce_replays_each_episode_from_zeros():
+    """REINFORCE with a GRU acts from the zero carry at each env's reset; the update's
+    replay of each episode gives the acting-time log-probs on every valid step."""
+    ctx = make_context(REINFORCE_GRU)
+
+    @jax.jit
+    def check(key):
+        state = reinforce.init(ctx, key, HParams())
+        ep = reinforce.collect_episodes(ctx, state.params, state.obs_stats, key)
+        replayed = reinforce.episode_policy(ctx, state.params.actor, ep).log_prob(ep.action)
+        return replayed, ep.log_prob, ep.valid
+
+    replayed, acted, valid = check(jax.random.PRNGKey(0))
+    valid = np.asarray(valid) > 0
+    assert valid.sum(0).tolist() == [5] * 4  # one 5-step T-maze episode per env
+    np.testing.assert_allclose(np.asarray(replayed)[valid], np.asarray(acted)[valid], atol=2e-6)
+
+
+@pytest.mark.slow  # default-suite time budget; run with -m slow
+def test_recurrent_reinforce_update_with_the_value_baseline():
+    """The value baseline is the critic replayed over each episode, and its fit (whole
+    episodes per minibatch, the steps past an episode's end masked) lowers its loss."""
+    ctx = make_context(REINFORCE_GRU)
+    hp = HParams(critic_lr=1e-2)
+
+    @jax.jit
+    def check(key):
+        state = reinforce.init(ctx, key, hp)
+        new, m = reinforce.update(ctx, state, hp)
+        ep = reinforce.collect_episodes(ctx, state.params, state.obs_stats, jax.random.split(state.key, 3)[1])  # the update's
+        returns = reinforce.returns_to_go(ep, hp)
+        loss = [losses.value_loss(reinforce.episode_values(ctx, p.critic, ep), returns, mask_t=ep.valid)
+                for p in (state.params, new.params)]  # fmt: skip
+        return m, loss
+
+    m, (before, after) = check(jax.random.PRNGKey(0))
+    assert float(after) < float(before)
+    assert float(m["kl"]) > 0 and np.isfinite(float(m["policy_loss"]))
 
 
 @pytest.mark.slow  # default-suite time budget; run with -m slow
@@ -158,8 +248,9 @@ def test_bad_policy_input_raises_one_line_config_errors():
         make_train(TrainConfig(env="CartPole-v1", encoder="cnn"))
     with pytest.raises(ConfigError, match="recurrent"):
         TrainConfig(recurrent="rnn").validate()
-    with pytest.raises(ConfigError, match="ppo, a2c only"):
-        TrainConfig(algo="npg", recurrent="gru").validate()
+    with pytest.raises(ConfigError, match="num_envs = 6"):
+        TrainConfig(algo="npg", recurrent="gru", num_envs=6, num_minibatches=4).validate()
+    TrainConfig(algo="reinforce", baseline="linear", recurrent="gru", num_envs=6).validate()  # no split
     with pytest.raises(ConfigError, match=r"action_mask of shape \(4,\)"):
         make_train(TrainConfig(env="masked"), env=WrongMask())
     with pytest.raises(ConfigError, match="num_envs"):

@@ -16,7 +16,7 @@ from jaxpg.algos.state import make_context
 from jaxpg.algos.update import batch_policy, batch_value, start_update
 from jaxpg.batch import split_envs
 from jaxpg.config import HParams, TrainConfig
-from jaxpg.envs.policy_probes import MaskedTrap, TMaze
+from jaxpg.envs.policy_probes import MaskedTrap, MaskedTrapInfo, TMaze
 from jaxpg.errors import ConfigError
 from jaxpg.evaluation import evaluate_state
 
@@ -65,18 +65,20 @@ NATURAL_GRU = TrainConfig(algo="npg", env="Probe-TMaze-v0", recurrent="gru", rnn
 
 
 def natural_gru_check(line_search: bool):
-    """One NPG (TRPO with ``line_search``) update of a GRU policy from a segment that starts
-    mid-episode; returns the replayed and acting-time log-probs, the resets, the update's
+    """One NPG (TRPO with ``line_search``) update of a GRU policy on its first segment (the
+    replay from a non-zero start carry is the shared batch code the PPO test above checks);
+    returns the replayed and acting-time log-probs, the resets, the update's
     metrics and the critic's loss on the batch before and after its fit."""
     ctx = make_context(NATURAL_GRU)
     hp = HParams(max_kl=0.01, critic_lr=1e-2)
 
     @jax.jit
     def check(key):
-        state = start_update(ctx, npg.init(ctx, key, hp), hp).state  # start mid-episode
-        b = start_update(ctx, state, hp, num_keys=1).batch  # the update's own batch (same keys)
+        state = npg.init(ctx, key, hp)
+        start = start_update(ctx, state, hp, num_keys=1)
+        b = start.batch
         replayed = batch_policy(ctx, state.params.actor, b).log_prob(b.action)
-        new, m = npg.natural_update(ctx, state, hp, line_search)
+        new, m = npg.natural_update(ctx, state, hp, line_search, start)
         v_loss = [losses.value_loss(batch_value(ctx, p.critic, b), b.target) for p in (state.params, new.params)]
         return replayed, b.log_prob, b.first, m, v_loss
 
@@ -84,8 +86,8 @@ def natural_gru_check(line_search: bool):
 
 
 def test_recurrent_npg_replays_the_segment_and_keeps_the_kl_radius():
-    """NPG with a GRU: the update's replay of the segment (from the carry stored at its start,
-    mid-episode) gives the acting-time log-probs; the Fisher-vector products and CG go
+    """NPG with a GRU: the update's replay of the segment (from the carry stored at its start)
+    gives the acting-time log-probs; the Fisher-vector products and CG go
     through that replay, so the measured KL(old || new) of the step (replayed) lands at
     max_kl; the critic's fit on whole-sequence minibatches lowers its loss on the batch."""
     replayed, acted, first, m, (loss_before, loss_after) = natural_gru_check(line_search=False)
@@ -269,9 +271,10 @@ def test_cli_encoder_cnn_on_flat_observation_is_exit_2(tmp_path):
 
 
 @pytest.mark.slow  # default-suite time budget; run with -m slow
-@pytest.mark.parametrize("kind", ["recurrent", "cnn"])
+@pytest.mark.parametrize("kind", ["recurrent", "cnn", "recurrent-reinforce", "recurrent-npg", "recurrent-trpo"])
 def test_new_training_programs_have_no_lapack_call(kind):
-    extra = ({"env": "Probe-TMaze-v0", "recurrent": "gru", "rnn_size": 8} if kind == "recurrent"
+    algo = kind.split("-")[1] if "-" in kind else "ppo"
+    extra = ({"env": "Probe-TMaze-v0", "recurrent": "gru", "rnn_size": 8, "algo": algo} if kind != "cnn"
              else {"env": "image", "encoder": "cnn", "cnn_channels": (4,), "cnn_kernels": (2,)})
     env = ImageObs() if kind == "cnn" else None
     train = make_train(TrainConfig(hidden_sizes=(8,), **{**TINY, **extra}), env=env)
@@ -282,14 +285,15 @@ def test_new_training_programs_have_no_lapack_call(kind):
 
 
 @pytest.mark.slow
-def test_recurrent_run_resumes_bit_exact(tmp_path):
+@pytest.mark.parametrize("algo", ["ppo", "npg"])
+def test_recurrent_run_resumes_bit_exact(tmp_path, algo):
     """Interrupted at update 2 and resumed = uninterrupted: the carry is checkpointed."""
     import signal
 
     from jaxpg import RunOptions, run
     from jaxpg.runner.rundir import load_run_config
 
-    cfg = TrainConfig(env="Probe-TMaze-v0", recurrent="gru", rnn_size=8, hidden_sizes=(8,),
+    cfg = TrainConfig(algo=algo, env="Probe-TMaze-v0", recurrent="gru", rnn_size=8, hidden_sizes=(8,),
                       num_envs=4, num_steps=16, total_timesteps=4 * 16 * 4, num_minibatches=2,
                       updates_per_chunk=2, eval_every=2)  # fmt: skip
     hp = HParams(lr=1e-3)
@@ -308,3 +312,18 @@ def test_recurrent_run_resumes_bit_exact(tmp_path):
     a, b = jax.tree.leaves(resumed.state), jax.tree.leaves(full.state)
     assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
     assert float(jnp.abs(resumed.state.policy.carry.actor).sum()) > 0
+
+
+@pytest.mark.slow  # default-suite time budget; run with -m slow
+def test_masks_from_info_reach_the_policy_and_the_update():
+    """A user env that reports its masks in info (reset's third value, step's info):
+    the trajectory's observations carry them, so acting and the update's policy are
+    masked: no finished episode of training hit the trap."""
+    cfg = TrainConfig(env="info-masked", num_envs=8, num_steps=32, total_timesteps=1024,
+                      eval_every=2, num_eval_envs=8)  # fmt: skip
+    state, m = jax.jit(make_train(cfg, env=MaskedTrapInfo()))(jax.random.PRNGKey(0), HParams())
+    assert state.obs["action_mask"].shape == (8, 3)
+    count = np.asarray(m["episode_count"])
+    assert count.sum() > 50
+    np.testing.assert_array_equal(np.asarray(m["episode_return_sum"]), 10.0 * count)
+    assert np.all(np.asarray(m["entropy"]) <= np.log(2) + 1e-5)  # over the 2 allowed actions

@@ -35,7 +35,14 @@ from jax.flatten_util import ravel_pytree
 from jaxpg import natural, optim
 from jaxpg.algos.critic import fit_value, fit_value_sequences
 from jaxpg.algos.state import Context, TrainState, init_state
-from jaxpg.algos.update import batch_objective, batch_policy, finish_update, gae_policy_gradient, start_update
+from jaxpg.algos.update import (
+    UpdateStart,
+    batch_objective,
+    batch_policy,
+    finish_update,
+    gae_policy_gradient,
+    start_update,
+)
 from jaxpg.batch import step_advantages
 from jaxpg.config import HParams
 from jaxpg.metrics import Record, Role, metric
@@ -69,10 +76,12 @@ def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
     return init_state(ctx, key, lambda p: optim.init(opts, p))
 
 
-def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_search: bool):
-    """One NPG (``line_search=False``) or TRPO (``True``) iteration."""
+def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_search: bool,
+                   start: UpdateStart | None = None):  # fmt: skip
+    """One NPG (``line_search=False``) or TRPO (``True``) iteration; ``start``: this
+    update's :func:`start_update` (``num_keys=1``) if the caller has made it."""
     cfg = ctx.config
-    start = start_update(ctx, state, hparams, num_keys=1)
+    start = start_update(ctx, state, hparams, num_keys=1) if start is None else start
     batch, params_old, ent_coef, frac = start.batch, start.params_old, start.ent_coef, start.lr_factor
     adv = step_advantages(batch.advantage, ctx.config.normalize_advantages)
     delta = hparams.max_kl * frac

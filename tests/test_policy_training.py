@@ -85,6 +85,7 @@ def natural_gru_check(line_search: bool):
     return check(jax.random.PRNGKey(0))
 
 
+@pytest.mark.slow  # default-suite time budget (~29 s of CPU: Hessian-vector products through a GRU scan)
 def test_recurrent_npg_replays_the_segment_and_keeps_the_kl_radius():
     """NPG with a GRU: the update's replay of the segment (from the carry stored at its start)
     gives the acting-time log-probs; the Fisher-vector products and CG go
@@ -112,6 +113,7 @@ REINFORCE_GRU = TrainConfig(algo="reinforce", env="Probe-TMaze-v0", recurrent="g
                             num_minibatches=2, eval_every=0)  # fmt: skip
 
 
+@pytest.mark.slow  # default-suite time budget; run with -m slow
 def test_recurrent_reinforce_replays_each_episode_from_zeros():
     """REINFORCE with a GRU acts from the zero carry at each env's reset; the update's
     replay of each episode gives the acting-time log-probs on every valid step."""

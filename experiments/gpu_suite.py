@@ -25,6 +25,9 @@ Parts, in order (each one's figures are written as soon as it ends):
     agents x 5e5 steps (``jaxpg sweep --seeds 2048``), each as two fresh processes on
     one new compilation cache: cold and warm walls, trace / lower / compile / run
     seconds and cache hits (``bench_compile.py``'s measurement).
+11. ``policy_paths``: PPO on ``Breakout-MinAtar`` with a GRU policy at 2048 envs and
+    the CNN encoder at 1024 envs, each against the MLP policy at the same envs:
+    compile, steady steps/s, time per env step over the MLP's.
 
 **Unmeasured parts first.** When ``experiments/results/gpu_suite_<device>.json`` (the
 committed results for this device kind) exists, parts it holds without error run
@@ -90,6 +93,8 @@ FULL = dict(
                  algos_env="CartPole-v1"), profile_reserve_s=60,
     spinningup=dict(),
     craftax=dict(num_envs=1024, chunk_updates=8, max_steps=30_000_000),
+    policy_paths=dict(env="Breakout-MinAtar", cases=[("mlp", 2048), ("gru", 2048), ("mlp", 1024), ("cnn", 1024)],
+                      num_steps=128, epochs=4, minibatches=8, hidden=128, chunk_updates=2, chunks=4),
     cold_warm={"halfcheetah": ["train", "--env", "brax/halfcheetah", "--total-timesteps", "3e7"],
                "cartpole_2048_agents": ["sweep", "--seeds", "2048", "--num-envs", "16", "--num-steps", "128",
                                         "--total-timesteps", "5e5", "--no-plot"]},
@@ -120,11 +125,14 @@ SMOKE = dict(
     # One small case (CartPole compiles faster than brax/fast); the sweep case runs the same code.
     cold_warm={"halfcheetah": ["train", "--num-envs", "8", "--total-timesteps", "4096"]},
     published={"brax/fast": dict(targets=[1e9], cap_s=5, eval_envs=4, reference="smoke")},
+    # One program through both new paths (the default suite's time budget).
+    policy_paths=dict(env="Breakout-MinAtar", cases=[("cnn+gru", 4)], num_steps=4,
+                      epochs=1, minibatches=2, hidden=8, chunk_updates=1, chunks=2),
 )  # fmt: skip
 # Seconds a part needs at least (full scale) to be worth starting; smoke starts all.
 MIN_S = {"env_ceiling": 20, "halfcheetah_ppo": 120, "halfcheetah_preset": 0, "brax_presets": 150,
          "cartpole_agents": 45, "memory": 15, "profile": 90, "spinningup": 60,
-         "craftax_ppo": 120, "cold_warm": 120, "pbt_population": 120}  # fmt: skip
+         "craftax_ppo": 120, "cold_warm": 120, "pbt_population": 120, "policy_paths": 90}  # fmt: skip
 
 
 def device_slug(hw: dict) -> str:
@@ -271,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         ("spinningup", lambda: spinningup_part(scale, dl(), log)),
         ("craftax_ppo", lambda: parts.craftax_ppo(scale, dl(), log)),
         ("cold_warm", lambda: parts.cold_warm(scale, dl(), log)),
+        ("policy_paths", lambda: parts.policy_paths(scale, dl(), log)),
     ]  # fmt: skip
     fns = dict(todo)
     names = [n for n, _ in todo if a.parts is None or n in a.parts]
@@ -385,6 +394,14 @@ def to_markdown(doc: dict) -> str:
                      f"{_f(cx['env_only']['steps_per_s'])} steps/s, compile {_f(cx['compile_s'], '{:.1f}')} s, "
                      f"steady {_f(cx['steady_steps_per_s'])} steps/s, training return "
                      f"{_f(cx['final_return'], '{:.2f}')} after {_f(cx['env_steps'])} steps.\n")  # fmt: skip
+    pp = P.get("policy_paths", {})
+    if pp.get("cases"):
+        lines += [f"| policy path (PPO, {pp['env']}) | envs | compile s | steady steps/s | time per step / MLP's |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        lines += [f"| {c['path']} | {c['num_envs']} | {_f(c.get('compile_s'), '{:.1f}')} | "
+                  f"{_f(c.get('steady_steps_per_s'))} | {_f(c.get('time_per_step_over_mlp'), '{:.2f}x')} |"
+                  for c in pp["cases"]]  # fmt: skip
+        lines.append("")
     for name, r in P.items():
         if "error" in r:
             lines.append(f"- {name} FAILED: {r['error']}")

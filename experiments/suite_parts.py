@@ -465,3 +465,56 @@ def pbt_population(scale: dict, log) -> dict:
         "best_final_return": pop["best_final_return"], "median_final_return": pop["median_final_return"],
         "best_schedule": pop["best_schedule"],
     }  # fmt: skip
+
+
+# ------------------------------------------------------------------ policy paths
+
+
+POLICY_PATHS = {"mlp": {}, "gru": dict(recurrent="gru"), "cnn": dict(encoder="cnn"),
+                "cnn+gru": dict(encoder="cnn", recurrent="gru")}
+"""The policy paths the ``policy_paths`` part times: today's MLP, a GRU core, the CNN
+encoder (and both: one compile that runs both paths, for the smoke run)."""
+
+
+def policy_path_config(path: str, env: str, num_envs: int, s: dict) -> TrainConfig:
+    """PPO on ``env`` with ``num_envs`` envs and the policy ``path`` (MinAtar's network:
+    128 relu units, a 128-unit GRU, 16 3x3 filters)."""
+    fields = dict(algo="ppo", env=env, num_envs=num_envs, num_steps=s["num_steps"], update_epochs=s["epochs"],
+                  num_minibatches=s["minibatches"], hidden_sizes=(s["hidden"],), activation="relu",
+                  rnn_size=s["hidden"], total_timesteps=10**9, eval_every=0)  # fmt: skip
+    return TrainConfig(**{**fields, **POLICY_PATHS[path]}).validate()
+
+
+def policy_paths(scale: dict, deadline: float, log) -> dict:
+    """Part: PPO's recurrent (GRU) and CNN paths against the MLP path on the same env and
+    envs (the issue's recurrent PPO at 2048 envs and MinAtar CNN at 1024 envs): compile
+    time, steady steps/s over ``chunks`` chunks (the first excluded) and each path's time
+    per env step over the MLP's at the same envs. Also the CPU benchmark
+    (``bench_policy_paths.py``)."""
+    s = scale["policy_paths"]
+    hp = HParams(lr=5e-4, critic_lr=5e-4)
+    out, sps = {"env": s["env"], "settings": dict(s), "cases": []}, {}
+    for path, num_envs in s["cases"]:
+        if now() > deadline:
+            out["cases"].append({"path": path, "num_envs": num_envs, "skipped": "deadline"})
+            continue
+        config = policy_path_config(path, s["env"], num_envs, s)
+        c = compiled_chunk(config, hp, s["chunk_updates"])
+        hpa = hp.validate().as_arrays()
+        state = c.init(jax.random.PRNGKey(0), hpa)
+        times = []
+        for _ in range(s["chunks"]):
+            t0 = now()
+            state, _ = c.chunk(state, hpa)
+            jax.block_until_ready(state)
+            times.append(now() - t0)
+        steady = times[1:] or times
+        sps[path, num_envs] = rate = s["chunk_updates"] * config.batch_size * len(steady) / sum(steady)
+        case = {"path": path, "num_envs": num_envs, "compile_s": c.compile_s, "steady_steps_per_s": rate,
+                "chunk_s": times}  # fmt: skip
+        if path != "mlp" and ("mlp", num_envs) in sps:
+            case["time_per_step_over_mlp"] = sps["mlp", num_envs] / rate
+        out["cases"].append(case)
+        log(f"  {path:>4} x {num_envs} envs: compile {c.compile_s:.1f} s, {rate:,.0f} steps/s"
+            + (f", {case['time_per_step_over_mlp']:.2f}x the MLP's time per step" if "time_per_step_over_mlp" in case else ""))  # fmt: skip
+    return out

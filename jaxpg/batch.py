@@ -95,19 +95,27 @@ def split_envs(key: jax.Array, batch: Batch, num_minibatches: int) -> Batch:
     """One epoch's minibatches of whole env sequences (recurrent policies): time-major
     leaves ``[T, B, ...] -> [M, T, B // M, ...]``, ``carry0`` leaves ``[B, ...] ->
     [M, B // M, ...]``; the envs permuted, the same permutation for every leaf."""
-    b = batch.first.shape[1]
+    fields = ("obs", "action", "log_prob", "advantage", "target", "value", "old_dist", "first")
+    time_major, carry0 = split_env_axis(
+        key, {f: getattr(batch, f) for f in fields}, batch.carry0, num_minibatches
+    )
+    return batch.replace(**time_major, carry0=carry0)
+
+
+def split_env_axis(key: jax.Array, time_major, per_env, num_minibatches: int):
+    """Minibatches of whole envs: every leaf of ``time_major`` ``[T, B, ...] -> [M, T, B // M,
+    ...]`` and of ``per_env`` ``[B, ...] -> [M, B // M, ...]``, the envs permuted alike
+    (the ``B % M`` left-over envs are dropped). Returns ``(time_major, per_env)``."""
+    b = jax.tree.leaves(time_major)[0].shape[1]
     size = b // num_minibatches
     perm = permutation(key, b)[: size * num_minibatches]
 
-    def time_major(x):
+    def split_time_major(x):
         x = x[:, perm].reshape((x.shape[0], num_minibatches, size) + x.shape[2:])
         return jnp.moveaxis(x, 1, 0)
 
-    per_env = lambda x: x[perm].reshape((num_minibatches, size) + x.shape[1:])
-    return batch.replace(**{
-        f: jax.tree.map(time_major, getattr(batch, f))
-        for f in ("obs", "action", "log_prob", "advantage", "target", "value", "old_dist", "first")
-    }, carry0=jax.tree.map(per_env, batch.carry0))  # fmt: skip
+    split_per_env = lambda x: x[perm].reshape((num_minibatches, size) + x.shape[1:])
+    return jax.tree.map(split_time_major, time_major), jax.tree.map(split_per_env, per_env)
 
 
 def flatten_time_batch(tree):

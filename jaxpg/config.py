@@ -32,7 +32,7 @@ ENCODERS = ("mlp", "cnn")
 """Observation encoders (jaxpg.nn.encoders)."""
 RECURRENT = ("none", "gru", "lstm")
 """Recurrent cores (jaxpg.nn.recurrent); none: a feed-forward policy."""
-RECURRENT_ALGOS = ("ppo", "a2c")
+RECURRENT_ALGOS = ("ppo", "a2c", "reinforce", "npg", "trpo")
 """Algorithms whose updates replay a recurrent policy over each env's sequence."""
 
 
@@ -90,8 +90,8 @@ class TrainConfig:
     cnn_strides: tuple[int, ...] = (1,)
     """Stride of each convolution (one per entry of cnn_channels)."""
     recurrent: str = "none"
-    """Recurrent core after the encoder: none, gru or lstm (ppo, a2c). Actor and critic each
-    have their own; the state resets where an episode starts; updates replay each
+    """Recurrent core after the encoder: none, gru or lstm (every algorithm). Actor and critic
+    each have their own; the state resets where an episode starts; updates replay each
     env's rollout segment from the state stored at its start (minibatches of envs)."""
     rnn_size: int = 128
     """Units of the recurrent core (and of the dense embedding before it)."""
@@ -243,7 +243,10 @@ class TrainConfig:
         if self.recurrent != "none" and self.algo not in RECURRENT_ALGOS:
             raise ConfigError("recurrent", self.recurrent,
                               f"is implemented for {', '.join(RECURRENT_ALGOS)} only so far")
-        if self.recurrent != "none" and self.algo == "ppo" and self.num_envs % self.num_minibatches:
+        # minibatches of whole env sequences: ppo's policy and critic, npg/trpo's and
+        # REINFORCE's critic fit (a2c steps on the whole batch; REINFORCE's other baselines fit none)
+        splits = self.algo in ("ppo", "npg", "trpo") or (self.algo == "reinforce" and self.baseline == "value")
+        if self.recurrent != "none" and splits and self.num_envs % self.num_minibatches:
             raise ConfigError("num_minibatches", self.num_minibatches,
                               f"a recurrent policy's minibatches are whole env sequences: "
                               f"num_envs = {self.num_envs} must be divisible by it")

@@ -19,7 +19,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 PARTS = ("env_ceiling", "halfcheetah_ppo", "halfcheetah_preset", "cartpole_agents", "memory",
-         "profile", "brax_presets", "spinningup", "craftax_ppo", "cold_warm", "pbt_population")  # fmt: skip
+         "profile", "brax_presets", "spinningup", "craftax_ppo", "cold_warm", "pbt_population",
+         "policy_paths")  # fmt: skip
 FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 
 
@@ -53,6 +54,8 @@ def test_gpu_suite_smoke_runs_every_part(tmp_path):
     assert bp["policy"]["policy"] == "tanh-gaussian" and bp["policy"]["state_dependent_std"]
     assert parts["spinningup"]["results"]["fast"]["vpg"]["updates_done"] > 0
     assert "smoke" in parts["craftax_ppo"]["skipped"]
+    (path,) = parts["policy_paths"]["cases"]  # the GRU and CNN paths in one tiny program
+    assert path["path"] == "cnn+gru" and path["steady_steps_per_s"] > 0
     # The compilation cache: a second process gets its programs from the first one's
     # cache, counted by JAX's cache-hit events (summary.json), never by a wall time.
     cw = parts["cold_warm"]["cases"]["halfcheetah"]
@@ -64,6 +67,7 @@ def test_gpu_suite_smoke_runs_every_part(tmp_path):
     assert warm["return"] == cold["return"]  # the same programs, the same run
     assert "env-only ceiling" in md and "Where one update's time goes" in md
     assert "| brax/fast | tanh-gaussian + state std |" in md
+    assert "| policy path (PPO, Breakout-MinAtar) |" in md
 
 
 def test_part_that_does_not_fit_is_recorded_as_skipped(tmp_path):

@@ -7,7 +7,8 @@ import pytest
 
 from jaxpg import envs
 from jaxpg.envs.core import Discrete, MultiDiscrete
-from jaxpg.envs.policy_probes import TRAP_PENALTY
+from jaxpg.envs.policy_probes import TRAP_PENALTY, MaskedTrapInfo
+from jaxpg.errors import JaxpgError
 from jaxpg.networks import Torso, make_networks
 from jaxpg.nn import CNN, RecurrentCore, initial_carry
 
@@ -124,6 +125,45 @@ def test_masked_trap_and_no_velocity_cartpole():
     full = envs.make("CartPole-v1").reset(jax.random.PRNGKey(0))[0]
     assert obs.shape == (2,) and cp.obs_size == 2
     np.testing.assert_allclose(obs, full[jnp.array([0, 2])])
+
+
+def play_masked_trap(env, steps: int = 4):
+    """Observations, rewards and final_obs of ``steps`` steps from reset: the allowed action,
+    except the trap at step 1 (terminated: the env auto-resets)."""
+
+    def step(carry, t):
+        o, s = carry
+        k = jax.random.fold_in(jax.random.PRNGKey(1), t)
+        trap = jnp.argmax(o["obs"])
+        a = jnp.where(t == 1, trap, jnp.argmax(o["action_mask"]))
+        o2, s, r, term, _, info = env.step(k, s, a)
+        return (o2, s), (o, r, term, info["final_obs"]["obs"])
+
+    start = env.reset(jax.random.PRNGKey(0))
+    return jax.lax.scan(step, start, jnp.arange(steps))[1]
+
+
+def test_action_mask_from_info_becomes_the_observation_leaf():
+    """An env that reports its masks in info (reset's third value, step's info) looks to the
+    policy exactly like one with the mask in its observation: the same observations step for
+    step (an auto-reset included). (A user's env object takes the same path: the slow
+    training test in test_policy_training.)"""
+    ref = play_masked_trap(envs.make("Probe-MaskedTrap-v0"))
+    assert bool(ref[2][1]) and not bool(ref[2][0])  # the trap ended the episode
+    info = play_masked_trap(envs.make("Probe-MaskedTrapInfo-v0"))
+    assert info[0]["action_mask"].shape == (4, 3)
+    jax.tree.map(np.testing.assert_array_equal, info, ref)
+
+
+class MaskInStepInfoOnly(MaskedTrapInfo):
+    def reset(self, key):
+        return super().reset(key)[:2]  # the mask only in step's info
+
+
+def test_a_step_info_mask_without_a_reset_mask_is_one_line_error():
+    with pytest.raises(JaxpgError, match="reset gives none") as e:
+        envs.wrap_user_env(MaskInStepInfoOnly())
+    assert "\n" not in str(e.value)
 
 
 def test_gymnax_image_keeps_its_shape_for_the_cnn():

@@ -11,12 +11,12 @@ import optax
 import pytest
 
 from jaxpg import losses, make_train
-from jaxpg.algos import a2c, ppo
+from jaxpg.algos import a2c, npg, ppo, reinforce
 from jaxpg.algos.state import make_context
-from jaxpg.algos.update import batch_value, start_update
+from jaxpg.algos.update import batch_policy, batch_value, start_update
 from jaxpg.batch import split_envs
 from jaxpg.config import HParams, TrainConfig
-from jaxpg.envs.policy_probes import MaskedTrap, TMaze
+from jaxpg.envs.policy_probes import MaskedTrap, MaskedTrapInfo, TMaze
 from jaxpg.errors import ConfigError
 from jaxpg.evaluation import evaluate_state
 
@@ -58,6 +58,100 @@ def test_recurrent_log_probs_replayed_in_the_update_equal_acting_time(cell):
     assert float(carry_moved) > 0
     np.testing.assert_allclose(np.asarray(replayed), np.asarray(acted), atol=2e-6)
     assert abs(float(approx_kl)) < 1e-9
+
+
+NATURAL_GRU = TrainConfig(algo="npg", env="Probe-TMaze-v0", recurrent="gru", rnn_size=8, hidden_sizes=(8,),
+                          num_envs=4, num_steps=24, total_timesteps=96, num_minibatches=2, eval_every=0)  # fmt: skip
+
+
+def natural_gru_check(line_search: bool):
+    """One NPG (TRPO with ``line_search``) update of a GRU policy on its first segment (the
+    replay from a non-zero start carry is the shared batch code the PPO test above checks);
+    returns the replayed and acting-time log-probs, the resets, the update's
+    metrics and the critic's loss on the batch before and after its fit."""
+    ctx = make_context(NATURAL_GRU)
+    hp = HParams(max_kl=0.01, critic_lr=1e-2)
+
+    @jax.jit
+    def check(key):
+        state = npg.init(ctx, key, hp)
+        start = start_update(ctx, state, hp, num_keys=1)
+        b = start.batch
+        replayed = batch_policy(ctx, state.params.actor, b).log_prob(b.action)
+        new, m = npg.natural_update(ctx, state, hp, line_search, start)
+        v_loss = [losses.value_loss(batch_value(ctx, p.critic, b), b.target) for p in (state.params, new.params)]
+        return replayed, b.log_prob, b.first, m, v_loss
+
+    return check(jax.random.PRNGKey(0))
+
+
+@pytest.mark.slow  # default-suite time budget (~29 s of CPU: Hessian-vector products through a GRU scan)
+def test_recurrent_npg_replays_the_segment_and_keeps_the_kl_radius():
+    """NPG with a GRU: the update's replay of the segment (from the carry stored at its start)
+    gives the acting-time log-probs; the Fisher-vector products and CG go
+    through that replay, so the measured KL(old || new) of the step (replayed) lands at
+    max_kl; the critic's fit on whole-sequence minibatches lowers its loss on the batch."""
+    replayed, acted, first, m, (loss_before, loss_after) = natural_gru_check(line_search=False)
+    assert np.asarray(first).any() and not np.asarray(first).all()  # resets inside the segment
+    np.testing.assert_allclose(np.asarray(replayed), np.asarray(acted), atol=2e-6)
+    kl, max_kl = float(m["kl"]), float(m["max_kl"])
+    assert abs(kl / max_kl - 1) < 0.1, (kl, max_kl)  # the quadratic model's radius
+    assert float(loss_after) < float(loss_before)
+
+
+@pytest.mark.slow  # default-suite time budget; run with -m slow
+def test_recurrent_trpo_line_search_keeps_the_step_inside_the_radius():
+    replayed, acted, _, m, _ = natural_gru_check(line_search=True)
+    np.testing.assert_allclose(np.asarray(replayed), np.asarray(acted), atol=2e-6)
+    kl, frac = float(m["kl"]), float(m["step_fraction"])
+    assert frac > 0 and 0 < kl <= float(m["max_kl"]) * 1.001, (kl, frac)
+    assert float(m["surrogate_improvement"]) > 0
+
+
+REINFORCE_GRU = TrainConfig(algo="reinforce", env="Probe-TMaze-v0", recurrent="gru", rnn_size=8,
+                            hidden_sizes=(8,), num_envs=4, num_steps=8, total_timesteps=64,
+                            num_minibatches=2, eval_every=0)  # fmt: skip
+
+
+@pytest.mark.slow  # default-suite time budget; run with -m slow
+def test_recurrent_reinforce_replays_each_episode_from_zeros():
+    """REINFORCE with a GRU acts from the zero carry at each env's reset; the update's
+    replay of each episode gives the acting-time log-probs on every valid step."""
+    ctx = make_context(REINFORCE_GRU)
+
+    @jax.jit
+    def check(key):
+        state = reinforce.init(ctx, key, HParams())
+        ep = reinforce.collect_episodes(ctx, state.params, state.obs_stats, key)
+        replayed = reinforce.episode_policy(ctx, state.params.actor, ep).log_prob(ep.action)
+        return replayed, ep.log_prob, ep.valid
+
+    replayed, acted, valid = check(jax.random.PRNGKey(0))
+    valid = np.asarray(valid) > 0
+    assert valid.sum(0).tolist() == [5] * 4  # one 5-step T-maze episode per env
+    np.testing.assert_allclose(np.asarray(replayed)[valid], np.asarray(acted)[valid], atol=2e-6)
+
+
+@pytest.mark.slow  # default-suite time budget; run with -m slow
+def test_recurrent_reinforce_update_with_the_value_baseline():
+    """The value baseline is the critic replayed over each episode, and its fit (whole
+    episodes per minibatch, the steps past an episode's end masked) lowers its loss."""
+    ctx = make_context(REINFORCE_GRU)
+    hp = HParams(critic_lr=1e-2)
+
+    @jax.jit
+    def check(key):
+        state = reinforce.init(ctx, key, hp)
+        new, m = reinforce.update(ctx, state, hp)
+        ep = reinforce.collect_episodes(ctx, state.params, state.obs_stats, jax.random.split(state.key, 3)[1])  # the update's
+        returns = reinforce.returns_to_go(ep, hp)
+        loss = [losses.value_loss(reinforce.episode_values(ctx, p.critic, ep), returns, mask_t=ep.valid)
+                for p in (state.params, new.params)]  # fmt: skip
+        return m, loss
+
+    m, (before, after) = check(jax.random.PRNGKey(0))
+    assert float(after) < float(before)
+    assert float(m["kl"]) > 0 and np.isfinite(float(m["policy_loss"]))
 
 
 @pytest.mark.slow  # default-suite time budget; run with -m slow
@@ -158,8 +252,9 @@ def test_bad_policy_input_raises_one_line_config_errors():
         make_train(TrainConfig(env="CartPole-v1", encoder="cnn"))
     with pytest.raises(ConfigError, match="recurrent"):
         TrainConfig(recurrent="rnn").validate()
-    with pytest.raises(ConfigError, match="ppo, a2c only"):
-        TrainConfig(algo="npg", recurrent="gru").validate()
+    with pytest.raises(ConfigError, match="num_envs = 6"):
+        TrainConfig(algo="npg", recurrent="gru", num_envs=6, num_minibatches=4).validate()
+    TrainConfig(algo="reinforce", baseline="linear", recurrent="gru", num_envs=6).validate()  # no split
     with pytest.raises(ConfigError, match=r"action_mask of shape \(4,\)"):
         make_train(TrainConfig(env="masked"), env=WrongMask())
     with pytest.raises(ConfigError, match="num_envs"):
@@ -178,9 +273,10 @@ def test_cli_encoder_cnn_on_flat_observation_is_exit_2(tmp_path):
 
 
 @pytest.mark.slow  # default-suite time budget; run with -m slow
-@pytest.mark.parametrize("kind", ["recurrent", "cnn"])
+@pytest.mark.parametrize("kind", ["recurrent", "cnn", "recurrent-reinforce", "recurrent-npg", "recurrent-trpo"])
 def test_new_training_programs_have_no_lapack_call(kind):
-    extra = ({"env": "Probe-TMaze-v0", "recurrent": "gru", "rnn_size": 8} if kind == "recurrent"
+    algo = kind.split("-")[1] if "-" in kind else "ppo"
+    extra = ({"env": "Probe-TMaze-v0", "recurrent": "gru", "rnn_size": 8, "algo": algo} if kind != "cnn"
              else {"env": "image", "encoder": "cnn", "cnn_channels": (4,), "cnn_kernels": (2,)})
     env = ImageObs() if kind == "cnn" else None
     train = make_train(TrainConfig(hidden_sizes=(8,), **{**TINY, **extra}), env=env)
@@ -191,14 +287,15 @@ def test_new_training_programs_have_no_lapack_call(kind):
 
 
 @pytest.mark.slow
-def test_recurrent_run_resumes_bit_exact(tmp_path):
+@pytest.mark.parametrize("algo", ["ppo", "npg"])
+def test_recurrent_run_resumes_bit_exact(tmp_path, algo):
     """Interrupted at update 2 and resumed = uninterrupted: the carry is checkpointed."""
     import signal
 
     from jaxpg import RunOptions, run
     from jaxpg.runner.rundir import load_run_config
 
-    cfg = TrainConfig(env="Probe-TMaze-v0", recurrent="gru", rnn_size=8, hidden_sizes=(8,),
+    cfg = TrainConfig(algo=algo, env="Probe-TMaze-v0", recurrent="gru", rnn_size=8, hidden_sizes=(8,),
                       num_envs=4, num_steps=16, total_timesteps=4 * 16 * 4, num_minibatches=2,
                       updates_per_chunk=2, eval_every=2)  # fmt: skip
     hp = HParams(lr=1e-3)
@@ -217,3 +314,18 @@ def test_recurrent_run_resumes_bit_exact(tmp_path):
     a, b = jax.tree.leaves(resumed.state), jax.tree.leaves(full.state)
     assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
     assert float(jnp.abs(resumed.state.policy.carry.actor).sum()) > 0
+
+
+@pytest.mark.slow  # default-suite time budget; run with -m slow
+def test_masks_from_info_reach_the_policy_and_the_update():
+    """A user env that reports its masks in info (reset's third value, step's info):
+    the trajectory's observations carry them, so acting and the update's policy are
+    masked: no finished episode of training hit the trap."""
+    cfg = TrainConfig(env="info-masked", num_envs=8, num_steps=32, total_timesteps=1024,
+                      eval_every=2, num_eval_envs=8)  # fmt: skip
+    state, m = jax.jit(make_train(cfg, env=MaskedTrapInfo()))(jax.random.PRNGKey(0), HParams())
+    assert state.obs["action_mask"].shape == (8, 3)
+    count = np.asarray(m["episode_count"])
+    assert count.sum() > 50
+    np.testing.assert_array_equal(np.asarray(m["episode_return_sum"]), 10.0 * count)
+    assert np.all(np.asarray(m["entropy"]) <= np.log(2) + 1e-5)  # over the 2 allowed actions

@@ -13,6 +13,11 @@ be > 0: in float32 ``F`` is singular and undamped CG returns directions whose tr
 is orders of magnitude above ``delta``. The critic is fitted
 by ``update_epochs`` x ``num_minibatches`` Adam steps on the GAE targets.
 
+A recurrent policy (``--recurrent gru|lstm``) keeps the batch ``[T, B]``: the
+surrogate, the mean KL (so every Fisher-vector product, CG and the line search) and
+the critic's minibatches (whole env sequences) replay each env's segment from the
+carry stored at its start, with the recorded resets.
+
 TRPO (:mod:`jaxpg.algos.trpo`) is this update plus a KL/improvement line search;
 both share :func:`natural_update`. With ``anneal_lr`` the radius ``delta`` and
 the critic's learning rate decay linearly to 0.
@@ -28,9 +33,16 @@ from flax import struct
 from jax.flatten_util import ravel_pytree
 
 from jaxpg import natural, optim
-from jaxpg.algos.critic import fit_value
+from jaxpg.algos.critic import fit_value, fit_value_sequences
 from jaxpg.algos.state import Context, TrainState, init_state
-from jaxpg.algos.update import finish_update, gae_policy_gradient, pg_objective, start_update
+from jaxpg.algos.update import (
+    UpdateStart,
+    batch_objective,
+    batch_policy,
+    finish_update,
+    gae_policy_gradient,
+    start_update,
+)
 from jaxpg.batch import step_advantages
 from jaxpg.config import HParams
 from jaxpg.metrics import Record, Role, metric
@@ -64,24 +76,26 @@ def init(ctx: Context, key: jax.Array, hparams: HParams) -> TrainState:
     return init_state(ctx, key, lambda p: optim.init(opts, p))
 
 
-def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_search: bool):
-    """One NPG (``line_search=False``) or TRPO (``True``) iteration."""
+def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_search: bool,
+                   start: UpdateStart | None = None):  # fmt: skip
+    """One NPG (``line_search=False``) or TRPO (``True``) iteration; ``start``: this
+    update's :func:`start_update` (``num_keys=1``) if the caller has made it."""
     cfg = ctx.config
-    start = start_update(ctx, state, hparams, num_keys=1)
+    start = start_update(ctx, state, hparams, num_keys=1) if start is None else start
     batch, params_old, ent_coef, frac = start.batch, start.params_old, start.ent_coef, start.lr_factor
     adv = step_advantages(batch.advantage, ctx.config.normalize_advantages)
     delta = hparams.max_kl * frac
 
     x0, unravel = ravel_pytree(params_old.actor)
-    old_dist = jax.lax.stop_gradient(ctx.nets.policy(params_old, batch.obs))
+    # pi_old on the batch (a recurrent policy's, replayed at acting time's parameters)
+    old_dist = batch.old_dist if ctx.nets.recurrent else ctx.nets.policy(params_old, batch.obs)
+    old_dist = jax.lax.stop_gradient(old_dist)
 
     def objective(x):
-        return pg_objective(
-            ctx, unravel(x), batch.obs, batch.action, batch.log_prob, adv, ent_coef
-        )[0]
+        return batch_objective(ctx, unravel(x), batch, adv, ent_coef)[0]
 
     def mean_kl(x):
-        return old_dist.kl(ctx.nets.policy_actor(unravel(x), batch.obs)).mean()
+        return old_dist.kl(batch_policy(ctx, unravel(x), batch)).mean()
 
     g = jax.grad(objective)(x0)
     damped_fvp = natural.fisher_vector_product(mean_kl, x0, hparams.cg_damping)
@@ -99,9 +113,12 @@ def natural_update(ctx: Context, state: TrainState, hparams: HParams, line_searc
     else:
         x_new, step_fraction = x0 + full_step, jnp.ones(())
 
-    critic, st_critic, vm = fit_value(
-        ctx, params_old.critic, start.opt.critic, state.opt_state.critic, batch.obs, batch.target, start.keys[0]
-    )
+    opt_c, st_c, k_fit = start.opt.critic, state.opt_state.critic, start.keys[0]
+    if ctx.nets.recurrent:
+        critic, st_critic, vm = fit_value_sequences(ctx, params_old.critic, opt_c, st_c, batch.obs,
+                                                    batch.first, batch.carry0.critic, batch.target, k_fit)  # fmt: skip
+    else:
+        critic, st_critic, vm = fit_value(ctx, params_old.critic, opt_c, st_c, batch.obs, batch.target, k_fit)
     opt_state = state.opt_state._replace(critic=st_critic)
 
     metrics = NaturalMetrics(

@@ -27,6 +27,12 @@ Baselines (``config.baseline``), none of which bias the estimate:
   *previous* batch (kept in ``algo_state``, a :class:`LinearBaseline`), so it is
   independent of the actions it baselines -- fitting on the same batch would bias
   the estimate slightly.
+
+A recurrent policy (``--recurrent gru|lstm``) acts with its carry from zeros at each
+env's reset (every segment here starts an episode, so the stored start state is the
+zero state); the update replays each env's episode from it (``[H, B]``, truncated
+back-propagation over ``H``), as do the value baseline and its fit (minibatches of
+whole episodes). The linear baseline's features come from the observations alone.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from flax import struct
 
 from jaxpg import advantages as adv_lib
 from jaxpg import optim
-from jaxpg.algos.critic import ValueFit, fit_value, global_norm
+from jaxpg.algos.critic import ValueFit, fit_value, fit_value_sequences, global_norm
 from jaxpg.algos.state import Context, TrainState, init_state
 from jaxpg.algos.update import PGMetrics, begin_update, common_diagnostics, finish_update
 from jaxpg.batch import step_advantages
@@ -64,6 +70,11 @@ class Episodes:
     @property
     def lengths(self) -> jax.Array:
         return self.valid.sum(0)
+
+    @property
+    def first(self) -> jax.Array:
+        """``[H, B]``: True at step 0, where every env's episode (and policy carry) starts."""
+        return self.time == 0
 
 
 @struct.dataclass
@@ -99,7 +110,8 @@ def ridge_fit(x: jax.Array, y: jax.Array, mask: jax.Array, reg: float | jax.Arra
 
 
 def collect_episodes(ctx: Context, params, obs_stats: RunningStats, key: jax.Array) -> Episodes:
-    """Reset every env, step until each has ended its first episode (or ``H`` steps)."""
+    """Reset every env, step until each has ended its first episode (or ``H`` steps);
+    a recurrent policy carries its actor's state from zeros."""
     cfg = ctx.config
     normalize = obs_stats.normalize if cfg.normalize_obs else (lambda o: o)
 
@@ -109,10 +121,41 @@ def collect_episodes(ctx: Context, params, obs_stats: RunningStats, key: jax.Arr
         action = dist.sample(k)
         return action, (seen, raw, action, dist.log_prob(action))
 
-    _, _, steps = first_episodes(ctx.env, act, key, cfg.num_envs, cfg.num_steps, record=True)
+    def act_recurrent(k, raw, carry, first):
+        seen = normalize(raw)
+        carry, dist = ctx.nets.policy_step(params.actor, carry, seen, first)
+        action = dist.sample(k)
+        return action, (seen, raw, action, dist.log_prob(action)), carry
+
+    carry = initial_carry(ctx, cfg.num_envs)
+    _, _, steps = first_episodes(ctx.env, act_recurrent if ctx.nets.recurrent else act, key,
+                                 cfg.num_envs, cfg.num_steps, record=True,
+                                 carry=None if carry is None else carry.actor)  # fmt: skip
     seen, raw, action, log_prob = steps.aux
     time = jnp.broadcast_to(jnp.arange(cfg.num_steps)[:, None], steps.valid.shape)
     return Episodes(seen, raw, action, log_prob, steps.reward, steps.valid, time)
+
+
+def initial_carry(ctx: Context, num_envs: int):
+    """Zero recurrent state of actor and critic for ``num_envs`` episodes (None if feed-forward)."""
+    return ctx.nets.initial_carry((num_envs,)) if ctx.nets.recurrent else None
+
+
+def episode_policy(ctx: Context, actor, ep: Episodes):
+    """``pi(.|s_t)`` on every step ``[H, B]``: a recurrent policy replayed over each
+    episode from the zero state, as it acted."""
+    if not ctx.nets.recurrent:
+        return ctx.nets.policy_actor(actor, ep.obs)
+    carry = initial_carry(ctx, ep.valid.shape[1]).actor
+    return ctx.nets.policy_seq(actor, carry, ep.obs, ep.first)[1]
+
+
+def episode_values(ctx: Context, critic, ep: Episodes) -> jax.Array:
+    """``V(s_t)`` on every step ``[H, B]`` (replayed, as :func:`episode_policy`)."""
+    if not ctx.nets.recurrent:
+        return ctx.nets.value_critic(critic, ep.obs)
+    carry = initial_carry(ctx, ep.valid.shape[1]).critic
+    return ctx.nets.value_seq(critic, carry, ep.obs, ep.first)[1]
 
 
 def returns_to_go(ep: Episodes, hparams: HParams) -> jax.Array:
@@ -127,7 +170,7 @@ def baseline_values(ctx: Context, params, algo_state, ep: Episodes) -> jax.Array
     """``b(s_t, t)`` of the configured baseline, ``[H, B]``."""
     kind = ctx.config.baseline
     if kind == "value":
-        return ctx.nets.value(params, ep.obs)
+        return episode_values(ctx, params.critic, ep)
     if kind == "linear":
         feats = linear_features(ep.raw_obs, ep.time, ctx.config.num_steps)
         return feats @ algo_state.w
@@ -146,7 +189,7 @@ def surrogate(ctx: Context, actor, ep: Episodes, adv: jax.Array, ent_coef=0.0):
     Its gradient is the REINFORCE estimate ``g`` (sum over each episode's steps,
     mean over episodes). Returns ``(objective, entropy)``.
     """
-    dist = ctx.nets.policy_actor(actor, ep.obs)
+    dist = episode_policy(ctx, actor, ep)
     n_valid = jnp.maximum(ep.valid.sum(), 1.0)
     entropy = jnp.sum(dist.entropy() * ep.valid) / n_valid
     pg = jnp.sum(dist.log_prob(ep.action) * jax.lax.stop_gradient(adv) * ep.valid)
@@ -205,7 +248,11 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
     valid = flat(ep.valid)
     critic, st_critic, algo_state = params_old.critic, state.opt_state.critic, state.algo_state
     fit = ValueFit(None, jnp.zeros(()))
-    if cfg.baseline == "value":
+    if cfg.baseline == "value" and ctx.nets.recurrent:
+        critic, st_critic, fit = fit_value_sequences(ctx, critic, opt.critic, st_critic, ep.obs, ep.first,
+                                                     initial_carry(ctx, cfg.num_envs).critic, returns,
+                                                     start.keys[0], ep.valid)  # fmt: skip
+    elif cfg.baseline == "value":
         critic, st_critic, fit = fit_value(
             ctx, critic, opt.critic, st_critic, flat(ep.obs), flat(returns), start.keys[0], valid
         )
@@ -216,7 +263,11 @@ def update(ctx: Context, state: TrainState, hparams: HParams):
                     critic_grad_norm=fit.critic_grad_norm, ent_coef=ent_coef, lr=hparams.lr * start.lr_factor)  # fmt: skip
 
     # Diagnostics over the valid steps; one episode per env.
-    diagnostics = common_diagnostics(ctx, params_old, params, flat(ep.obs), flat(baseline), flat(returns), valid)
+    old = new = None  # a recurrent policy's, replayed over the episodes
+    if ctx.nets.recurrent:
+        old, new = (flat(episode_policy(ctx, a, ep)) for a in (params_old.actor, actor))
+    diagnostics = common_diagnostics(ctx, params_old, params, flat(ep.obs), flat(baseline),
+                                     flat(returns), valid, old=old, new=new)  # fmt: skip
     episodes = EpisodeSums(
         episode_return_sum=jnp.sum(ep.reward * ep.valid),
         episode_length_sum=jnp.sum(ep.lengths),

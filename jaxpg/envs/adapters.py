@@ -42,6 +42,7 @@ from jaxpg.envs.brax_env import BraxEnv
 from jaxpg.envs.core import Box, Discrete
 from jaxpg.envs.craftax_env import LegacyGymnaxEnv, returns_five
 from jaxpg.envs.gymnax_env import GymnaxEnv
+from jaxpg.envs.info_mask import adapt_info_mask
 from jaxpg.envs.jumanji_env import JumanjiEnv, is_jumanji
 from jaxpg.envs.playground_env import PlaygroundEnv
 from jaxpg.envs.xminigrid_env import XMiniGridEnv, is_xminigrid
@@ -119,6 +120,7 @@ def adapt(env):
         check_interface(env)
         if not hasattr(env, "name"):
             env.name = type(env).__name__
+    env = adapt_info_mask(env)
     check_contract(env)
     return env
 
@@ -178,6 +180,9 @@ def check_contract(env) -> None:
         raise _shape_error(env, "step's info", keys, 'a dict with "final_obs" (the observation '
                            "before the auto-reset)")  # fmt: skip
     _check_obs(env, 'info["final_obs"]', info["final_obs"], obs)
+    if "action_mask" in info:  # adapt moves it into the observation when reset gives one
+        raise JaxpgError(f"env {env.name}: step's info has an action_mask but reset gives none: "
+                         "return (obs, state, {'action_mask': mask}) from reset")  # fmt: skip
 
 
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")

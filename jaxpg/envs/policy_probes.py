@@ -15,6 +15,10 @@ Each has a known optimum and a known chance level:
   observation is a dict ``{"obs": one-hot of the trap, "action_mask": the other
   two}``. A masked policy never takes the trap (return 10 over the 10-step
   episode), from its first update on; an unmasked one has to learn to avoid it.
+* ``Probe-MaskedTrapInfo-v0``: the same task with the mask reported beside the
+  observation, as Gymnasium-style envs do: ``reset`` returns ``(obs, state,
+  {"action_mask": m})`` and ``step``'s ``info["action_mask"]`` is the mask of the
+  observation it returns (:mod:`jaxpg.envs.info_mask` moves it into the observation).
 * ``CartPole-NoVelocity-v1``: gymnax's CartPole with the two velocities removed from
   the observation (``[x, theta]``), the standard partially observed check for
   recurrent policies: a feed-forward policy cannot estimate the velocities.
@@ -27,6 +31,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxpg.envs.core import Discrete
+from jaxpg.envs.info_mask import InfoActionMask
 
 TRAP_PENALTY = -10.0
 
@@ -111,6 +116,25 @@ class MaskedTrap:
         return obs, new, reward, trapped, truncated, {"final_obs": final_obs}
 
 
+class MaskedTrapInfo:
+    """:class:`MaskedTrap` whose mask comes in ``reset``'s and ``step``'s info (module doc)."""
+
+    def __init__(self, episode_steps: int = 10):
+        self.trap = MaskedTrap(episode_steps)
+        self.name = "Probe-MaskedTrapInfo-v0"
+        self.obs_size, self.action_space = self.trap.obs_size, self.trap.action_space
+        self.max_episode_steps = episode_steps
+
+    def reset(self, key):
+        obs, s = self.trap.reset(key)
+        return obs["obs"], s, {"action_mask": obs["action_mask"]}
+
+    def step(self, key, state: TrapState, action):
+        obs, s, reward, term, trunc, info = self.trap.step(key, state, action)
+        info = {"final_obs": info["final_obs"]["obs"], "action_mask": obs["action_mask"]}
+        return obs["obs"], s, reward, term, trunc, info
+
+
 class DropObs:
     """Keeps the observation components ``keep`` of a flat-observation env (all else as is)."""
 
@@ -137,7 +161,7 @@ class DropObs:
         return obs[..., self.keep], state, reward, term, trunc, info
 
 
-POLICY_PROBES = ("Probe-TMaze-v0", "Probe-MaskedTrap-v0", "CartPole-NoVelocity-v1")
+POLICY_PROBES = ("Probe-TMaze-v0", "Probe-MaskedTrap-v0", "Probe-MaskedTrapInfo-v0", "CartPole-NoVelocity-v1")
 
 
 def make_policy_probe(name: str, make_gymnax):
@@ -146,4 +170,6 @@ def make_policy_probe(name: str, make_gymnax):
         return TMaze()
     if name == "Probe-MaskedTrap-v0":
         return MaskedTrap()
+    if name == "Probe-MaskedTrapInfo-v0":
+        return InfoActionMask(MaskedTrapInfo())
     return DropObs(make_gymnax("CartPole-v1"), (0, 2), name)

@@ -1,6 +1,7 @@
 """Env suites and user envs: gymnax's older five-value API, optimistic resets, the env
 contract checked at make time, module:callable factories through train and eval, and
-the suite adapters (Jumanji, XLand-MiniGrid, Craftax) at small size where installed."""
+the suite adapters (Jumanji, XLand-MiniGrid, Craftax, Navix) at small size where
+installed, and Kinetix's against a duck-typed env (kinetix-env cannot be installed here)."""
 
 from __future__ import annotations
 

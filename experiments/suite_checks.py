@@ -86,6 +86,8 @@ def check(args, task: str) -> None:
         "random_return": rand, "curve_env_steps": x.tolist(), "curve_mean": np.nanmean(curves[0], 0).tolist(),
         "train_seconds_with_compile": seconds, "total_seconds": time.perf_counter() - t0,
         "above_random": bool(np.all(final > rand)),
+        # claim: the preset learns above a random policy on every seed
+        "verdict": "agrees" if np.all(final > rand) else "disagrees",
         "measured_text": (f"{env_name}: final {np.mean(final):.2f} (seeds {np.round(final, 2).tolist()}) "
                           f"vs random {rand:.2f}, from {np.nanmean(first):.2f}, "
                           f"{cfg.num_updates * cfg.batch_size:.2g} steps, {seconds / 60:.1f} min"),
@@ -121,6 +123,7 @@ def resets(args) -> None:
         "env": "craftax/Craftax-Classic-Symbolic-v1", "num_envs": num_envs, "steps_per_call": steps,
         "steps_per_second": {str(k): v for k, v in rates.items()}, "median": {str(k): v for k, v in med.items()},
         "ratio_16_over_1": med[16] / med[1],
+        "verdict": "agrees" if med[16] > med[1] else "disagrees",  # optimistic resets are faster
         "measured_text": (f"Craftax-Classic env steps/s at {num_envs} envs: reset every env every step "
                           f"{med[1]:.0f}, optimistic resets (1 world per 16 envs) {med[16]:.0f} "
                           f"({med[16] / med[1]:.1f}x)"),

@@ -27,6 +27,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from experiments.common import RESULTS, final_return, return_curves, train_many, write_result  # noqa: E402
@@ -53,6 +54,9 @@ def random_return(name: str, episodes: int = 256, max_steps: int = 3000) -> floa
     n = env.action_space.n
 
     def act(key, obs):
+        if isinstance(obs, dict):  # uniform over the legal actions where the env masks some
+            logits = jnp.where(obs["action_mask"], 0.0, -jnp.inf)
+            return jax.random.categorical(key, logits), None
         return jax.random.randint(key, (obs.shape[0],), 0, n), None
 
     returns, _, _ = jax.jit(lambda k: first_episodes(env, act, k, episodes, max_steps))(

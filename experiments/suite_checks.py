@@ -42,7 +42,6 @@ from jaxpg.rollout import first_episodes  # noqa: E402
 TASKS = {
     "craftax": ("craftax", "craftax/Craftax-Classic-Symbolic-v1"),
     "jumanji": ("jumanji", "jumanji/Snake-v1"),
-    "jumanji-maze": ("jumanji", "jumanji/Maze-v0"),
     "xminigrid": ("xminigrid", "xminigrid/MiniGrid-Empty-8x8"),
     "navix": ("navix", "navix/Navix-Empty-8x8-v0"),
 }

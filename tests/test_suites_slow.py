@@ -21,7 +21,6 @@ from experiments.suite_checks import TASKS, random_return, task_config
 @pytest.mark.parametrize("task, margin", [
     ("xminigrid", 0.5),     # Empty-8x8: random 0.09, measured 0.96 on both seeds (3e5 steps)
     ("jumanji", 0.2),       # Snake-v1: measured 0.39, 0.54 (5e5 steps); unmasked random 0.10
-    ("jumanji-maze", 0.1),  # Maze-v0 (masked): see docs/suites.md
     ("navix", 0.5),         # Navix-Empty-8x8: random 0.28, measured 1.00 on both seeds (3e5)
     ("craftax", 0.5),       # Craftax-Classic-Symbolic: see docs/suites.md
 ])  # fmt: skip

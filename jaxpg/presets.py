@@ -136,6 +136,26 @@ ENV_PRESETS["brax/humanoid"] = Preset(BRAX_PPO, BRAX_HPARAMS.replace(gamma=0.97,
 ENV_PRESETS["brax/hopper"] = Preset(BRAX_PPO, BRAX_HPARAMS.replace(gamma=0.997))
 ENV_PRESETS["brax/walker2d"] = Preset(BRAX_PPO, BRAX_HPARAMS.replace(gamma=0.997))
 
+# Env suites (docs/suites.md): CPU-scale PPO settings, each checked to learn above a
+# random policy by experiments/suite_checks.py (the slow tests in tests/test_suites_slow.py).
+# Kinetix has none: kinetix-env cannot be installed beside our jax. Jumanji Maze-v0 (a
+# masked task) has none yet: Snake's setting did not learn it in 3e5 steps (docs/suites.md).
+_SUITE_HP = HParams(lr=1e-3, critic_lr=1e-3, gamma=0.99, ent_coef=0.01)
+ENV_PRESETS["craftax/Craftax-Classic-Symbolic-v1"] = (
+    TrainConfig(num_envs=64, num_steps=64, total_timesteps=500_000, update_epochs=4,
+         num_minibatches=8, hidden_sizes=(256, 256), activation="relu"),
+    HParams(lr=3e-4, critic_lr=3e-4, ent_coef=0.01, gamma=0.99, gae_lambda=0.8),
+)  # fmt: skip
+ENV_PRESETS["jumanji/Snake-v1"] = (
+    TrainConfig(num_envs=64, num_steps=32, total_timesteps=500_000, update_epochs=4,
+         num_minibatches=4, hidden_sizes=(128, 128), activation="relu"), _SUITE_HP,
+)  # fmt: skip
+for _name in ("xminigrid/MiniGrid-Empty-8x8", "navix/Navix-Empty-8x8-v0"):
+    ENV_PRESETS[_name] = (
+        TrainConfig(num_envs=32, num_steps=64, total_timesteps=300_000, update_epochs=4,
+             num_minibatches=4, hidden_sizes=(64, 64), activation="tanh"), _SUITE_HP,
+    )  # fmt: skip
+
 # MuJoCo Playground's PPO setting for the DM Control Suite (its dm_control_suite_params):
 # 2048 envs x 30-step unrolls, 32 minibatches, 16 epochs, gamma 0.995, lr 1e-3, entropy
 # 1e-2, rewards x10, observation normalization, Brax's networks and tanh-Gaussian policy.

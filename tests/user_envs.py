@@ -63,6 +63,62 @@ class OldApiWalk:
         return jnp.stack([state.pos, state.time]).astype(jnp.float32)
 
 
+@struct.dataclass
+class KinetixLikeParams:
+    max_timesteps: int = 5
+
+
+@struct.dataclass
+class KinetixLikeState:
+    pos: jax.Array
+    timestep: jax.Array
+
+
+class KinetixMultiDiscrete:
+    """Kinetix's multi-discrete action space: choices per component."""
+
+    def __init__(self, per_component):
+        self.number_of_dims_per_distribution = jnp.asarray(per_component, jnp.int32)
+        self.n = int(sum(per_component))  # Kinetix's "n-hot" size: not a Discrete(n)
+        self.shape = (len(per_component),)
+
+
+class KinetixLike:
+    """Kinetix's API as kinetix-env 3.0.2 has it (it cannot be installed beside our jax):
+    ``reset_env(rng, env_params, override_reset_state)`` (the level from
+    ``reset_function``), a five-value ``step_env`` whose ``done`` folds in the goal and
+    ``timestep >= max_timesteps``, a physics engine, static params and a multi-discrete
+    action space (one motor: 3 choices, one thruster: 2). The motor's choice 1 moves
+    right: pos 3 is the goal (reward 1); obs = [pos, timestep]."""
+
+    physics_engine = None
+    static_env_params = None
+
+    def __init__(self):
+        self.reset_function = lambda rng: KinetixLikeState(jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+
+    @property
+    def default_params(self):
+        return KinetixLikeParams()
+
+    def action_space(self, env_params=None):
+        return KinetixMultiDiscrete((3, 2))
+
+    def reset_env(self, rng, env_params, override_reset_state):
+        state = self.reset_function(rng) if override_reset_state is None else override_reset_state
+        return self._obs(state), state
+
+    def step_env(self, rng, state, action, env_params):
+        state = KinetixLikeState(state.pos + (action[0] == 1), state.timestep + 1)
+        goal = state.pos >= 3
+        done = goal | (state.timestep >= env_params.max_timesteps)
+        return self._obs(state), state, goal.astype(jnp.float32), done, {"GoalR": goal}
+
+    @staticmethod
+    def _obs(state):
+        return jnp.stack([state.pos, state.timestep]).astype(jnp.float32)
+
+
 class CoinFlip:
     """jaxpg's own interface: obs is a random sign, reward +1 for the matching action."""
 

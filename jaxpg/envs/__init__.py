@@ -1,7 +1,8 @@
 """Environments: every gymnax id, Brax as ``brax/<name>``, MuJoCo Playground as
 ``playground/<Name>``, the suites of :mod:`.suites` (``craftax/<Name>``,
-``jumanji/<Name>``, ``xminigrid/<Name>``), our probe envs, user env objects
-(:mod:`.adapters`) and user env factories named ``module:callable``.
+``jumanji/<Name>``, ``xminigrid/<Name>``, ``navix/<Name>``, ``kinetix/<size>/<level>``),
+our probe envs, user env objects (:mod:`.adapters`) and user env factories named
+``module:callable``.
 
 ``make(name, backend=..., episode_length=...)`` returns an env wrapped with
 episode-return tracking; see :mod:`jaxpg.envs.core` for the interface.
@@ -61,7 +62,8 @@ def check_env_name(name: str) -> None:
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise JaxpgError(
         f"unknown env {name!r}.{hint} Valid: gymnax ids (e.g. CartPole-v1), "
-        f"brax/<name> (e.g. brax/halfcheetah), craftax/, jumanji/ or xminigrid/<Name>, "
+        f"brax/<name> (e.g. brax/halfcheetah), craftax/, jumanji/, xminigrid/ or navix/<Name>, "
+        f"kinetix/<size>/<level>, "
         f"probes (e.g. Probe-Constant-v0), or your own env factory as module:callable."
     )
 

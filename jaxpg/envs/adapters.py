@@ -12,7 +12,8 @@
 * a MuJoCo Playground env instance (``MjxEnv``);
 * an env with gymnax's older API (``step`` returning five values, as Craftax keeps):
   :class:`jaxpg.envs.craftax_env.LegacyGymnaxEnv`;
-* a Jumanji env instance, or an XLand-MiniGrid ``(env, params)`` pair.
+* a Jumanji env instance, an XLand-MiniGrid ``(env, params)`` pair, a Navix env
+  instance, or a Kinetix env (or ``(env, env_params)`` pair).
 
 Suites are recognised by their API, not their module names. Every object is then
 checked against the contract (:func:`check_contract`) by tracing one ``reset`` and
@@ -39,11 +40,13 @@ import jax
 import numpy as np
 
 from jaxpg.envs.brax_env import BraxEnv
-from jaxpg.envs.core import Box, Discrete
+from jaxpg.envs.core import Box, Discrete, MultiDiscrete
 from jaxpg.envs.craftax_env import LegacyGymnaxEnv, returns_five
 from jaxpg.envs.gymnax_env import GymnaxEnv
 from jaxpg.envs.info_mask import adapt_info_mask
 from jaxpg.envs.jumanji_env import JumanjiEnv, is_jumanji
+from jaxpg.envs.kinetix_env import KinetixEnv, is_kinetix
+from jaxpg.envs.navix_env import NavixEnv, is_navix
 from jaxpg.envs.playground_env import PlaygroundEnv
 from jaxpg.envs.xminigrid_env import XMiniGridEnv, is_xminigrid
 from jaxpg.errors import JaxpgError
@@ -93,7 +96,7 @@ def check_interface(env) -> None:
             "jaxpg's env interface (obs_size, action_space, reset(key), step(key, state, action)), "
             "a gymnax env or (env, params) pair, a Brax Env or a MuJoCo Playground env"
         )
-    if not isinstance(env.action_space, (Discrete, Box)):
+    if not isinstance(env.action_space, (Discrete, MultiDiscrete, Box)):
         raise JaxpgError(
             f"env {type(env).__name__}'s action_space is {env.action_space!r}: use "
             "jaxpg.envs.Discrete(n) or jaxpg.envs.Box(shape, low, high)"
@@ -104,6 +107,10 @@ def adapt(env):
     """``env`` behind jaxpg's interface (see the module docstring for what is accepted)."""
     if isinstance(env, tuple) and len(env) == 2 and is_xminigrid(env[0]):
         env = XMiniGridEnv(*env)
+    elif isinstance(env, tuple) and len(env) == 2 and is_kinetix(env[0]):
+        env = KinetixEnv(*env)
+    elif is_kinetix(env):  # before gymnax: its reset_env takes a third argument
+        env = KinetixEnv(env)
     elif isinstance(env, tuple) and len(env) == 2 and _is_gymnax(env[0]):
         env = from_gymnax(*env)
     elif is_xminigrid(env):
@@ -116,6 +123,8 @@ def adapt(env):
         env = from_brax(env)
     elif is_jumanji(env):
         env = JumanjiEnv(env)
+    elif is_navix(env):
+        env = NavixEnv(env)
     else:
         check_interface(env)
         if not hasattr(env, "name"):
@@ -154,7 +163,9 @@ def check_contract(env) -> None:
     key = jax.random.PRNGKey(0)
     try:
         obs, state = jax.eval_shape(env.reset, key)
-        if env.action_space.is_discrete:
+        if isinstance(env.action_space, MultiDiscrete):
+            action = jax.ShapeDtypeStruct((len(env.action_space.nvec),), np.int32)
+        elif env.action_space.is_discrete:
             action = jax.ShapeDtypeStruct((), np.int32)
         else:
             action = jax.ShapeDtypeStruct(tuple(env.action_space.shape), np.float32)

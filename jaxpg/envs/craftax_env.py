@@ -58,8 +58,11 @@ class LegacyGymnaxEnv(SuiteEnv):
         self._params = params
         self.max_episode_steps = max_episode_steps
         self.reset_ratio = int(reset_ratio)
-        self.action_space = action_space_of(env.action_space(params))
+        self.action_space = self._declare_action_space(env.action_space(params))
         self._set_obs_size()
+
+    def _declare_action_space(self, space):
+        return action_space_of(space)
 
     @property
     def raw_env(self):  # not ``gymnax_env``: gymnax's renderer cannot draw these
@@ -70,7 +73,7 @@ class LegacyGymnaxEnv(SuiteEnv):
 
     def _step(self, key, inner, action):
         obs, inner, reward, done, _ = self._env.step_env(key, inner, action, self._params)
-        return obs, inner, reward, done
+        return obs, inner, reward, done, False
 
 
 def make_craftax(name: str, episode_length: int | None = None,

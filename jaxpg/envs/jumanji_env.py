@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpg.envs.core import Box, Discrete
-from jaxpg.envs.suite_base import NO_LIMIT, SuiteEnv
+from jaxpg.envs.suite_base import NO_LIMIT, SuiteEnv, has_api
 from jaxpg.errors import JaxpgError
 
 
@@ -59,7 +59,7 @@ class JumanjiEnv(SuiteEnv):
         own_limit = self.max_episode_steps is not None
         # Without our own limit a last step that keeps its discount is a time-out.
         terminated = last if own_limit else jnp.logical_and(last, ts.discount == 0)
-        return ts.observation, state, ts.reward, terminated
+        return ts.observation, state, ts.reward, terminated, jnp.logical_and(last, ~terminated)
 
 
 def make_jumanji(name: str, episode_length: int | None = None) -> JumanjiEnv:
@@ -77,12 +77,7 @@ def make_jumanji(name: str, episode_length: int | None = None) -> JumanjiEnv:
 
 def is_jumanji(env) -> bool:
     """Jumanji's API: ``observation_spec``, ``action_spec`` and ``step(state, action)``."""
-    if not (hasattr(env, "observation_spec") and hasattr(env, "action_spec")):
-        return False
-    try:
-        return list(inspect.signature(env.step).parameters)[:2] == ["state", "action"]
-    except (TypeError, ValueError):
-        return False
+    return has_api(env, ("observation_spec", "action_spec"), "step", ("state", "action"))
 
 
 def jumanji_names() -> list[str]:

@@ -1,15 +1,19 @@
-"""What the suite adapters (Craftax, Jumanji, XLand-MiniGrid, Navix) share.
+"""What the suite adapters (Craftax, Jumanji, XLand-MiniGrid, Navix, Kinetix) share.
 
 Each suite steps one episode without resetting (``step_without_reset``); this base
 adds the time limit (as *truncation*, counted here so it never mixes with the
-suite's own terminations), auto-reset with ``info["final_obs"]``, and flat float32
+suite's own terminations; a suite that reports its own time limit apart, as
+XLand-MiniGrid and Navix do, passes it on), auto-reset with ``info["final_obs"]``, and flat float32
 observations; a suite's ``action_mask`` that fits a ``Discrete(n)`` action space
 (bool ``[n]``) travels beside them, ``{"obs": flat, "action_mask": mask}``, for the
 masked policy (:mod:`jaxpg.distributions`). A subclass implements ``_reset(key) -> (obs_tree, inner)`` and
-``_step(key, inner, action) -> (obs_tree, inner, reward, terminated)``.
+``_step(key, inner, action) -> (obs_tree, inner, reward, terminated, truncated)``, its
+``truncated`` the suite's own time-out (False where the adapter applies the limit).
 """
 
 from __future__ import annotations
+
+import inspect
 
 import jax
 import jax.numpy as jnp
@@ -48,6 +52,18 @@ def action_mask_of(tree, action_space) -> jax.Array | None:
     return jnp.asarray(mask, bool) if tuple(jnp.shape(mask)) == (n,) else None
 
 
+def has_api(env, attrs: tuple[str, ...], method: str, params: tuple[str, ...]) -> bool:
+    """Whether ``env`` has ``attrs`` and its ``method``'s first parameters are named
+    ``params``: how a suite's env instance is recognised (by API, not module name)."""
+    if not all(hasattr(env, a) for a in attrs):
+        return False
+    try:
+        names = list(inspect.signature(getattr(env, method)).parameters)
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return tuple(names[: len(params)]) == params
+
+
 class SuiteEnv:
     """Base of the suite adapters (see the module docstring)."""
 
@@ -70,13 +86,13 @@ class SuiteEnv:
         return self._observe(obs), SuiteState(inner, jnp.zeros((), jnp.int32))
 
     def step_without_reset(self, key, state: SuiteState, action):
-        obs, inner, reward, terminated = self._step(key, state.inner, action)
+        obs, inner, reward, terminated, own_cut = self._step(key, state.inner, action)
         t = state.t + 1
         terminated = jnp.reshape(jnp.asarray(terminated, bool), ())
+        cut = jnp.reshape(jnp.asarray(own_cut, bool), ())
         if self.max_episode_steps:
-            truncated = jnp.logical_and(t >= self.max_episode_steps, jnp.logical_not(terminated))
-        else:
-            truncated = jnp.zeros((), bool)
+            cut = jnp.logical_or(cut, t >= self.max_episode_steps)
+        truncated = jnp.logical_and(cut, jnp.logical_not(terminated))
         obs = self._observe(obs)
         reward = jnp.reshape(jnp.asarray(reward, jnp.float32), ())
         return obs, SuiteState(inner, t), reward, terminated, truncated, {"final_obs": obs}

@@ -1,6 +1,7 @@
 """Env suites behind a name prefix, each an optional extra: ``craftax/<Name>``,
-``jumanji/<Name>``, ``xminigrid/<Name>`` (and the ones that cannot run here yet,
-said so in one line: ``navix/``, ``kinetix/``)."""
+``jumanji/<Name>``, ``xminigrid/<Name>``, ``navix/<Name>``, ``kinetix/<size>/<level>``.
+A suite whose package cannot be installed here (navix on Python < 3.12, kinetix-env
+beside jax > 0.9) says why in one line when it is not importable."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 
 from jaxpg.envs.craftax_env import CRAFTAX_ENVS, make_craftax
 from jaxpg.envs.jumanji_env import jumanji_names, make_jumanji
+from jaxpg.envs.kinetix_env import kinetix_names, make_kinetix
+from jaxpg.envs.navix_env import make_navix, navix_names
 from jaxpg.envs.xminigrid_env import make_xminigrid, xminigrid_names
 from jaxpg.errors import JaxpgError
 
@@ -18,28 +21,37 @@ SUITES = {
     "craftax": ("craftax", "craftax", lambda: list(CRAFTAX_ENVS), make_craftax),
     "jumanji": ("jumanji", "jumanji", jumanji_names, make_jumanji),
     "xminigrid": ("xminigrid", "xminigrid", xminigrid_names, make_xminigrid),
+    "navix": ("navix", "navix", navix_names, make_navix),
+    "kinetix": ("kinetix", "kinetix", kinetix_names, make_kinetix),
 }
-# Suites jaxpg knows of but cannot run in this setting: why, in one line.
-UNAVAILABLE = {
-    "navix": "navix needs Python >= 3.12 (this is {python}); its adapter is not written yet",
-    "kinetix": "kinetix-env pins jax<=0.9.0, older than the jax jaxpg needs; not supported yet",
-}
+# Why a suite's package may be missing although its extra exists: said in one line.
+CANNOT_INSTALL = {
+    "navix": (lambda: sys.version_info < (3, 12),
+              ("navix 4.0.0 needs Python >= 3.12 (this is {python}): use Python 3.12+ and "
+               "pip install -e '.[navix]'")),
+    "kinetix": (lambda: True,
+                ("kinetix-env 3.0.2 pins jax<=0.9.0 (and its jax2d 1.0.1 calls jnp.clip(a_max=...), "
+                 "which newer jax removed): it cannot be installed beside jax {jax}")),
+}  # fmt: skip
 
 
 def suite_of(name: str) -> str | None:
     """The suite prefix of ``name`` (``craftax/...`` -> ``craftax``), if it has one we know."""
     prefix = name.split("/", 1)[0] if "/" in name else ""
-    return prefix if prefix in SUITES or prefix in UNAVAILABLE else None
+    return prefix if prefix in SUITES else None
 
 
 def check_suite_name(name: str) -> None:
     """One-line :class:`JaxpgError` when a suite env cannot be made here, and why."""
     prefix, task = name.split("/", 1)
-    if prefix in UNAVAILABLE:
-        python = ".".join(map(str, sys.version_info[:2]))
-        raise JaxpgError(f"env {name!r}: " + UNAVAILABLE[prefix].format(python=python))
     module, extra, names, _ = SUITES[prefix]
     if importlib.util.find_spec(module) is None:
+        applies, why = CANNOT_INSTALL.get(prefix, (lambda: False, ""))
+        if applies():
+            from importlib.metadata import version
+
+            python = ".".join(map(str, sys.version_info[:2]))
+            raise JaxpgError(f"env {name!r}: " + why.format(python=python, jax=version("jax")))
         raise JaxpgError(f"env {name!r} needs {module}: pip install -e '.[{extra}]'")
     valid = names()
     if task not in valid:

@@ -8,12 +8,10 @@ termination (goal reached), a last step with discount 1 the time limit. Observat
 
 from __future__ import annotations
 
-import inspect
-
 import jax.numpy as jnp
 
 from jaxpg.envs.core import Discrete
-from jaxpg.envs.suite_base import SuiteEnv
+from jaxpg.envs.suite_base import SuiteEnv, has_api
 
 
 class XMiniGridEnv(SuiteEnv):
@@ -31,16 +29,11 @@ class XMiniGridEnv(SuiteEnv):
         ts = self._env.reset(self._params, key)
         return ts.observation, ts
 
-    def step_without_reset(self, key, state, action):
-        obs, new_state, reward, terminated, _, info = super().step_without_reset(key, state, action)
-        ts = new_state.inner
-        truncated = jnp.logical_and(ts.step_type == 2, ts.discount > 0)
-        return obs, new_state, reward, terminated, truncated, info
-
     def _step(self, key, inner, action):
         ts = self._env.step(self._params, inner, action)
-        terminated = jnp.logical_and(ts.step_type == 2, ts.discount == 0)
-        return ts.observation, ts, ts.reward, terminated
+        last = ts.step_type == 2
+        terminated = jnp.logical_and(last, ts.discount == 0)
+        return ts.observation, ts, ts.reward, terminated, jnp.logical_and(last, ts.discount > 0)
 
 
 def make_xminigrid(name: str, episode_length: int | None = None) -> XMiniGridEnv:
@@ -56,12 +49,7 @@ def make_xminigrid(name: str, episode_length: int | None = None) -> XMiniGridEnv
 def is_xminigrid(env) -> bool:
     """XLand-MiniGrid's API: ``num_actions(params)``, ``observation_shape(params)`` and
     ``reset(params, key)``."""
-    if not (hasattr(env, "num_actions") and hasattr(env, "observation_shape")):
-        return False
-    try:
-        return list(inspect.signature(env.reset).parameters)[:2] == ["params", "key"]
-    except (TypeError, ValueError):
-        return False
+    return has_api(env, ("num_actions", "observation_shape"), "reset", ("params", "key"))
 
 
 def xminigrid_names() -> list[str]:

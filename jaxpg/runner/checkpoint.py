@@ -230,10 +230,15 @@ def _check_shapes(manager, step: int, abstract_state, where: str) -> None:
         )
 
 
+def _dtype(x) -> np.dtype:
+    # A leaf sharded over several processes cannot be copied to one host: ask it.
+    return np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+
+
 def _check_leaves(state, abstract_state, where: str) -> None:
     got, want = jax.tree.leaves(state), jax.tree.leaves(abstract_state)
     bad = len(got) != len(want) or any(
-        np.shape(g) != tuple(w.shape) or np.asarray(g).dtype != w.dtype for g, w in zip(got, want)
+        np.shape(g) != tuple(w.shape) or _dtype(g) != w.dtype for g, w in zip(got, want)
     )
     if bad:
         raise JaxpgError(

@@ -19,7 +19,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 PARTS = ("env_ceiling", "halfcheetah_ppo", "halfcheetah_preset", "cartpole_agents", "memory",
-         "profile", "brax_presets", "spinningup", "craftax_ppo", "cold_warm", "pbt_population")  # fmt: skip
+         "profile", "brax_presets", "spinningup", "craftax_ppo", "cold_warm", "pbt_population",
+         "multi_device")  # fmt: skip
 FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 
 
@@ -53,6 +54,7 @@ def test_gpu_suite_smoke_runs_every_part(tmp_path):
     assert bp["policy"]["policy"] == "tanh-gaussian" and bp["policy"]["state_dependent_std"]
     assert parts["spinningup"]["results"]["fast"]["vpg"]["updates_done"] > 0
     assert "smoke" in parts["craftax_ppo"]["skipped"]
+    assert parts["multi_device"]["skipped"] == "one device: skipped"  # 1 CPU device here (N: slow test)
     # The compilation cache: a second process gets its programs from the first one's
     # cache, counted by JAX's cache-hit events (summary.json), never by a wall time.
     cw = parts["cold_warm"]["cases"]["halfcheetah"]

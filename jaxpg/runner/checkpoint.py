@@ -64,6 +64,14 @@ class Checkpointer:
                 f"no checkpoints in {run_dir} ({self.directory} missing): "
                 "it is not a run directory written with checkpoints; start a new run instead"
             )
+        if jax.process_count() > 1:
+            # Several processes: each replicated array (the parameters) is written once, by
+            # the process holding its replica 0. Orbax's default splits every replicated
+            # array over the processes, compiling a slicing program per array (minutes on
+            # a loaded CPU for a small model).
+            ocp.type_handlers.register_type_handler(
+                jax.Array, ocp.type_handlers.ArrayHandler(use_replica_parallel=False), override=True
+            )
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, enable_async_checkpointing=False, create=create
         )

@@ -1,0 +1,121 @@
+"""One ``jaxpg train`` run over two processes on localhost (jax.distributed, gloo CPU
+collectives): real subprocesses, a free port, and a deadline after which each process
+prints every thread's stack and exits, so a hang fails fast and says where it hung."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from flax import serialization
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The checks are about who computes and writes what, not speed: XLA's CPU backend
+# optimizations are turned down, which makes compiling (most of the time here) faster.
+FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+DEADLINE_S = 240
+# `python -m jaxpg`, with all threads' stacks dumped to stderr and exit 1 at the deadline.
+LAUNCH = ("import faulthandler, runpy, sys; faulthandler.dump_traceback_later(float(sys.argv[1]), exit=True); "
+          "sys.argv = ['jaxpg', *sys.argv[2:]]; runpy.run_module('jaxpg', run_name='__main__')")  # fmt: skip
+# a2c: one gradient step per update, so the program is small; eval and checkpoints on.
+TRAIN = ["train", "--algo", "a2c", "--env", "CartPole-v1", "--num-envs", "4", "--num-steps", "8",
+         "--total-timesteps", "192", "--hidden-sizes", "8", "--updates-per-chunk", "2",
+         "--checkpoint-every", "2", "--eval-every", "2", "--num-eval-envs", "2", "--quiet"]  # fmt: skip
+TIMING = {"sps", "wall_time_s"}
+DISTRIBUTED = ("JAXPG_COORDINATOR", "JAXPG_NUM_PROCESSES", "JAXPG_PROCESS_ID", "JAXPG_DISTRIBUTED")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED}  # only what `extra` says
+    return {**env, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), "JAX_PLATFORMS": "cpu",
+            "XLA_FLAGS": FAST_XLA, **extra}
+
+
+def _start(args, cwd, env):
+    return subprocess.Popen([sys.executable, "-c", LAUNCH, str(DEADLINE_S), *args], cwd=cwd, env=env,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def _finish(procs) -> list[tuple[str, str]]:
+    outs = [p.communicate(timeout=DEADLINE_S + 60) for p in procs]
+    for i, (p, (out, err)) in enumerate(zip(procs, outs)):
+        assert p.returncode == 0, f"process {i} exit {p.returncode}\n{out[-2000:]}\n{err[-6000:]}"
+    return outs
+
+
+def _rows(run_dir) -> list[dict]:
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        return [{k: v for k, v in json.loads(line).items() if k not in TIMING} for line in f]
+
+
+def test_two_process_train_equals_one_process(tmp_path):
+    """2 processes x 1 CPU device, 4 envs split 2 + 2: one run directory (the default
+    name, agreed from process 0), written by process 0 alone, checkpoints written by
+    both (orbax), and the same metrics rows and final parameters as one process with
+    the same 4 envs."""
+    port = _free_port()
+    procs = [_start(TRAIN, tmp_path, _env(JAXPG_COORDINATOR=f"localhost:{port}", JAXPG_NUM_PROCESSES="2",
+                                          JAXPG_PROCESS_ID=str(i))) for i in range(2)]  # fmt: skip
+    one = _start([*TRAIN, "--out", str(tmp_path / "one")], tmp_path, _env())
+    (out0, _), (out1, err1), _ = _finish([*procs, one])
+    (name,) = os.listdir(tmp_path / "runs")  # the name is process 0's, not one per process
+    two = tmp_path / "runs" / name
+    assert "(2 processes, 2 devices)" in out0 and "done: return" in out0
+    assert "done: return" not in out1 and "done: return" in err1  # the others: stderr only
+    assert sorted(os.listdir(two / "checkpoints")) == ["2", "4", "6"]
+    summary = json.loads((two / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["env_steps"] == 192
+    rows2, rows1 = _rows(two), _rows(tmp_path / "one")
+    assert [r["update"] for r in rows2] == [2, 4, 6] and len(rows1) == 3
+    assert all(np.isfinite(r["eval_return"]) for r in rows2)
+    for a, b in zip(rows2, rows1):
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-5, err_msg=k)
+    p2, p1 = (serialization.msgpack_restore((d / "params.msgpack").read_bytes()) for d in (two, tmp_path / "one"))
+    for x, y in zip(*(sorted(_leaves(p)) for p in (p2, p1))):
+        assert x[0] == y[0]
+        np.testing.assert_allclose(x[1], y[1], rtol=1e-5, atol=1e-7, err_msg=x[0])
+
+
+def _leaves(tree, prefix=""):
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            yield from _leaves(v, f"{prefix}/{k}")
+    else:
+        yield prefix, np.asarray(tree)
+
+
+def test_train_missing_peer_one_line_within_timeout(tmp_path):
+    """Only process 0 of 2 started: one line and exit 1 after JAXPG_DISTRIBUTED_TIMEOUT
+    (jax alone: 300 s of silence, then exit 134 with a C++ DEADLINE_EXCEEDED stack)."""
+    env = _env(JAXPG_COORDINATOR=f"localhost:{_free_port()}", JAXPG_NUM_PROCESSES="2", JAXPG_PROCESS_ID="0",
+               JAXPG_DISTRIBUTED_TIMEOUT="3")  # fmt: skip
+    r = subprocess.run([sys.executable, "-m", "jaxpg", *TRAIN, "--out", str(tmp_path / "r")], env=env,
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "not all 2 processes joined" in r.stderr and "within 3 s" in r.stderr
+    assert not os.path.exists(tmp_path / "r")  # nothing written before the peers joined
+
+
+@pytest.mark.slow  # two programs compile (1 and 2 devices)
+def test_gpu_suite_multi_device_part_on_two_cpu_devices():
+    """gpu_suite.py's multi_device part where more than one device is visible (2 CPU
+    devices here; the default smoke run has one and checks that it is skipped)."""
+    code = ("import json; from experiments import bench_multiprocess as b; from experiments.gpu_suite import SMOKE; "
+            "print('RESULT' + json.dumps(b.multi_device(SMOKE, print)))")  # fmt: skip
+    env = _env(XLA_FLAGS=FAST_XLA + " --xla_force_host_platform_device_count=2")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    doc = json.loads(next(x for x in r.stdout.splitlines() if x.startswith("RESULT"))[len("RESULT"):])
+    assert doc["devices"] == 2 and [x["devices"] for x in doc["runs"]] == [1, 2]
+    assert all(x["steps_per_s"] > 0 and x["env_steps"] == 3 * 2 * 8 * 8 for x in doc["runs"]) and doc["speedup"] > 0

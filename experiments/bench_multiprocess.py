@@ -32,7 +32,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from experiments.common import write_record  # noqa: E402
+from experiments.common import write_record
 
 RESULTS = os.path.join(ROOT, "experiments", "results")
 DISTRIBUTED = ("JAXPG_COORDINATOR", "JAXPG_NUM_PROCESSES", "JAXPG_PROCESS_ID", "JAXPG_DISTRIBUTED")
@@ -81,9 +81,9 @@ def to_markdown(doc: dict) -> str:
     lines = [
         f"# One run over several processes ({doc['config']})",
         "",
-        f"Machine: {doc['machine']}; load average before/after each case in the table. "
-        "All processes share the machine's cores: the ratio is the cost of splitting a run "
-        "over processes on one machine, not a speed-up.",
+        (f"Machine: {doc['machine']}; load average before/after each case in the table. "
+         "All processes share the machine's cores: the ratio is the cost of splitting a run "
+         "over processes on one machine, not a speed-up."),
         "",
         "| processes | train steps/s | ratio to 1 | compile s | command wall s | return | load before -> after |",
         "|---|---|---|---|---|---|---|",
@@ -126,7 +126,7 @@ def multi_device(scale: dict, log) -> dict:
         state, _ = fn(state, hp)  # the first chunk: warm-up
         t0 = time.perf_counter()
         for _ in range(s["chunks"]):
-            state, metrics = fn(state, hp)  # metrics come to the host: the chunk is done
+            state, _ = fn(state, hp)  # its metrics come to the host: the chunk is done
         dt = time.perf_counter() - t0
         runs.append({"devices": k, "compile_s": programs.compile_time, "steps_per_s": s["chunks"] * per_chunk / dt,
                      "env_steps": int(state.env_steps)})  # fmt: skip

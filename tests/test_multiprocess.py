@@ -4,6 +4,7 @@ prints every thread's stack and exits, so a hang fails fast and says where it hu
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,14 +17,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The checks are about who computes and writes what, not speed: XLA's CPU backend
 # optimizations are turned down, which makes compiling (most of the time here) faster.
 FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
-DEADLINE_S = 240
+DEADLINE_S = 420  # generous: a loaded 2-core machine compiles ~10x slower than an idle one
 # `python -m jaxpg`, with all threads' stacks dumped to stderr and exit 1 at the deadline.
 LAUNCH = ("import faulthandler, runpy, sys; faulthandler.dump_traceback_later(float(sys.argv[1]), exit=True); "
           "sys.argv = ['jaxpg', *sys.argv[2:]]; runpy.run_module('jaxpg', run_name='__main__')")  # fmt: skip
-# a2c: one gradient step per update, so the program is small; eval and checkpoints on.
+# CI size: a2c (one gradient step per update, so the program is small), 4 envs split
+# 2 + 2, two chunks of two updates, a collective checkpoint after each; no evaluation.
 TRAIN = ["train", "--algo", "a2c", "--env", "CartPole-v1", "--num-envs", "4", "--num-steps", "8",
-         "--total-timesteps", "192", "--hidden-sizes", "8", "--updates-per-chunk", "2",
-         "--checkpoint-every", "2", "--eval-every", "2", "--num-eval-envs", "2", "--quiet"]  # fmt: skip
+         "--total-timesteps", "128", "--hidden-sizes", "8", "--updates-per-chunk", "2",
+         "--checkpoint-every", "2", "--eval-every", "0", "--quiet"]  # fmt: skip
+# Slow: PPO (minibatches and epochs) with in-program evaluation, then a resume.
+TRAIN_PPO = ["train", "--algo", "ppo", "--env", "CartPole-v1", "--num-envs", "4", "--num-steps", "16",
+             "--total-timesteps", "768", "--num-minibatches", "2", "--update-epochs", "1", "--hidden-sizes", "8",
+             "--updates-per-chunk", "4", "--checkpoint-every", "4", "--eval-every", "4", "--num-eval-envs", "2",
+             "--quiet"]  # fmt: skip
 TIMING = {"sps", "wall_time_s"}
 DISTRIBUTED = ("JAXPG_COORDINATOR", "JAXPG_NUM_PROCESSES", "JAXPG_PROCESS_ID", "JAXPG_DISTRIBUTED")
 
@@ -57,34 +64,62 @@ def _rows(run_dir) -> list[dict]:
         return [{k: v for k, v in json.loads(line).items() if k not in TIMING} for line in f]
 
 
+def _two_processes(args, cwd):
+    port = _free_port()
+    return [_start(args, cwd, _env(JAXPG_COORDINATOR=f"localhost:{port}", JAXPG_NUM_PROCESSES="2",
+                                   JAXPG_PROCESS_ID=str(i))) for i in range(2)]  # fmt: skip
+
+
+def _assert_same_run(two, one, updates):
+    """Equal metrics rows (timing aside) and final parameters (bit-identical on the
+    machine this was written on; a tolerance for reductions split differently)."""
+    rows2, rows1 = _rows(two), _rows(one)
+    assert [r["update"] for r in rows2] == updates and [r["update"] for r in rows1] == updates
+    for a, b in zip(rows2, rows1):
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-5, err_msg=k)
+    p2, p1 = (serialization.msgpack_restore((d / "params.msgpack").read_bytes()) for d in (two, one))
+    leaves2, leaves1 = sorted(_leaves(p2)), sorted(_leaves(p1))
+    assert [n for n, _ in leaves2] == [n for n, _ in leaves1]
+    for (name, x), (_, y) in zip(leaves2, leaves1):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7, err_msg=name)
+
+
 def test_two_process_train_equals_one_process(tmp_path):
     """2 processes x 1 CPU device, 4 envs split 2 + 2: one run directory (the default
     name, agreed from process 0), written by process 0 alone, checkpoints written by
     both (orbax), and the same metrics rows and final parameters as one process with
     the same 4 envs."""
-    port = _free_port()
-    procs = [_start(TRAIN, tmp_path, _env(JAXPG_COORDINATOR=f"localhost:{port}", JAXPG_NUM_PROCESSES="2",
-                                          JAXPG_PROCESS_ID=str(i))) for i in range(2)]  # fmt: skip
+    procs = _two_processes(TRAIN, tmp_path)
     one = _start([*TRAIN, "--out", str(tmp_path / "one")], tmp_path, _env())
     (out0, _), (out1, err1), _ = _finish([*procs, one])
     (name,) = os.listdir(tmp_path / "runs")  # the name is process 0's, not one per process
     two = tmp_path / "runs" / name
     assert "(2 processes, 2 devices)" in out0 and "done: return" in out0
     assert "done: return" not in out1 and "done: return" in err1  # the others: stderr only
-    assert sorted(os.listdir(two / "checkpoints")) == ["2", "4", "6"]
+    assert sorted(os.listdir(two / "checkpoints")) == ["2", "4"]
     summary = json.loads((two / "summary.json").read_text())
-    assert summary["status"] == "completed" and summary["env_steps"] == 192
-    rows2, rows1 = _rows(two), _rows(tmp_path / "one")
-    assert [r["update"] for r in rows2] == [2, 4, 6] and len(rows1) == 3
-    assert all(np.isfinite(r["eval_return"]) for r in rows2)
-    for a, b in zip(rows2, rows1):
-        assert a.keys() == b.keys()
-        for k in a:
-            np.testing.assert_allclose(a[k], b[k], rtol=1e-5, err_msg=k)
-    p2, p1 = (serialization.msgpack_restore((d / "params.msgpack").read_bytes()) for d in (two, tmp_path / "one"))
-    for x, y in zip(*(sorted(_leaves(p)) for p in (p2, p1))):
-        assert x[0] == y[0]
-        np.testing.assert_allclose(x[1], y[1], rtol=1e-5, atol=1e-7, err_msg=x[0])
+    assert summary["status"] == "completed" and summary["env_steps"] == 128
+    _assert_same_run(two, tmp_path / "one", [2, 4])
+
+
+@pytest.mark.slow  # four programs compile, two of them twice (about 5 min at load 20 on 2 cores)
+def test_two_process_ppo_with_evaluation_resumes_like_one_process(tmp_path):
+    """PPO (shuffled minibatches) with in-program evaluation over 2 processes equals one
+    process; with its last checkpoint and outputs removed, a 2-process --resume reads
+    the collective checkpoint back (each process its own envs) and ends the same."""
+    two, one = tmp_path / "two", tmp_path / "one"
+    _finish([*_two_processes([*TRAIN_PPO, "--out", str(two)], tmp_path),
+             _start([*TRAIN_PPO, "--out", str(one)], tmp_path, _env())])  # fmt: skip
+    _assert_same_run(two, one, [4, 8, 12])
+    assert all(np.isfinite(r["eval_return"]) for r in _rows(two))
+    shutil.rmtree(two / "checkpoints" / "12")
+    for name in ("summary.json", "params.msgpack"):
+        (two / name).unlink()
+    _finish(_two_processes(["train", "--resume", str(two), "--quiet"], tmp_path))
+    assert json.loads((two / "summary.json").read_text())["resumed_from_update"] == 8
+    _assert_same_run(two, one, [4, 8, 12])
 
 
 def _leaves(tree, prefix=""):

@@ -69,9 +69,10 @@ class Checkpointer:
             # the process holding its replica 0. Orbax's default splits every replicated
             # array over the processes, compiling a slicing program per array (minutes on
             # a loaded CPU for a small model).
-            ocp.type_handlers.register_type_handler(
-                jax.Array, ocp.type_handlers.ArrayHandler(use_replica_parallel=False), override=True
-            )
+            with _quiet_absl():  # "overriding jax.Array": that is the point
+                ocp.type_handlers.register_type_handler(
+                    jax.Array, ocp.type_handlers.ArrayHandler(use_replica_parallel=False), override=True
+                )
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, enable_async_checkpointing=False, create=create
         )

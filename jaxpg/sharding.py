@@ -16,7 +16,10 @@ partitioner propagates the input sharding through the jitted program.
 Multi-host: call :func:`initialize_distributed` (a thin wrapper around
 ``jax.distributed.initialize``) at the start of every process; ``jax.devices()``
 then lists the devices of all hosts, the mesh spans them, and :func:`to_host`
-gathers a globally sharded result onto every host.
+gathers a globally sharded result onto every host. One run over several processes
+starts from the same state on each (one seed) and :func:`shard_env_axis` makes it a
+global array; :func:`primary_first`, :func:`agree_on` and :func:`any_process` keep
+the host-side decisions (the run directory, its name, when to stop) the same on all.
 """
 
 from __future__ import annotations

@@ -78,7 +78,10 @@ def _assert_same_run(two, one, updates):
     for a, b in zip(rows2, rows1):
         assert a.keys() == b.keys()
         for k in a:
-            np.testing.assert_allclose(a[k], b[k], rtol=1e-5, err_msg=k)
+            if isinstance(a[k], float | int) and isinstance(b[k], float | int):
+                np.testing.assert_allclose(a[k], b[k], rtol=1e-5, err_msg=k)
+            else:
+                assert a[k] == b[k], k  # None where a metric was not measured (no evaluation)
     p2, p1 = (serialization.msgpack_restore((d / "params.msgpack").read_bytes()) for d in (two, one))
     leaves2, leaves1 = sorted(_leaves(p2)), sorted(_leaves(p1))
     assert [n for n, _ in leaves2] == [n for n, _ in leaves1]
@@ -154,3 +157,14 @@ def test_gpu_suite_multi_device_part_on_two_cpu_devices():
     doc = json.loads(next(x for x in r.stdout.splitlines() if x.startswith("RESULT"))[len("RESULT"):])
     assert doc["devices"] == 2 and [x["devices"] for x in doc["runs"]] == [1, 2]
     assert all(x["steps_per_s"] > 0 and x["env_steps"] == 3 * 2 * 8 * 8 for x in doc["runs"]) and doc["speedup"] > 0
+
+
+def test_host_agreement_helpers_in_one_process():
+    """With one process each helper is the plain operation (no collective, no jax.distributed)."""
+    from jaxpg.errors import JaxpgError
+    from jaxpg.sharding import any_process, check_envs_divide, is_primary, primary_first
+
+    assert is_primary() and primary_first(lambda a, b: a + b, 2, 3) == 5 and any_process(15) == 15
+    check_envs_divide(3)  # one process: any number of envs (an uneven split stays unsharded)
+    with pytest.raises(JaxpgError, match="boom"):
+        primary_first(lambda: (_ for _ in ()).throw(JaxpgError("boom")))

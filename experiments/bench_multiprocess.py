@@ -92,6 +92,7 @@ def to_markdown(doc: dict) -> str:
         lines.append(f"| {r['processes']} | {r['steps_per_s']:,.0f} | {r['ratio_to_1']:.2f} | "
                      f"{r['compile_time_s']:.1f} | {r['command_wall_s']:.1f} | {r['episode_return']:.1f} | "
                      f"{r['load_before']} -> {r['load_after']} |")  # fmt: skip
+    lines += [f"\n{f['processes']} processes: failed ({f['error'][:200]})" for f in doc.get("failed", [])]
     return "\n".join(lines) + "\n"
 
 
@@ -150,26 +151,29 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     flags = ["--algo", a.algo, "--env", a.env, "--num-envs", str(a.num_envs),
              "--total-timesteps", str(a.total_timesteps), "--eval-every", "0"]  # fmt: skip
-    runs = []
+    doc = {"bench": "bench_multiprocess", "config": " ".join(flags), "machine": f"{os.cpu_count()} cores",
+           "started": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": [], "failed": []}  # fmt: skip
+    stem = os.path.join(RESULTS, f"bench_multiprocess_cpu{a.tag}")
     with tempfile.TemporaryDirectory(prefix="bench_multiprocess_") as tmp:
         for n in a.processes:
             before = load()
-            r = train_over(n, flags, os.path.join(tmp, f"p{n}"), a.timeout_s)
+            try:
+                r = train_over(n, flags, os.path.join(tmp, f"p{n}"), a.timeout_s)
+            except (RuntimeError, subprocess.TimeoutExpired, OSError) as e:  # recorded; the other cases go on
+                doc["failed"].append({"processes": n, "error": str(e)[:500], "load_before": before})
+                print(f"{n} process(es): FAILED: {str(e)[:200]}", flush=True)
+                continue
             r.update(load_before=before, load_after=load())
-            runs.append(r)
+            doc["runs"].append(r)
             print(f"{n} process(es): {r['steps_per_s']:,.0f} steps/s, compile {r['compile_time_s']:.1f} s, "
                   f"wall {r['command_wall_s']:.1f} s, load {r['load_before']} -> {r['load_after']}", flush=True)
-    base = next((r["steps_per_s"] for r in runs if r["processes"] == 1), runs[0]["steps_per_s"])
-    for r in runs:
-        r["ratio_to_1"] = r["steps_per_s"] / base
-    doc = {"bench": "bench_multiprocess", "config": " ".join(flags), "machine": f"{os.cpu_count()} cores",
-           "started": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": runs}  # fmt: skip
-    stem = os.path.join(RESULTS, f"bench_multiprocess_cpu{a.tag}")
-    write_record(stem + ".json", doc)
-    with open(stem + ".md", "w") as f:
-        f.write(to_markdown(doc))
-    print(f"wrote {stem}.json and {stem}.md")
-    return 0
+            base = next((x["steps_per_s"] for x in doc["runs"] if x["processes"] == 1), doc["runs"][0]["steps_per_s"])
+            for x in doc["runs"]:
+                x["ratio_to_1"] = x["steps_per_s"] / base
+            write_record(stem + ".json", doc)  # after every case: a cut-off run keeps what it measured
+            with open(stem + ".md", "w") as f:
+                f.write(to_markdown(doc))
+    return 0 if doc["runs"] else 1
 
 
 if __name__ == "__main__":

@@ -63,10 +63,6 @@ def initialize_distributed(
     if (num_processes or 1) > 1 and env.get("JAX_PLATFORMS", "").startswith("cpu"):
         # CPU collectives across processes need an explicit implementation.
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    # jax's preemption service installs a C++ SIGTERM handler that only records a notice
-    # nobody here reads: SIGTERM would no longer reach jaxpg's handlers (stop at the next
-    # chunk boundary, checkpointed, agreed across processes).
-    jax.config.update("jax_enable_preemption_service", False)
     timeout = _timeout_s(env.get("JAXPG_DISTRIBUTED_TIMEOUT"))
     # jax waits initialization_timeout for every peer and then aborts in C++ (exit 134,
     # a DEADLINE_EXCEEDED stack); our timer fires first and ends the process with one line.

@@ -97,9 +97,12 @@ def _timeout_s(text: str | None) -> int:
 
 
 def _no_peers(address, num_processes, timeout) -> None:
-    os.write(2, (f"jaxpg: not all {num_processes} processes joined {address} within {timeout} s "
-                 "(JAXPG_DISTRIBUTED_TIMEOUT): start every process with the same JAXPG_COORDINATOR "
-                 "and JAXPG_NUM_PROCESSES and its own JAXPG_PROCESS_ID\n").encode())  # fmt: skip
+    try:
+        os.write(2, (f"jaxpg: not all {num_processes} processes joined {address} within {timeout} s "
+                     "(JAXPG_DISTRIBUTED_TIMEOUT): start every process with the same JAXPG_COORDINATOR "
+                     "and JAXPG_NUM_PROCESSES and its own JAXPG_PROCESS_ID\n").encode())  # fmt: skip
+    except OSError:  # stderr gone: exit all the same
+        pass
     os._exit(1)
 
 

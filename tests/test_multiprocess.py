@@ -168,3 +168,25 @@ def test_host_agreement_helpers_in_one_process():
     check_envs_divide(3)  # one process: any number of envs (an uneven split stays unsharded)
     with pytest.raises(JaxpgError, match="boom"):
         primary_first(lambda: (_ for _ in ()).throw(JaxpgError("boom")))
+
+
+def test_sigterm_while_waiting_for_peers_exits_even_with_stderr_gone(tmp_path):
+    """A process whose stderr reader has died (a launcher killed first) and that is still
+    waiting for its peers: SIGTERM ends it at once with exit 143. (It used to ignore the
+    signal: writing the one line raised BrokenPipeError in the thread that exits.)"""
+    import signal
+    import time
+
+    env = _env(JAXPG_COORDINATOR=f"localhost:{_free_port()}", JAXPG_NUM_PROCESSES="2", JAXPG_PROCESS_ID="0",
+               JAXPG_DISTRIBUTED_TIMEOUT="120")  # fmt: skip
+    p = subprocess.Popen([sys.executable, "-m", "jaxpg", *TRAIN, "--out", str(tmp_path / "r")], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        time.sleep(6)  # in jax.distributed.initialize, waiting for process 1 (never started)
+        p.stderr.close()
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import importlib.util
+import os
 import signal
 import sys
 from dataclasses import dataclass
@@ -89,7 +90,7 @@ def resume(argv: list[str], run_dir: str) -> int:
         checkpoint_every=saved.options.get("checkpoint_every"),
         keep_checkpoints=saved.options.get("keep_checkpoints", 3),
     )  # fmt: skip
-    result = run(saved.config, saved.hparams, options, schedule=schedule)
+    result = run_with_peers(run_dir, saved.config, saved.hparams, options, schedule=schedule)
     return report(result.summary, run_dir)
 
 
@@ -124,6 +125,23 @@ def report(s: dict, out: str) -> int:
         f"{s['sps']:,.0f} steps/s) on {s['device']}"
     )
     return 0
+
+
+def run_with_peers(out: str, *args, **kwargs):
+    """:func:`run`; with several processes, a collective that fails (a peer died: its
+    socket is closed) ends this process with one line and exit 1 at once. Otherwise a
+    Python traceback follows, then jax's shutdown waits for the dead peer's heartbeat
+    and aborts (exit 134, ~60 lines of C++ stack, 80 s later in our try)."""
+    try:
+        return run(*args, **kwargs)
+    except Exception as e:  # noqa: BLE001 - gloo/XLA raise ValueError, XlaRuntimeError, ...
+        if jax.process_count() == 1 or isinstance(e, JaxpgError):
+            raise
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        os.write(2, (f"jaxpg train: stopped: process {jax.process_index()} lost its peers ({first}); "
+                     f"continue from the last checkpoint with: jaxpg train --resume {out} "
+                     "(on every process)\n").encode())  # fmt: skip
+        os._exit(1)  # not jax's shutdown: it waits at a barrier for the dead process
 
 
 def say(text: str) -> None:
@@ -168,7 +186,7 @@ def main(argv: list[str]) -> int:
     note = no_preset_note(args.config.algo, args.config.env)
     if note:
         say(f"jaxpg train: {note}")
-    result = run(args.config, args.hparams, options, schedule=schedule)
+    result = run_with_peers(out, args.config, args.hparams, options, schedule=schedule)
     return report(result.summary, out)
 
 

@@ -134,7 +134,7 @@ def run_with_peers(out: str, *args, **kwargs):
     and aborts (exit 134, ~60 lines of C++ stack, 80 s later in our try)."""
     try:
         return run(*args, **kwargs)
-    except Exception as e:  # noqa: BLE001 - gloo/XLA raise ValueError, XlaRuntimeError, ...
+    except Exception as e:  # gloo and XLA raise ValueError, XlaRuntimeError, ...
         if jax.process_count() == 1 or isinstance(e, JaxpgError):
             raise
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]

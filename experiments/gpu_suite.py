@@ -28,6 +28,9 @@ Parts, in order (each one's figures are written as soon as it ends):
 11. ``policy_paths``: PPO on ``Breakout-MinAtar`` with a GRU policy at 2048 envs and
     the CNN encoder at 1024 envs, each against the MLP policy at the same envs:
     compile, steady steps/s, time per env step over the MLP's.
+12. ``multi_device``: one halfcheetah PPO run's steady steps/s with its envs on 1 device
+    and split over all N visible devices (``bench_multiprocess.multi_device``); with one
+    device: "one device: skipped".
 
 **Unmeasured parts first.** When ``experiments/results/gpu_suite_<device>.json`` (the
 committed results for this device kind) exists, parts it holds without error run
@@ -73,6 +76,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from experiments import bench_multiprocess
 from experiments import suite_parts as parts
 from experiments.bench_brax import hardware
 from experiments.common import write_record as write_json
@@ -95,6 +99,8 @@ FULL = dict(
     craftax=dict(num_envs=1024, chunk_updates=8, max_steps=30_000_000),
     policy_paths=dict(env="Breakout-MinAtar", cases=[("mlp", 2048), ("gru", 2048), ("mlp", 1024), ("cnn", 1024)],
                       num_steps=128, epochs=4, minibatches=8, hidden=128, chunk_updates=2, chunks=4),
+    # One run's envs on 1 device vs split over all N (skipped with one device).
+    multi_device=dict(env="brax/halfcheetah", num_envs=2048, num_steps=20, chunk_updates=4, chunks=3),
     cold_warm={"halfcheetah": ["train", "--env", "brax/halfcheetah", "--total-timesteps", "3e7"],
                "cartpole_2048_agents": ["sweep", "--seeds", "2048", "--num-envs", "16", "--num-steps", "128",
                                         "--total-timesteps", "5e5", "--no-plot"]},
@@ -124,6 +130,8 @@ SMOKE = dict(
     spinningup=dict(smoke=True),
     # One small case (CartPole compiles faster than brax/fast); the sweep case runs the same code.
     cold_warm={"halfcheetah": ["train", "--num-envs", "8", "--total-timesteps", "4096"]},
+    multi_device=dict(env="CartPole-v1", num_envs=8, num_steps=8, chunk_updates=2, chunks=2,
+                      overrides=dict(update_epochs=1, num_minibatches=2)),
     published={"brax/fast": dict(targets=[1e9], cap_s=5, eval_envs=4, reference="smoke")},
     # One program through both new paths (the default suite's time budget).
     policy_paths=dict(env="Breakout-MinAtar", cases=[("cnn+gru", 4)], num_steps=4,
@@ -132,7 +140,8 @@ SMOKE = dict(
 # Seconds a part needs at least (full scale) to be worth starting; smoke starts all.
 MIN_S = {"env_ceiling": 20, "halfcheetah_ppo": 120, "halfcheetah_preset": 0, "brax_presets": 150,
          "cartpole_agents": 45, "memory": 15, "profile": 90, "spinningup": 60,
-         "craftax_ppo": 120, "cold_warm": 120, "pbt_population": 120, "policy_paths": 90}  # fmt: skip
+         "craftax_ppo": 120, "cold_warm": 120, "pbt_population": 120, "policy_paths": 90,
+         "multi_device": 240}  # fmt: skip
 
 
 def device_slug(hw: dict) -> str:
@@ -280,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         ("craftax_ppo", lambda: parts.craftax_ppo(scale, dl(), log)),
         ("cold_warm", lambda: parts.cold_warm(scale, dl(), log)),
         ("policy_paths", lambda: parts.policy_paths(scale, dl(), log)),
+        ("multi_device", lambda: bench_multiprocess.multi_device(scale, log)),
     ]  # fmt: skip
     fns = dict(todo)
     names = [n for n, _ in todo if a.parts is None or n in a.parts]
@@ -402,6 +412,13 @@ def to_markdown(doc: dict) -> str:
                   f"{_f(c.get('steady_steps_per_s'))} | {_f(c.get('time_per_step_over_mlp'), '{:.2f}x')} |"
                   for c in pp["cases"]]  # fmt: skip
         lines.append("")
+    md = P.get("multi_device", {})
+    if "runs" in md:
+        lines.append(f"One {md['algo']} run on {md['env']} ({md['num_envs']} envs) over 1 / {md['devices']} devices: "
+                     + " / ".join(f"{_f(r['steps_per_s'])}" for r in md["runs"])
+                     + f" steps/s ({md['speedup']:.2f}x).\n")  # fmt: skip
+    elif "skipped" in md:
+        lines.append(f"- multi_device: {md['skipped']}")
     for name, r in P.items():
         if "error" in r:
             lines.append(f"- {name} FAILED: {r['error']}")

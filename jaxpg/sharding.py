@@ -16,7 +16,10 @@ partitioner propagates the input sharding through the jitted program.
 Multi-host: call :func:`initialize_distributed` (a thin wrapper around
 ``jax.distributed.initialize``) at the start of every process; ``jax.devices()``
 then lists the devices of all hosts, the mesh spans them, and :func:`to_host`
-gathers a globally sharded result onto every host.
+gathers a globally sharded result onto every host. One run over several processes
+starts from the same state on each (one seed) and :func:`shard_env_axis` makes it a
+global array; :func:`primary_first`, :func:`agree_on` and :func:`any_process` keep
+the host-side decisions (the run directory, its name, when to stop) the same on all.
 """
 
 from __future__ import annotations
@@ -94,9 +97,12 @@ def _timeout_s(text: str | None) -> int:
 
 
 def _no_peers(address, num_processes, timeout) -> None:
-    os.write(2, (f"jaxpg: not all {num_processes} processes joined {address} within {timeout} s "
-                 "(JAXPG_DISTRIBUTED_TIMEOUT): start every process with the same JAXPG_COORDINATOR "
-                 "and JAXPG_NUM_PROCESSES and its own JAXPG_PROCESS_ID\n").encode())  # fmt: skip
+    try:
+        os.write(2, (f"jaxpg: not all {num_processes} processes joined {address} within {timeout} s "
+                     "(JAXPG_DISTRIBUTED_TIMEOUT): start every process with the same JAXPG_COORDINATOR "
+                     "and JAXPG_NUM_PROCESSES and its own JAXPG_PROCESS_ID\n").encode())  # fmt: skip
+    except OSError:  # stderr gone: exit all the same
+        pass
     os._exit(1)
 
 
@@ -161,12 +167,64 @@ def shard_env_axis(state: Any, num_envs: int, mesh: Mesh | None = None) -> Any:
     """Split a train state's envs over all devices (a no-op on one device).
 
     When ``num_envs`` does not divide by the device count the state is left where
-    it is: sharding would need padded envs, which would change the run.
+    it is: sharding would need padded envs, which would change the run. With several
+    processes the state (the same on every process: one seed, one program) becomes a
+    global array, each process placing the slices of its own devices; there the envs
+    must divide (see :func:`check_envs_divide`).
     """
     mesh = mesh or make_mesh(ENVS)
     if mesh.size == 1 or num_envs % mesh.size:
         return state
-    return jax.device_put(state, env_axis_sharding(state, num_envs, mesh))
+    shardings = env_axis_sharding(state, num_envs, mesh)
+    if jax.process_count() == 1:
+        return jax.device_put(state, shardings)
+    host = jax.device_get(state)  # this process's copy, on its own devices until now
+    return jax.tree.map(lambda x, s: jax.make_array_from_callback(np.shape(x), s, lambda i: np.asarray(x)[i]),
+                        host, shardings)  # fmt: skip
+
+
+def check_envs_divide(num_envs: int) -> None:
+    """One run over several processes splits its envs evenly over every device."""
+    n, p = jax.device_count(), jax.process_count()
+    if p > 1 and num_envs % n:
+        raise JaxpgError(f"num_envs={num_envs} does not split over the {n} devices of {p} processes: "
+                         f"use a multiple of {n}")  # fmt: skip
+
+
+def is_primary() -> bool:
+    """Process 0 (the only one of a multi-process run that writes files)."""
+    return jax.process_index() == 0
+
+
+def primary_first(fn, *args):
+    """``fn(*args)`` on process 0 only (creating a run directory, say); the others
+    return ``None`` once it is done. An error on process 0 is raised there as it is
+    and on every other process as one line, so no process waits for a peer that
+    has stopped."""
+    if jax.process_count() == 1:
+        return fn(*args)
+    result, error, failure = None, "", None
+    if is_primary():
+        try:
+            result = fn(*args)
+        except Exception as e:  # noqa: BLE001 - re-raised below, after the others know
+            failure, error = e, (str(e).strip().splitlines() or [type(e).__name__])[0] or type(e).__name__
+    error = agree_on(error)
+    if failure is not None:
+        raise failure
+    if error:
+        raise JaxpgError(f"process 0 stopped: {error}")
+    return result
+
+
+def any_process(value: int) -> int:
+    """The largest of every process's ``value`` (a signal number, 0 for none): one
+    small host collective, so every process stops at the same chunk."""
+    if jax.process_count() == 1:
+        return value
+    from jax.experimental import multihost_utils
+
+    return int(np.max(multihost_utils.process_allgather(np.array([value], np.int32))))
 
 
 def to_host(tree: Any) -> Any:

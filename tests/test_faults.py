@@ -263,11 +263,3 @@ def test_missing_peer_one_line_within_timeout(tmp_path):
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "not all 2 processes joined" in r.stderr and "within 3 s" in r.stderr
     assert not os.path.exists(tmp_path / "s")  # nothing written before the peers joined
-
-
-def test_train_refuses_distributed_settings_in_one_line():
-    env = _distributed_env(_free_port(), 2, 0)
-    r = subprocess.run([sys.executable, "-m", "jaxpg", "train", "--quiet"], env=env, capture_output=True,
-                       text=True, timeout=240)  # fmt: skip
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
-    assert "jaxpg train runs in one process and does not read JAXPG_COORDINATOR" in r.stderr

@@ -20,7 +20,7 @@ sys.path.insert(0, ROOT)
 
 PARTS = ("env_ceiling", "halfcheetah_ppo", "halfcheetah_preset", "cartpole_agents", "memory",
          "profile", "brax_presets", "spinningup", "craftax_ppo", "cold_warm", "pbt_population",
-         "policy_paths")  # fmt: skip
+         "policy_paths", "multi_device")  # fmt: skip
 FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 
 
@@ -56,6 +56,7 @@ def test_gpu_suite_smoke_runs_every_part(tmp_path):
     assert "smoke" in parts["craftax_ppo"]["skipped"]
     (path,) = parts["policy_paths"]["cases"]  # the GRU and CNN paths in one tiny program
     assert path["path"] == "cnn+gru" and path["steady_steps_per_s"] > 0
+    assert parts["multi_device"]["skipped"] == "one device: skipped"  # 1 CPU device here (N: slow test)
     # The compilation cache: a second process gets its programs from the first one's
     # cache, counted by JAX's cache-hit events (summary.json), never by a wall time.
     cw = parts["cold_warm"]["cases"]["halfcheetah"]

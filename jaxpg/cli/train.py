@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import Annotated
 
+import jax
 import tyro
 
 from jaxpg.cli.common import check_out, parse_flags, preparse_algo_env, timestamped_dir
@@ -27,6 +28,7 @@ from jaxpg.runner.loop import run
 from jaxpg.runner.options import RunOptions
 from jaxpg.runner.rundir import load_run_config, read_config_json
 from jaxpg.runner.signals import startup_hint
+from jaxpg.sharding import agree_on, initialize_distributed, is_primary
 from jaxpg.validation import validate
 
 
@@ -82,13 +84,13 @@ def resume(argv: list[str], run_dir: str) -> int:
     segments = read_config_json(run_dir).get("schedule")
     schedule = schedule_from_list(saved.hparams, segments) if segments else None
     startup_hint(f"nothing new to save; continue with: jaxpg train --resume {run_dir}")
-    print(f"jaxpg train: resuming {run_dir} ({saved.config.algo} on {saved.config.env})")
+    say(f"jaxpg train: resuming {run_dir} ({saved.config.algo} on {saved.config.env})")
     options = RunOptions(
         seed=saved.seed, out_dir=run_dir, progress="--quiet" not in argv, resume=True,
         checkpoint_every=saved.options.get("checkpoint_every"),
         keep_checkpoints=saved.options.get("keep_checkpoints", 3),
     )  # fmt: skip
-    result = run(saved.config, saved.hparams, options, schedule=schedule)
+    result = run_with_peers(run_dir, saved.config, saved.hparams, options, schedule=schedule)
     return report(result.summary, run_dir)
 
 
@@ -117,7 +119,7 @@ def report(s: dict, out: str) -> int:
             file=sys.stderr,
         )
         return 1
-    print(
+    say(
         f"done: return {s['episode_return']:.1f} after {s['env_steps']:,} steps in "
         f"{s['wall_time_s']:.1f} s (compile {s['compile_time_s']:.1f} s, "
         f"{s['sps']:,.0f} steps/s) on {s['device']}"
@@ -125,23 +127,33 @@ def report(s: dict, out: str) -> int:
     return 0
 
 
-DISTRIBUTED_VARS = ("JAXPG_COORDINATOR", "JAXPG_NUM_PROCESSES", "JAXPG_PROCESS_ID", "JAXPG_DISTRIBUTED")
+def run_with_peers(out: str, *args, **kwargs):
+    """:func:`run`; with several processes, a collective that fails (a peer died: its
+    socket is closed) ends this process with one line and exit 1 at once. Otherwise a
+    Python traceback follows, then jax's shutdown waits for the dead peer's heartbeat
+    and aborts (exit 134, ~60 lines of C++ stack, 80 s later in our try)."""
+    try:
+        return run(*args, **kwargs)
+    except Exception as e:  # gloo and XLA raise ValueError, XlaRuntimeError, ...
+        if jax.process_count() == 1 or isinstance(e, JaxpgError):
+            raise
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        os.write(2, (f"jaxpg train: stopped: process {jax.process_index()} lost its peers ({first}); "
+                     f"continue from the last checkpoint with: jaxpg train --resume {out} "
+                     "(on every process)\n").encode())  # fmt: skip
+        os._exit(1)  # not jax's shutdown: it waits at a barrier for the dead process
 
 
-def refuse_distributed() -> None:
-    """``jaxpg train`` is one process: with the distributed settings each process would
-    train the whole run alone and all would write one directory. Refuse in one line."""
-    given = [v for v in DISTRIBUTED_VARS if os.environ.get(v)]
-    if given:
-        raise JaxpgError(
-            f"jaxpg train runs in one process and does not read {', '.join(given)}: unset them "
-            "(one run uses all of this host's devices), or train several agents over processes "
-            "with jaxpg sweep"
-        )
+def say(text: str) -> None:
+    """A status line: stdout on process 0, stderr on the others of a multi-process run."""
+    print(text, file=sys.stdout if is_primary() else sys.stderr)
 
 
 def main(argv: list[str]) -> int:
-    refuse_distributed()
+    # With JAXPG_COORDINATOR/JAXPG_NUM_PROCESSES/JAXPG_PROCESS_ID (or JAXPG_DISTRIBUTED=1)
+    # one run spans every process: its envs split over all their devices, parameters
+    # replicated, process 0 writing the files. Joined before any jax work.
+    initialize_distributed()
     run_dir = preparse_resume(argv)
     if run_dir is not None:
         return resume(argv, run_dir)
@@ -158,7 +170,8 @@ def main(argv: list[str]) -> int:
     schedule = schedule_from_list(args.hparams, segments) if schedule_file else None
     if schedule_file and not any(a.split("=")[0] == "--seed" for a in argv):
         args.seed = file_seed  # the seed of the member the schedule's policy descends from
-    out = args.out or timestamped_dir(f"{args.config.algo}-{args.config.env}-s{args.seed}")
+    # Process 0's name on every process (a timestamp and a random suffix differ).
+    out = agree_on(args.out or timestamped_dir(f"{args.config.algo}-{args.config.env}-s{args.seed}"))
     options = RunOptions(
         seed=args.seed, out_dir=out, progress=not args.quiet, overwrite=args.overwrite,
         checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
@@ -168,11 +181,12 @@ def main(argv: list[str]) -> int:
     if args.wandb and importlib.util.find_spec("wandb") is None:
         raise JaxpgError("--wandb needs the wandb package: pip install wandb (or pip install -e '.[wandb]')")
     startup_hint("nothing was trained yet; run the same command again")
-    print(f"jaxpg train: {args.config.algo} on {args.config.env}, writing {out}")
+    say(f"jaxpg train: {args.config.algo} on {args.config.env}, writing {out}"
+        + (f" ({jax.process_count()} processes, {jax.device_count()} devices)" if jax.process_count() > 1 else ""))
     note = no_preset_note(args.config.algo, args.config.env)
     if note:
-        print(f"jaxpg train: {note}")
-    result = run(args.config, args.hparams, options, schedule=schedule)
+        say(f"jaxpg train: {note}")
+    result = run_with_peers(out, args.config, args.hparams, options, schedule=schedule)
     return report(result.summary, out)
 
 

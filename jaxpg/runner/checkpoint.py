@@ -64,6 +64,15 @@ class Checkpointer:
                 f"no checkpoints in {run_dir} ({self.directory} missing): "
                 "it is not a run directory written with checkpoints; start a new run instead"
             )
+        if jax.process_count() > 1:
+            # Several processes: each replicated array (the parameters) is written once, by
+            # the process holding its replica 0. Orbax's default splits every replicated
+            # array over the processes, compiling a slicing program per array (minutes on
+            # a loaded CPU for a small model).
+            with _quiet_absl():  # "overriding jax.Array": that is the point
+                ocp.type_handlers.register_type_handler(
+                    jax.Array, ocp.type_handlers.ArrayHandler(use_replica_parallel=False), override=True
+                )
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, enable_async_checkpointing=False, create=create
         )
@@ -230,10 +239,15 @@ def _check_shapes(manager, step: int, abstract_state, where: str) -> None:
         )
 
 
+def _dtype(x) -> np.dtype:
+    # A leaf sharded over several processes cannot be copied to one host: ask it.
+    return np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+
+
 def _check_leaves(state, abstract_state, where: str) -> None:
     got, want = jax.tree.leaves(state), jax.tree.leaves(abstract_state)
     bad = len(got) != len(want) or any(
-        np.shape(g) != tuple(w.shape) or np.asarray(g).dtype != w.dtype for g, w in zip(got, want)
+        np.shape(g) != tuple(w.shape) or _dtype(g) != w.dtype for g, w in zip(got, want)
     )
     if bad:
         raise JaxpgError(

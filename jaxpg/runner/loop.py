@@ -38,7 +38,8 @@ from jaxpg.runner.rundir import (RunLock, describe_env_object, holds_run, prepar
 from jaxpg.runner.signals import done_starting, signal_name, stop_on_signals
 from jaxpg.runner.trainer import Trainer, make_trainer
 from jaxpg.runner.watchdog import ChunkWatchdog
-from jaxpg.sharding import shard_env_axis
+from jaxpg.sharding import (ENVS, any_process, check_envs_divide, env_axis_sharding, is_primary, make_mesh,
+                             primary_first, shard_env_axis, to_host)
 from jaxpg.validation import validate
 
 # Rows kept in memory: enough for any plot, bounded so that a run with tiny chunks
@@ -132,7 +133,9 @@ class ChunkPrograms:
 
         def run_n(state: TrainState, hp: HParams):
             state, metrics = compiled(state, hp, np.int32(n))
-            return state, jax.tree.map(lambda x: x[:n], jax.device_get(metrics))
+            # Per-update scalars, replicated by the program's reductions: copied from this
+            # process's devices (no collective; a sharded output would be gathered once).
+            return state, jax.tree.map(lambda x: x[:n], to_host(metrics))
 
         return run_n
 
@@ -158,7 +161,7 @@ class Outputs:
             self.last_saved = self.good["update"]
 
     def open_logger(self, options: RunOptions) -> None:
-        if not options.out_dir:
+        if not options.out_dir or not is_primary():  # several processes: process 0 writes
             return
         self.logger = RunLogger(options.out_dir, append=options.resume, wandb_project=options.wandb_project)
         if not options.resume:
@@ -203,14 +206,18 @@ def open_outputs(options: RunOptions, meta) -> Outputs:
     """
     if not options.out_dir:
         return Outputs(None, None, meta, {})
-    lock = prepare_run_dir(options.out_dir, options.resume, options.overwrite)
+    # Several processes: process 0 prepares and locks the directory; the others follow
+    # (or stop with its one-line error). The checkpointer is shared: orbax writes
+    # collectively, each process its own shards.
+    lock = primary_first(prepare_run_dir, options.out_dir, options.resume, options.overwrite)
     try:
         # A start that died before its first checkpoint has no checkpoints/ to resume from.
         create = not options.resume or not holds_run(options.out_dir)
         ckpt = Checkpointer(options.out_dir, keep=options.keep_checkpoints, create=create)
         return Outputs(None, ckpt, meta, {}, lock=lock)
     except BaseException:
-        lock.release()
+        if lock:
+            lock.release()
         raise
 
 
@@ -224,9 +231,12 @@ def restore_latest(trainer: Trainer, out: Outputs, out_dir: str, seed: int, hp, 
             raise JaxpgError(f"no complete checkpoint in {out.ckpt.directory}: nothing to resume; start a new run")
         print(f"jaxpg: {out_dir} stopped before its first checkpoint: starting it from update 0 "
               "with its saved config", file=sys.stderr)  # fmt: skip
-        truncate_metrics(out_dir, 0)
+        primary_first(truncate_metrics, out_dir, 0)
         return None
     abstract = jax.eval_shape(trainer.init, jax.random.PRNGKey(seed), hp)
+    if jax.process_count() > 1:  # each process reads the shards of its own devices
+        shardings = env_axis_sharding(abstract, trainer.ctx.config.num_envs, make_mesh(ENVS))
+        abstract = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, shardings)
     for i, step in enumerate(reversed(steps)):
         where = os.path.join(out.ckpt.directory, str(step))
         check_compatible(out.ckpt.read_meta(step).get("config", {}), out.meta["config"], where)
@@ -234,12 +244,12 @@ def restore_latest(trainer: Trainer, out: Outputs, out_dir: str, seed: int, hp, 
             state, _ = out.ckpt.restore(abstract, step)
             break
         except CorruptCheckpoint as e:
-            if i == len(steps) - 1:
+            if i == len(steps) - 1 or jax.process_count() > 1:  # several processes: no fallback yet
                 raise
             aside = out.ckpt.set_aside(step)
             print(f"jaxpg: {e.where} is unreadable ({e.reason}); moved to {aside}; resuming from "
                   "the checkpoint before it", file=sys.stderr)  # fmt: skip
-    for row in truncate_metrics(out_dir, int(state.update)):
+    for row in primary_first(truncate_metrics, out_dir, int(state.update)) or []:
         history.add(row)
     out.last_saved = int(state.update)
     return state
@@ -266,10 +276,14 @@ def train_chunks(trainer, programs, state, hp, out: Outputs, history, options: R
     watchdog = options.watchdog or ChunkWatchdog()
     done, chunk, num_updates = int(state.update), config.chunk, config.num_updates
     stop, train_time, monitor = Stop(), 0.0, HealthMonitor()
-    bar = Progress(config.total_timesteps, enabled=options.progress, title=f"{config.algo} on {config.env}")
+    bar = Progress(config.total_timesteps, enabled=options.progress and is_primary(),
+                   title=f"{config.algo} on {config.env}")  # fmt: skip
     with stop_on_signals(options.handle_signals) as request:
+        # Several processes stop together: a signal that reached any of them counts for
+        # all, agreed once per chunk (one small collective), so none waits for the others.
+        signum = request.signum if jax.process_count() == 1 else None
         try:
-            while done < num_updates and request.signum is None:
+            while done < num_updates and signum is None:
                 # Chunks end at multiples of ``chunk`` so a resumed run realigns.
                 n = min(chunk - done % chunk, num_updates - done)
                 fn = programs.get(state, hp, n)
@@ -303,13 +317,14 @@ def train_chunks(trainer, programs, state, hp, out: Outputs, history, options: R
                 bar.update(row)
                 if out.ckpt and done < num_updates and (out.last_saved or 0) // every < done // every:
                     out.save(state)
+                signum = any_process(request.signum or 0) or None
         except WriteFailed as e:  # disk full, quota, read-only: stop, keep the earlier checkpoints
             stop = Stop("write_failed", str(e))
         finally:
             bar.close()
         request.check()  # a second signal: abort now, without the final checkpoint
-        if request.signum is not None and stop.status == "completed" and done < num_updates:
-            stop = Stop("interrupted", f"interrupted by {signal_name(request.signum)}", None, request.signum)
+        if signum is not None and stop.status == "completed" and done < num_updates:
+            stop = Stop("interrupted", f"interrupted by {signal_name(signum)}", None, signum)
         if stop.status in ("completed", "interrupted"):
             try:
                 out.save(state)
@@ -356,6 +371,7 @@ def run(
     t_start = time.perf_counter()
 
     history = History()
+    check_envs_divide(config.num_envs)  # several processes: before anything is written
     out = open_outputs(options, meta)
     try:
         return _run_with_outputs(config, trainer, hp, options, out, history, on_row, t_start)
@@ -372,10 +388,12 @@ def _run_with_outputs(config, trainer, hp, options: RunOptions, out: Outputs, hi
         state = restore_latest(trainer, out, out_dir, seed, hp, history)
     out.open_logger(options)
     programs, cache_before = ChunkPrograms(trainer), compile_cache.counts()
+    # Split the envs over all devices, of every process (a no-op on one device); params
+    # replicated. (A multi-process restore has already read its shards into place.)
     if state is None:
-        state = programs.init(trainer, jax.random.PRNGKey(seed), hp)
-    # Split the envs over all local devices (a no-op on one device); params replicated.
-    state = shard_env_axis(state, config.num_envs)
+        state = shard_env_axis(programs.init(trainer, jax.random.PRNGKey(seed), hp), config.num_envs)
+    elif jax.process_count() == 1:
+        state = shard_env_axis(state, config.num_envs)
     out.good = {"update": int(state.update), "env_steps": int(state.env_steps)}
     start = dict(out.good)
     state, stop, train_time = train_chunks(trainer, programs, state, hp, out, history, options, on_row, t_start)

@@ -121,7 +121,10 @@ class StartupExit:
             for signum in data:
                 if self._active and signum in (signal.SIGINT, signal.SIGTERM):
                     name = signal.Signals(signum).name
-                    os.write(2, f"{self.prog}: interrupted by {name}{self.when}; {self.hint}\n".encode())
+                    try:
+                        os.write(2, f"{self.prog}: interrupted by {name}{self.when}; {self.hint}\n".encode())
+                    except OSError:  # stderr gone (its reader died): exit all the same
+                        pass
                     os._exit(128 + signum)
         os.close(fd)
 

@@ -197,9 +197,20 @@ def staged(fn, args) -> dict:
     return out
 
 
-def worker_profile(lib: str, seeds: int, total: int) -> dict:
+def worker_profile(lib: str, seeds: int, total: int, plain_init: bool = False) -> dict:
     """The compile profile of ``lib``'s timed program, then of its pieces, each compiled
-    in this one process (the whole program first: nothing of it is cached yet)."""
+    in this one process (the whole program first: nothing of it is cached yet).
+
+    ``plain_init`` (jaxpg only): Gaussian kernels in place of the orthogonal ones, to
+    size what the LAPACK-free orthogonal initializer (a Householder loop per layer)
+    costs to compile; an ablation, not a setting anyone trains with."""
+    if plain_init:
+        sys.path.insert(0, ROOT)
+        import jax
+
+        from jaxpg import linalg
+
+        linalg.haar_orthogonal = lambda key, rows, cols, dtype=None: jax.random.normal(key, (rows, cols), dtype)
     fn, args, pieces = (build_rejax if lib == "rejax" else build_jaxpg)(seeds, total)
     res = {"program": staged(fn, args)}
     for name, (f, a) in pieces.items():
@@ -235,7 +246,7 @@ def peer_versions(python: str) -> dict:
 
 
 def run_child(python: str, lib: str, seeds: int, total: int, timeout: float, *extra: str) -> dict:
-    env = dict(os.environ, PYTHONPATH=ROOT if lib == "jaxpg" else "")
+    env = dict(os.environ, PYTHONPATH="" if lib == "rejax" else ROOT)
     cmd = [python, os.path.abspath(__file__), "--worker", lib, "--seeds", str(seeds), "--steps", str(total),
            *extra]  # fmt: skip
     load0 = os.getloadavg()[0]
@@ -262,9 +273,11 @@ def compile_profile(pythons, seeds, repeats, total, timeout, stem, note, write_j
     out = {"benchmark": "bench_peers compile profile", "setting": SETTING, "env_steps": total,
            "hardware": hardware(), "note": note, "runs": {}}  # fmt: skip
     for n, reps in zip(seeds, repeats):
-        runs = out["runs"][str(n)] = {"rejax": [], "jaxpg": []}
+        libs = [lib for lib in pythons if lib != "jaxpg-plain-init"]
+        extra = [lib for lib in pythons if lib == "jaxpg-plain-init"]
+        runs = out["runs"][str(n)] = {lib: [] for lib in pythons}
         for rep in range(reps):
-            for lib in ("rejax", "jaxpg") if rep % 2 == 0 else ("jaxpg", "rejax"):
+            for lib in (libs if rep % 2 == 0 else libs[::-1]) + extra:
                 r = run_child(pythons[lib], lib, n, total, timeout, "--compile-profile")
                 runs[lib].append(r)
                 log(f"{n} seed(s) {lib}: " + (r.get("error") or ", ".join(
@@ -389,7 +402,10 @@ def main(argv=None) -> int:
     p.add_argument("--compile-profile", action="store_true",
                    help="instead of timing runs: trace/lower/compile CPU seconds and HLO size of each "
                    "library's program and its pieces (init, update, evaluation); writes <out>_compile_profile")
-    p.add_argument("--worker", choices=["rejax", "jaxpg"], help=argparse.SUPPRESS)
+    p.add_argument("--plain-init", action="store_true",
+                   help="with --compile-profile: also profile jaxpg with Gaussian instead of orthogonal "
+                   "kernels (sizes the orthogonal initializer's compile time)")
+    p.add_argument("--worker", choices=["rejax", "jaxpg", "jaxpg-plain-init"], help=argparse.SUPPRESS)
     p.add_argument("--render", metavar="JSON", help="rewrite JSON's summaries and .md from its runs")
     a = p.parse_args(argv)
     if a.render:
@@ -405,7 +421,8 @@ def main(argv=None) -> int:
     if a.worker:
         fn = worker_rejax if a.worker == "rejax" else worker_jaxpg
         if a.compile_profile:
-            print(json.dumps(worker_profile(a.worker, a.seeds[0], total)))
+            lib = a.worker.removesuffix("-plain-init")
+            print(json.dumps(worker_profile(lib, a.seeds[0], total, plain_init=lib != a.worker)))
         else:
             print(json.dumps(fn(a.seeds[0], total)))
         return 0
@@ -422,6 +439,8 @@ def main(argv=None) -> int:
     pythons = {"rejax": peer_python, "jaxpg": sys.executable}
     if a.compile_profile:
         stem = (a.out or os.path.join(RESULTS, f"bench_peers_{hardware()['platform']}")) + "_compile_profile"
+        if a.plain_init:
+            pythons["jaxpg-plain-init"] = sys.executable
         return compile_profile(pythons, a.seeds, repeats, total, a.timeout, stem, a.note, write_json, log)
     raw: dict = {str(n): {"rejax": [], "jaxpg": []} for n in a.seeds}
     out = {"benchmark": "bench_peers", "setting": SETTING, "env_steps": total, "hardware": hardware(),

@@ -4,7 +4,8 @@ Each case runs twice as a fresh process with the same new, empty cache directory
 (``--compile-cache``): *cold* (nothing cached: every program is traced, lowered and
 compiled by XLA, then written) and *warm* (a second process, the same command: XLA's
 compilation is read from the cache; tracing and lowering still run). Recorded per
-run: the process's wall time, the load average around it, and what the command
+run: the process's wall time and CPU seconds (user + system, all its threads: the
+figure to read on a shared machine), the load average around it, and what the command
 itself says: for ``jaxpg train`` each program's trace / lower / compile seconds,
 the training time and the cache's lookups / hits / writes (``summary.json``); for
 ``jaxpg sweep`` its compile and run seconds (``results.json``); for ``jaxpg rlhf``
@@ -17,6 +18,7 @@ Cases (the commands' defaults unless said): ``jaxpg train`` (PPO on CartPole-v1)
 
     python experiments/bench_compile.py                      # every case, ~20 min on 2 cores
     python experiments/bench_compile.py --cases train_cartpole --smoke   # quick look
+    python experiments/bench_compile.py --small --tag small  # brax/fast and rlhf smaller (SMALL)
 
 Writes ``experiments/results/bench_compile_<platform>.json`` and ``.md`` (not with
 ``--smoke``, which writes under ``--results`` only when given).
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -47,6 +50,12 @@ CASES = {
     "rlhf": ["rlhf", "--no-plot"],
 }
 # --smoke: the same commands, tiny budgets (code paths only, not figures).
+# --small: the cases too long for a 2-core CPU at their defaults, at a stated smaller size
+# (the same programs' structure; brax/fast's default is 50M steps x 2048 envs).
+SMALL = {
+    "train_brax_fast": ["--total-timesteps", "262144", "--num-envs", "256"],
+    "rlhf": ["--sft-steps", "200", "--rm-epochs", "1", "--rl-updates", "10"],
+}
 SMOKE = {
     "train": ["--total-timesteps", "4096", "--num-envs", "8"],
     "sweep": ["--total-timesteps", "4096", "--num-envs", "8"],
@@ -90,16 +99,19 @@ def run_once(args: list[str], cache: str, out: str, timeout: float) -> dict:
     if args[0] == "train":
         cmd.append("--quiet")
     load0 = os.getloadavg()[0]
-    t0 = time.perf_counter()
+    t0, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s", "load_before": load0}
-    wall = time.perf_counter() - t0
+    wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The child's user + system CPU seconds (all its threads): on a shared machine the
+    # wall clock also measures the neighbours; CPU seconds mostly do not.
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     if p.returncode != 0:
         return {"error": (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1]}
     own, detail = command_wall(args[0], out)
-    return {"process_wall_s": wall, "command_wall_s": own, "startup_s": wall - own, **detail,
+    return {"process_wall_s": wall, "process_cpu_s": cpu, "command_wall_s": own, "startup_s": wall - own, **detail,
             "load_before": load0, "load_after": os.getloadavg()[0]}  # fmt: skip
 
 
@@ -114,13 +126,14 @@ def run_case(name: str, args: list[str], timeout: float, log) -> dict:
     res = {"command": "jaxpg " + " ".join(args), "cold": cold, "warm": warm}
     if "error" not in cold and "error" not in warm:
         res["warm_over_cold_wall"] = warm["process_wall_s"] / cold["process_wall_s"]
+        res["warm_over_cold_cpu"] = warm["process_cpu_s"] / cold["process_cpu_s"]
     return res
 
 
 def _brief(r: dict) -> str:
     if "error" in r:
         return f"error: {r['error']}"
-    parts = [f"wall {r['process_wall_s']:.1f} s", f"startup {r['startup_s']:.1f} s"]
+    parts = [f"wall {r['process_wall_s']:.1f} s", f"CPU {r['process_cpu_s']:.1f} s", f"startup {r['startup_s']:.1f} s"]
     parts += [f"{k[:-2]} {r[k]:.1f} s" for k in ("trace_s", "lower_s", "compile_s", "run_s") if k in r]
     cc = r.get("compile_cache") or {}
     parts.append(f"cache hits {cc.get('hits')}, written {cc.get('written')}; load {r['load_before']:.1f}")
@@ -134,9 +147,9 @@ def to_markdown(doc: dict) -> str:
         f"Hardware: {doc['hardware']}. Load average (1 min) before each run is in the table: "
         "on a shared machine the walls include the neighbours' work.",
         "",
-        "| case | run | process wall s | startup s | trace s | lower s | XLA compile s | run s | "
-        "cache hits / written | load |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| case | run | process wall s | process CPU s | startup s | trace s | lower s | XLA compile s | run s | "
+        "cache lookups / hits / written | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     f = lambda r, k: f"{r[k]:.1f}" if isinstance(r.get(k), (int, float)) else "-"
     for name, c in doc["cases"].items():
@@ -147,14 +160,15 @@ def to_markdown(doc: dict) -> str:
                 continue
             cc = r.get("compile_cache") or {}
             lines.append(
-                f"| {name} | {which} | {f(r, 'process_wall_s')} | {f(r, 'startup_s')} | {f(r, 'trace_s')} | "
-                f"{f(r, 'lower_s')} | {f(r, 'compile_s')} | {f(r, 'run_s')} | {cc.get('hits')} / "
-                f"{cc.get('written')} | {r['load_before']:.1f} |"
+                f"| {name} | {which} | {f(r, 'process_wall_s')} | {f(r, 'process_cpu_s')} | {f(r, 'startup_s')} | "
+                f"{f(r, 'trace_s')} | {f(r, 'lower_s')} | {f(r, 'compile_s')} | {f(r, 'run_s')} | "
+                f"{cc.get('lookups')} / {cc.get('hits')} / {cc.get('written')} | {r['load_before']:.1f} |"
             )
     lines.append("")
     for name, c in doc["cases"].items():
         if "warm_over_cold_wall" in c:
-            lines.append(f"- {name} (`{c['command']}`): warm / cold process wall {c['warm_over_cold_wall']:.2f}x")
+            lines.append(f"- {name} (`{c['command']}`): warm / cold process wall {c['warm_over_cold_wall']:.2f}x, "
+                         f"process CPU s {c['warm_over_cold_cpu']:.2f}x")
     return "\n".join(lines) + "\n"
 
 
@@ -162,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     p.add_argument("--smoke", action="store_true", help="tiny budgets: the code paths, not figures")
+    p.add_argument("--small", action="store_true",
+                   help="brax/fast and rlhf at the smaller sizes in SMALL (recorded in each case's command)")
+    p.add_argument("--tag", default="", help="results file bench_compile_<platform>_<tag>")
     p.add_argument("--results", default=None, help="directory for the results (default experiments/results)")
     p.add_argument("--timeout-s", type=float, default=1200.0, help="per process")
     p.add_argument("--note", default="", help="recorded with the results (machine, load)")
@@ -173,9 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     stem = None
     if results:
         os.makedirs(results, exist_ok=True)
-        stem = os.path.join(results, f"bench_compile_{doc['hardware']['platform']}")
+        stem = os.path.join(results, f"bench_compile_{doc['hardware']['platform']}" + (f"_{a.tag}" if a.tag else ""))
     for name in a.cases:
-        args = CASES[name] + (SMOKE[CASES[name][0]] if a.smoke else [])
+        args = CASES[name] + (SMOKE[CASES[name][0]] if a.smoke else SMALL.get(name, []) if a.small else [])
         doc["cases"][name] = run_case(name, args, a.timeout_s, log)
         if stem:  # rewritten after every case: a cut-off run keeps what it measured
             write_json(stem + ".json", doc)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -69,9 +70,9 @@ def timed(fn, args) -> dict:
             "compile_cpu_s": c1 - c0, "run_cpu_s": c2 - c1}, out  # fmt: skip
 
 
-def worker_rejax(seeds: int, total: int) -> dict:
+def build_rejax(seeds: int, total: int):
+    """rejax's timed program, its arguments and its pieces (name -> (fn, args))."""
     import jax
-    import numpy as np
     from rejax import PPO
 
     s = SETTING
@@ -83,17 +84,27 @@ def worker_rejax(seeds: int, total: int) -> dict:
         agent_kwargs={"activation": s["activation"], "hidden_layer_sizes": s["hidden"]},
     )  # fmt: skip
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
-    fn = jax.jit(jax.vmap(algo.train))
-    times, (_, evaluation) = timed(fn, (keys,))
+    ts = algo.init_state(keys[0])
+    pieces = {"init": (jax.jit(algo.init_state), (keys[0],)),
+              "update": (jax.jit(algo.train_iteration), (ts,)),
+              "evaluation": (jax.jit(lambda t: algo.eval_callback(algo, t, t.rng)), (ts,))}  # fmt: skip
+    return jax.jit(jax.vmap(algo.train)), (keys,), pieces
+
+
+def worker_rejax(seeds: int, total: int) -> dict:
+    import numpy as np
+
+    fn, args, _ = build_rejax(seeds, total)
+    times, (_, evaluation) = timed(fn, args)
     _, returns = evaluation  # [seeds, evals, episodes]
     finals = np.asarray(returns)[:, -1].mean(axis=-1)
     return {**times, "final_return_per_seed": finals.tolist()}
 
 
-def worker_jaxpg(seeds: int, total: int) -> dict:
+def build_jaxpg(seeds: int, total: int):
+    """jaxpg's timed program, its arguments and its pieces (name -> (fn, args))."""
     sys.path.insert(0, ROOT)
     import jax
-    import numpy as np
 
     from experiments.bench_brax import make_evaluate
     from jaxpg.config import HParams, TrainConfig
@@ -110,7 +121,8 @@ def worker_jaxpg(seeds: int, total: int) -> dict:
                  clip_eps=s["clip_eps"], gamma=s["gamma"], gae_lambda=s["gae_lambda"],
                  vf_coef=s["vf_coef"]).validate().as_arrays()  # fmt: skip
     train = make_train(config)
-    evaluate = make_evaluate(make_trainer(config).ctx, s["eval_episodes"], s["eval_len"])
+    trainer = make_trainer(config)
+    evaluate = make_evaluate(trainer.ctx, s["eval_episodes"], s["eval_len"])
 
     def train_and_eval(key):
         k_train, k_eval = jax.random.split(key)
@@ -118,8 +130,92 @@ def worker_jaxpg(seeds: int, total: int) -> dict:
         return evaluate(state, k_eval)
 
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
-    times, finals = timed(jax.jit(jax.vmap(train_and_eval)), (keys,))
+    state = jax.eval_shape(trainer.init, keys[0], hp)
+    pieces = {"init": (jax.jit(trainer.init), (keys[0], hp)),
+              "update": (jax.jit(lambda st: trainer.update(st, hp, 1)), (state,)),
+              "evaluation": (jax.jit(evaluate), (state, keys[0]))}  # fmt: skip
+    return jax.jit(jax.vmap(train_and_eval)), (keys,), pieces
+
+
+def worker_jaxpg(seeds: int, total: int) -> dict:
+    import numpy as np
+
+    fn, args, _ = build_jaxpg(seeds, total)
+    times, finals = timed(fn, args)
     return {**times, "final_return_per_seed": np.asarray(finals).tolist()}
+
+
+# ----------------------------------------------------------------- compile profile
+
+_HLO_OP = re.compile(r"^\s*(?:ROOT\s+)?%?[\w.\-]+ = .*? ([a-z][a-z0-9\-]*)\(")
+
+
+def hlo_stats(text: str) -> dict:
+    """Size and op counts of an optimized HLO module's text (every computation)."""
+    ops: dict = {}
+    for line in text.splitlines():
+        m = _HLO_OP.match(line)
+        if m:
+            ops[m.group(1)] = ops.get(m.group(1), 0) + 1
+    keep = ("fusion", "while", "conditional", "custom-call", "dot", "convolution", "call", "sort", "rng-bit-generator")
+    return {"chars": len(text), "instructions": sum(ops.values()), **{k: ops.get(k, 0) for k in keep}}
+
+
+def count_eqns(jaxpr) -> int:
+    """Equations of a jaxpr, those of its sub-jaxprs (scan/cond/pjit bodies) included."""
+    return sum(1 + sum(count_eqns(sub) for sub in _subjaxprs(eqn.params)) for eqn in jaxpr.eqns)
+
+
+def _subjaxprs(params):
+    for v in params.values():
+        for x in v if isinstance(v, (tuple, list)) else (v,):
+            inner = getattr(x, "jaxpr", x)
+            if hasattr(inner, "eqns"):
+                yield inner
+
+
+def staged(fn, args) -> dict:
+    """Wall and CPU seconds of trace, lower and compile, the jaxpr's equation count and
+    the optimized HLO's size."""
+    out, t, c = {}, time.perf_counter(), time.process_time()
+
+    def tick(name):
+        nonlocal t, c
+        t1, c1 = time.perf_counter(), time.process_time()
+        out[name + "_s"], out[name + "_cpu_s"] = t1 - t, c1 - c
+        t, c = t1, c1
+
+    traced = fn.trace(*args)
+    tick("trace")
+    lowered = traced.lower()
+    tick("lower")
+    compiled = lowered.compile()
+    tick("compile")
+    out["jaxpr_eqns"] = count_eqns(traced.jaxpr.jaxpr)
+    out["stablehlo_chars"] = len(lowered.as_text())
+    out["hlo"] = hlo_stats(compiled.as_text())
+    return out
+
+
+def worker_profile(lib: str, seeds: int, total: int, plain_init: bool = False) -> dict:
+    """The compile profile of ``lib``'s timed program, then of its pieces, each compiled
+    in this one process (the whole program first: nothing of it is cached yet).
+
+    ``plain_init`` (jaxpg only): Gaussian kernels in place of the orthogonal ones, to
+    size what the LAPACK-free orthogonal initializer (a Householder loop per layer)
+    costs to compile; an ablation, not a setting anyone trains with."""
+    if plain_init:
+        sys.path.insert(0, ROOT)
+        import jax
+
+        from jaxpg import linalg
+
+        linalg.haar_orthogonal = lambda key, rows, cols, dtype=None: jax.random.normal(key, (rows, cols), dtype)
+    fn, args, pieces = (build_rejax if lib == "rejax" else build_jaxpg)(seeds, total)
+    res = {"program": staged(fn, args)}
+    for name, (f, a) in pieces.items():
+        res[name] = staged(f, a)
+    return res
 
 
 # --------------------------------------------------------------------------- venv
@@ -149,9 +245,10 @@ def peer_versions(python: str) -> dict:
     return json.loads(subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
-def run_child(python: str, lib: str, seeds: int, total: int, timeout: float) -> dict:
-    env = dict(os.environ, PYTHONPATH=ROOT if lib == "jaxpg" else "")
-    cmd = [python, os.path.abspath(__file__), "--worker", lib, "--seeds", str(seeds), "--steps", str(total)]
+def run_child(python: str, lib: str, seeds: int, total: int, timeout: float, *extra: str) -> dict:
+    env = dict(os.environ, PYTHONPATH="" if lib == "rejax" else ROOT)
+    cmd = [python, os.path.abspath(__file__), "--worker", lib, "--seeds", str(seeds), "--steps", str(total),
+           *extra]  # fmt: skip
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     try:
@@ -167,6 +264,60 @@ def run_child(python: str, lib: str, seeds: int, total: int, timeout: float) -> 
 
 
 # --------------------------------------------------------------------------- main
+
+
+def compile_profile(pythons, seeds, repeats, total, timeout, stem, note, write_json, log) -> int:
+    """Each library's compile profile in fresh processes, alternating; ``stem``.json/.md."""
+    from experiments.bench_brax import hardware
+
+    out = {"benchmark": "bench_peers compile profile", "setting": SETTING, "env_steps": total,
+           "hardware": hardware(), "note": note, "runs": {}}  # fmt: skip
+    for n, reps in zip(seeds, repeats):
+        libs = [lib for lib in pythons if lib != "jaxpg-plain-init"]
+        extra = [lib for lib in pythons if lib == "jaxpg-plain-init"]
+        runs = out["runs"][str(n)] = {lib: [] for lib in pythons}
+        for rep in range(reps):
+            for lib in (libs if rep % 2 == 0 else libs[::-1]) + extra:
+                r = run_child(pythons[lib], lib, n, total, timeout, "--compile-profile")
+                runs[lib].append(r)
+                log(f"{n} seed(s) {lib}: " + (r.get("error") or ", ".join(
+                    f"{k} {v['trace_cpu_s'] + v['lower_cpu_s'] + v['compile_cpu_s']:.1f} CPU s"
+                    for k, v in r.items() if isinstance(v, dict))))  # fmt: skip
+                write_json(stem + ".json", out)
+                with open(stem + ".md", "w") as f:
+                    f.write(profile_markdown(out))
+    print(profile_markdown(out))
+    return 0
+
+
+def profile_markdown(out: dict) -> str:
+    hw = out["hardware"]
+    lines = ["# Compile profile: jaxpg and rejax PPO programs, same setting", "",
+             f"Hardware: {hw['cpu']} ({hw['cpu_cores']} cores), jax {hw['jax']}. {out['note']}", "",
+             "Each row one fresh process: the timed program (train + final evaluation, vmapped over "
+             "the seeds) compiled first, then its pieces, each compiled on its own (init; one update; "
+             "the evaluation). CPU s: process CPU seconds, all threads (robust to the neighbours' load). "
+             "HLO: XLA's optimized module (instructions in all computations).", "",
+             "| seeds | lib | piece | trace CPU s | lower CPU s | XLA compile CPU s | compile wall s | "
+             "jaxpr eqns | StableHLO chars | HLO chars | HLO instr | fusions | while | cond |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for n, libs in out["runs"].items():
+        for lib, runs in libs.items():
+            for r in runs:
+                if "error" in r:
+                    lines.append(f"| {n} | {lib} | error: {r['error']} |")
+                    continue
+                for piece, v in r.items():
+                    if not isinstance(v, dict) or "hlo" not in v:
+                        continue
+                    h = v["hlo"]
+                    lines.append(
+                        f"| {n} | {lib} | {piece} | {v['trace_cpu_s']:.2f} | {v['lower_cpu_s']:.2f} | "
+                        f"{v['compile_cpu_s']:.2f} | {v['compile_s']:.2f} | {v['jaxpr_eqns']} | "
+                        f"{v['stablehlo_chars']:,} | {h['chars']:,} | {h['instructions']} | {h['fusion']} | "
+                        f"{h['while']} | {h['conditional']} |"
+                    )
+    return "\n".join(lines) + "\n"
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -248,7 +399,13 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=1800, help="seconds before a run counts as hung")
     p.add_argument("--out", default=None)
     p.add_argument("--note", default="")
-    p.add_argument("--worker", choices=["rejax", "jaxpg"], help=argparse.SUPPRESS)
+    p.add_argument("--compile-profile", action="store_true",
+                   help="instead of timing runs: trace/lower/compile CPU seconds and HLO size of each "
+                   "library's program and its pieces (init, update, evaluation); writes <out>_compile_profile")
+    p.add_argument("--plain-init", action="store_true",
+                   help="with --compile-profile: also profile jaxpg with Gaussian instead of orthogonal "
+                   "kernels (sizes the orthogonal initializer's compile time)")
+    p.add_argument("--worker", choices=["rejax", "jaxpg", "jaxpg-plain-init"], help=argparse.SUPPRESS)
     p.add_argument("--render", metavar="JSON", help="rewrite JSON's summaries and .md from its runs")
     a = p.parse_args(argv)
     if a.render:
@@ -263,7 +420,11 @@ def main(argv=None) -> int:
     total = steps_for(a.steps)
     if a.worker:
         fn = worker_rejax if a.worker == "rejax" else worker_jaxpg
-        print(json.dumps(fn(a.seeds[0], total)))
+        if a.compile_profile:
+            lib = a.worker.removesuffix("-plain-init")
+            print(json.dumps(worker_profile(lib, a.seeds[0], total, plain_init=lib != a.worker)))
+        else:
+            print(json.dumps(fn(a.seeds[0], total)))
         return 0
     if len(a.repeats) not in (1, len(a.seeds)):
         print("error: give one --repeats or one per --seeds entry", file=sys.stderr)
@@ -276,6 +437,11 @@ def main(argv=None) -> int:
     peer_python = ensure_venv(a.venv, log)
     repeats = a.repeats * len(a.seeds) if len(a.repeats) == 1 else a.repeats
     pythons = {"rejax": peer_python, "jaxpg": sys.executable}
+    if a.compile_profile:
+        stem = (a.out or os.path.join(RESULTS, f"bench_peers_{hardware()['platform']}")) + "_compile_profile"
+        if a.plain_init:
+            pythons["jaxpg-plain-init"] = sys.executable
+        return compile_profile(pythons, a.seeds, repeats, total, a.timeout, stem, a.note, write_json, log)
     raw: dict = {str(n): {"rejax": [], "jaxpg": []} for n in a.seeds}
     out = {"benchmark": "bench_peers", "setting": SETTING, "env_steps": total, "hardware": hardware(),
            "peer_versions": peer_versions(peer_python), "note": a.note, "runs": raw, "errors": [],

@@ -74,6 +74,15 @@ def haar_orthogonal(key: jax.Array, n_rows: int, n_cols: int, dtype=jnp.float32)
     return q.astype(dtype)
 
 
+# Why jitted: flax checks every parameter's shape on each ``apply`` by tracing its
+# initializer (``jax.eval_shape`` in ``flax.core.scope.param``), so every network call
+# in a training program traced a Householder loop per layer again (24 of the 30
+# traces of the PPO program). A jitted function is traced once per shape and key type
+# and its trace reused; the compiled numbers are the same (the call is inlined).
+_haar_orthogonal_jit = jax.jit(lambda key, n_rows, n_cols, dtype: haar_orthogonal(key, n_rows, n_cols, dtype),
+                               static_argnums=(1, 2, 3))  # fmt: skip
+
+
 def orthogonal(scale: float = 1.0, column_axis: int = -1):
     """Drop-in, LAPACK-free replacement for ``flax.linen.initializers.orthogonal``.
 
@@ -86,7 +95,7 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1):
             raise ValueError("orthogonal initializer requires at least a 2D shape")
         n_cols = shape[column_axis]
         n_rows = math.prod(shape) // n_cols
-        q = haar_orthogonal(key, n_rows, n_cols, dtype)
+        q = _haar_orthogonal_jit(key, n_rows, n_cols, dtype)
         q = jnp.reshape(q, tuple(np.delete(np.array(shape), column_axis)) + (n_cols,))
         return jnp.asarray(scale, dtype) * jnp.moveaxis(q, -1, column_axis)
 

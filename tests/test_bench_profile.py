@@ -1,0 +1,26 @@
+"""The compile-profile helpers of ``experiments/bench_peers.py`` (HLO op counts, nested
+jaxpr equations) on tiny programs whose answers are known."""
+
+import jax
+import jax.numpy as jnp
+
+from experiments.bench_peers import count_eqns, hlo_stats
+
+
+def test_hlo_stats_counts_a_loop_only_where_there_is_one():
+    straight = jax.jit(lambda x: jnp.sin(x) * 2.0).lower(1.0).compile().as_text()
+    looped = jax.jit(lambda x: jax.lax.fori_loop(0, jnp.int32(x), lambda i, c: c * 1.5 + i, x))
+    looped = looped.lower(3.0).compile().as_text()
+    a, b = hlo_stats(straight), hlo_stats(looped)
+    assert a["while"] == 0 and b["while"] == 1
+    assert a["instructions"] > 0 and b["instructions"] > a["instructions"]
+    assert a["chars"] == len(straight)
+
+
+def test_count_eqns_includes_the_bodies_of_scans():
+    def f(x):
+        y = jnp.sin(x)  # 1
+        body = lambda c, _: (jnp.cos(c) + 1.0, None)  # 2 inside the scan
+        return jax.lax.scan(body, y, None, length=3)[0]  # 1: the scan itself
+
+    assert count_eqns(jax.make_jaxpr(f)(1.0).jaxpr) == 4

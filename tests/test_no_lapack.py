@@ -158,8 +158,10 @@ def test_solve_spd_matches_numpy_on_a_badly_scaled_ridge_system():
 STRESS = textwrap.dedent(
     """
     import os
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"  # XLA's defaults, as users run
     import jax
+    from jaxpg.runner.compile_cache import enable_compile_cache
+    enable_compile_cache(os.environ["JAXPG_COMPILE_CACHE"])  # the session's: compiled once
     import numpy as np
     from jaxpg.config import HParams, TrainConfig
     from jaxpg.sharding import AGENTS, make_mesh, shard_leading
@@ -186,8 +188,12 @@ def test_sharded_sweep_never_hangs():
     """jaxpg sweep's sharded program over 4 host devices, run 8 times in each of 3 fresh
     processes started together (more pressure on the CPU pool), each under a timeout.
     Before the fix the same script hung in 3 of 3 processes (every pool thread parked in
-    a batched LAPACK QR)."""
+    a batched LAPACK QR). A first process compiles the program into the session's
+    compilation cache, so the three read it back instead of compiling it three times."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}
+    warm = subprocess.run([sys.executable, "-c", STRESS.replace("RUNS", "1")], capture_output=True,
+                          text=True, env=env, timeout=600)  # fmt: skip
+    assert warm.returncode == 0 and warm.stdout.strip().endswith("ok"), warm.stderr[-2000:]
     script = STRESS.replace("RUNS", "8")
     procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env) for _ in range(3)]  # fmt: skip

@@ -3,6 +3,7 @@
     python experiments/run_all.py              # CPU size (target: under 30 min on a 2-core CPU)
     python experiments/run_all.py --scale      # GPU size: more seeds, longer budgets
     python experiments/run_all.py --only claim2_gae claim8_defaults
+    python experiments/run_all.py --only <every script, in another order>   # still a whole run
 
 Each script runs in its own process (a fresh compile cache, no memory carried
 over) and writes ``results/<claim>.json`` and its figure; a script that fails is
@@ -99,7 +100,7 @@ def main() -> int:
     a = p.parse_args()
     started, load_start = time.strftime("%Y-%m-%d %H:%M:%S"), os.getloadavg()
     failed, seconds = run_claims(a.scale, a.only, a.seeds)
-    if not a.only:  # a partial run would overwrite the whole run's record
+    if not a.only or set(a.only) == set(SCRIPTS):  # a partial run would overwrite the whole run's record
         write_timing(seconds, failed, a.scale, started, load_start)
     else:
         print(f"total {sum(seconds.values()):.0f} s")

@@ -41,7 +41,6 @@ import numpy as np
 from jaxpg.config import TrainConfig
 from jaxpg.distributions import Categorical, DiagGaussian, MultiCategorical, TanhGaussian, padding_mask
 from jaxpg.envs.core import ActionSpace, MultiDiscrete
-from jaxpg.errors import ConfigError
 from jaxpg.nn.encoders import ACTIVATION_FNS, MLP, ObsEncoder, split_action_mask  # noqa: F401
 from jaxpg.nn.recurrent import RecurrentCore, initial_carry
 from jaxpg.linalg import orthogonal

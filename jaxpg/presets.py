@@ -141,17 +141,17 @@ ENV_PRESETS["brax/walker2d"] = Preset(BRAX_PPO, BRAX_HPARAMS.replace(gamma=0.997
 # Kinetix has none: kinetix-env cannot be installed beside our jax. Jumanji Maze-v0 (a
 # masked task) has none yet: Snake's setting did not learn it in 3e5 steps (docs/suites.md).
 _SUITE_HP = HParams(lr=1e-3, critic_lr=1e-3, gamma=0.99, ent_coef=0.01)
-ENV_PRESETS["craftax/Craftax-Classic-Symbolic-v1"] = (
+ENV_PRESETS["craftax/Craftax-Classic-Symbolic-v1"] = Preset(
     TrainConfig(num_envs=64, num_steps=64, total_timesteps=500_000, update_epochs=4,
          num_minibatches=8, hidden_sizes=(256, 256), activation="relu"),
     HParams(lr=3e-4, critic_lr=3e-4, ent_coef=0.01, gamma=0.99, gae_lambda=0.8),
 )  # fmt: skip
-ENV_PRESETS["jumanji/Snake-v1"] = (
+ENV_PRESETS["jumanji/Snake-v1"] = Preset(
     TrainConfig(num_envs=64, num_steps=32, total_timesteps=500_000, update_epochs=4,
          num_minibatches=4, hidden_sizes=(128, 128), activation="relu"), _SUITE_HP,
 )  # fmt: skip
 for _name in ("xminigrid/MiniGrid-Empty-8x8", "navix/Navix-Empty-8x8-v0"):
-    ENV_PRESETS[_name] = (
+    ENV_PRESETS[_name] = Preset(
         TrainConfig(num_envs=32, num_steps=64, total_timesteps=300_000, update_epochs=4,
              num_minibatches=4, hidden_sizes=(64, 64), activation="tanh"), _SUITE_HP,
     )  # fmt: skip

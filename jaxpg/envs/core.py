@@ -104,6 +104,21 @@ def clip_action(action: jax.Array, space: ActionSpace) -> jax.Array:
     return jnp.clip(action, low, high)
 
 
+def inherit_interface(wrapper, env, step_without_reset) -> None:
+    """Give ``wrapper`` what it keeps of ``env``'s interface: the env itself, its name,
+    observation size, action space and time limit; and, when ``env`` steps without
+    resetting (see :mod:`jaxpg.envs.batched`), ``step_without_reset`` (the wrapper's
+    version, given) with the env's ``reset_ratio``."""
+    wrapper.env = env
+    wrapper.name = env.name
+    wrapper.obs_size = env.obs_size
+    wrapper.action_space = env.action_space
+    wrapper.max_episode_steps = getattr(env, "max_episode_steps", None)
+    if hasattr(env, "step_without_reset"):
+        wrapper.reset_ratio = getattr(env, "reset_ratio", 1)
+        wrapper.step_without_reset = step_without_reset
+
+
 @struct.dataclass
 class EpisodeStatsState:
     inner: Any
@@ -115,14 +130,7 @@ class EpisodeStats:
     """Tracks the undiscounted return and length of the running episode."""
 
     def __init__(self, env: Env):
-        self.env = env
-        self.name = env.name
-        self.obs_size = env.obs_size
-        self.action_space = env.action_space
-        self.max_episode_steps = getattr(env, "max_episode_steps", None)
-        if hasattr(env, "step_without_reset"):  # see jaxpg.envs.batched
-            self.reset_ratio = getattr(env, "reset_ratio", 1)
-            self.step_without_reset = self._step_without_reset
+        inherit_interface(self, env, self._step_without_reset)
 
     def reset(self, key):
         obs, inner = self.env.reset(key)
@@ -171,15 +179,9 @@ class SquashActions:
     def __init__(self, env: Env):
         if env.action_space.is_discrete:
             raise ValueError("SquashActions needs a continuous (Box) action space")
-        self.env = env
-        self.name = env.name
-        self.obs_size = env.obs_size
+        inherit_interface(self, env, self._step_without_reset)
         self.bounds = env.action_space
-        shape = env.action_space.shape
-        self.action_space = Box(shape, float("-inf"), float("inf"))
-        self.max_episode_steps = getattr(env, "max_episode_steps", None)
-        if hasattr(env, "step_without_reset"):  # see jaxpg.envs.batched
-            self.step_without_reset = self._step_without_reset
+        self.action_space = Box(env.action_space.shape, float("-inf"), float("inf"))
 
     def __getattr__(self, name):  # backend handles (gymnax_env, brax_env, ...) for render
         if name == "env":

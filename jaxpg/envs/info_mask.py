@@ -25,6 +25,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxpg.envs.core import inherit_interface
 from jaxpg.errors import JaxpgError
 
 MASK = "action_mask"
@@ -39,14 +40,7 @@ class InfoActionMask:
     """An env whose masks come in ``info`` (module doc), with them moved into its observations."""
 
     def __init__(self, env):
-        self.env = env
-        self.name = env.name
-        self.obs_size = env.obs_size
-        self.action_space = env.action_space
-        self.max_episode_steps = getattr(env, "max_episode_steps", None)
-        if hasattr(env, "step_without_reset"):  # see jaxpg.envs.batched
-            self.reset_ratio = getattr(env, "reset_ratio", 1)
-            self.step_without_reset = lambda k, s, a: self._merge(env.step_without_reset(k, s, a))
+        inherit_interface(self, env, self._step_without_reset)
 
     def __getattr__(self, name):  # backend handles (gymnax_env, ...) for render
         if name == "env":
@@ -59,6 +53,9 @@ class InfoActionMask:
 
     def step(self, key, state, action):
         return self._merge(self.env.step(key, state, action))
+
+    def _step_without_reset(self, key, state, action):
+        return self._merge(self.env.step_without_reset(key, state, action))
 
     @staticmethod
     def _merge(out):

@@ -1,10 +1,14 @@
 """The compile-profile helpers of ``experiments/bench_peers.py`` (HLO op counts, nested
 jaxpr equations) on tiny programs whose answers are known."""
 
+import os
+import sys
+
 import jax
 import jax.numpy as jnp
 
-from experiments.bench_peers import count_eqns, hlo_stats
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
+from experiments.bench_peers import count_eqns, hlo_stats  # noqa: E402
 
 
 def test_hlo_stats_counts_a_loop_only_where_there_is_one():

@@ -9,12 +9,15 @@ be installed beside our jax).
 """
 
 import importlib.util
+import os
+import sys
 
 import numpy as np
 import pytest
 
-from experiments.common import final_return, train_many
-from experiments.suite_checks import TASKS, random_return, task_config
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # experiments/
+from experiments.common import final_return, train_many  # noqa: E402
+from experiments.suite_checks import TASKS, random_return, task_config  # noqa: E402
 
 
 @pytest.mark.slow

@@ -212,7 +212,8 @@ class Networks:
         """Variables of both networks; ``obs_example``: one unbatched observation (or, for
         a flat observation, its size). The orthogonal kernels of both networks come out
         of one Householder loop per matrix height (:func:`batched_orthogonal`): one
-        loop to compile instead of one per layer, the same numbers."""
+        loop to compile instead of one per layer; the same draws and reflections
+        (rounding aside)."""
         with batched_orthogonal():
             variables = self._init_variables(key, obs_example)
         return resolve_orthogonal(variables)

@@ -13,16 +13,12 @@ hit that deadlock. ``tests/test_no_lapack.py`` guards every training program.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import threading
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
-from flax.core import meta
 
 FlatFn = Callable[[jax.Array], jax.Array]
 
@@ -87,94 +83,11 @@ _haar_orthogonal_jit = jax.jit(lambda key, n_rows, n_cols, dtype: haar_orthogona
                                static_argnums=(1, 2, 3))  # fmt: skip
 
 
-def _to_kernel(m: jax.Array, shape, column_axis: int) -> jax.Array:
-    """A ``[n_rows, n_cols]`` matrix laid out as a kernel of ``shape`` (flax's layout)."""
-    m = jnp.reshape(m, tuple(np.delete(np.array(shape), column_axis)) + (m.shape[-1],))
-    return jnp.moveaxis(m, -1, column_axis)
-
-
-def _from_kernel(k: jax.Array, column_axis: int) -> jax.Array:
-    """The inverse of :func:`_to_kernel`: a kernel as its ``[n_rows, n_cols]`` matrix."""
-    k = jnp.moveaxis(k, column_axis, -1)
-    return jnp.reshape(k, (-1, k.shape[-1]))
-
-
-class PendingOrthogonal(struct.PyTreeNode, meta.AxisMetadata):
-    """A kernel whose orthogonalisation waits for :func:`resolve_orthogonal`.
-
-    ``value`` is the Gaussian draw ``haar_orthogonal`` would orthogonalise, laid out as
-    the kernel (flax's forward pass at init computes with it; its output is discarded).
-    """
-
-    value: Any
-    scale: float = struct.field(pytree_node=False, default=1.0)
-    column_axis: int = struct.field(pytree_node=False, default=-1)
-    dtype: Any = struct.field(pytree_node=False, default=jnp.float32)
-
-    def unbox(self):
-        return self.value
-
-    def replace_boxed(self, val):
-        return self.replace(value=val)
-
-    def add_axis(self, index, params):  # a lifted transform (nn.vmap) over an init
-        raise NotImplementedError("batched orthogonal init inside nn.vmap/nn.scan parameters")
-
-    remove_axis = add_axis
-
-
-_batched = threading.local()
-
-
-@contextlib.contextmanager
-def batched_orthogonal():
-    """Within it, :func:`orthogonal` initializers draw their Gaussian matrix and leave a
-    :class:`PendingOrthogonal` box; :func:`resolve_orthogonal` then orthogonalises
-    all of them in one Householder loop per number of rows.
-
-    Why: each Householder loop is its own XLA while-loop to compile, one per layer (six
-    for PPO's two MLPs); one loop over a stack of the same-height matrices compiles
-    once. The parameters are the same numbers (the same Gaussian draws and
-    reflections; padding columns are zero, whose reflections are the identity).
-    """
-    old = getattr(_batched, "on", False)
-    _batched.on = True
-    try:
-        yield
-    finally:
-        _batched.on = old
-
-
-def resolve_orthogonal(tree):
-    """``tree`` with every :class:`PendingOrthogonal` replaced by its orthogonal kernel."""
-    is_box = lambda x: isinstance(x, PendingOrthogonal)
-    leaves, treedef = jax.tree.flatten(tree, is_leaf=is_box)
-    boxes = [i for i, x in enumerate(leaves) if is_box(x)]
-    tall = {}  # the Gaussian [tall, short] of each box, as haar_orthogonal draws it
-    for i in boxes:
-        m = _from_kernel(leaves[i].value, leaves[i].column_axis)
-        tall[i] = m if m.shape[0] >= m.shape[1] else m.T
-    for rows in sorted({z.shape[0] for z in tall.values()}):
-        group = [i for i in boxes if tall[i].shape[0] == rows]
-        width = max(tall[i].shape[1] for i in group)
-        z = jnp.stack([jnp.pad(tall[i], ((0, 0), (0, width - tall[i].shape[1]))) for i in group])
-        q, r = jax.vmap(householder_qr)(z)
-        q = q * jnp.where(jnp.diagonal(r, axis1=1, axis2=2) < 0, -1.0, 1.0)[:, None, :]
-        for j, i in enumerate(group):
-            box = leaves[i]
-            n_rows, n_cols = _from_kernel(box.value, box.column_axis).shape
-            qi = q[j, :, : tall[i].shape[1]]
-            qi = (qi if n_rows >= n_cols else qi.T).astype(box.dtype)
-            leaves[i] = jnp.asarray(box.scale, box.dtype) * _to_kernel(qi, box.value.shape, box.column_axis)
-    return jax.tree.unflatten(treedef, leaves)
-
-
 def orthogonal(scale: float = 1.0, column_axis: int = -1):
     """Drop-in, LAPACK-free replacement for ``flax.linen.initializers.orthogonal``.
 
     The kernel is reshaped to a matrix whose columns are ``column_axis``, as flax does;
-    the result has the same (Haar) distribution times ``scale``. Inside
-    :func:`batched_orthogonal` it returns a :class:`PendingOrthogonal` instead.
+    the result has the same (Haar) distribution times ``scale``.
     """
 
     def init(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
@@ -182,12 +95,9 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1):
             raise ValueError("orthogonal initializer requires at least a 2D shape")
         n_cols = shape[column_axis]
         n_rows = math.prod(shape) // n_cols
-        if getattr(_batched, "on", False):
-            z = jax.random.normal(key, (max(n_rows, n_cols), min(n_rows, n_cols)), jnp.float32)
-            z = z if n_rows >= n_cols else z.T
-            return PendingOrthogonal(_to_kernel(z, shape, column_axis), float(scale), column_axis, dtype)
         q = _haar_orthogonal_jit(key, n_rows, n_cols, dtype)
-        return jnp.asarray(scale, dtype) * _to_kernel(q, shape, column_axis)
+        q = jnp.reshape(q, tuple(np.delete(np.array(shape), column_axis)) + (n_cols,))
+        return jnp.asarray(scale, dtype) * jnp.moveaxis(q, -1, column_axis)
 
     return init
 

@@ -41,9 +41,9 @@ import numpy as np
 from jaxpg.config import TrainConfig
 from jaxpg.distributions import Categorical, DiagGaussian, MultiCategorical, TanhGaussian, padding_mask
 from jaxpg.envs.core import ActionSpace, MultiDiscrete
-from jaxpg.linalg import batched_orthogonal, orthogonal, resolve_orthogonal
 from jaxpg.nn.encoders import ACTIVATION_FNS, MLP, ObsEncoder, split_action_mask  # noqa: F401
 from jaxpg.nn.recurrent import RecurrentCore, initial_carry
+from jaxpg.linalg import orthogonal
 
 
 def inverse_softplus(y: float) -> float:
@@ -210,15 +210,7 @@ class Networks:
 
     def init(self, key: jax.Array, obs_example) -> ActorCritic:
         """Variables of both networks; ``obs_example``: one unbatched observation (or, for
-        a flat observation, its size). The orthogonal kernels of both networks come out
-        of one Householder loop per matrix height (:func:`batched_orthogonal`): one
-        loop to compile instead of one per layer; the same draws and reflections
-        (rounding aside)."""
-        with batched_orthogonal():
-            variables = self._init_variables(key, obs_example)
-        return resolve_orthogonal(variables)
-
-    def _init_variables(self, key: jax.Array, obs_example) -> ActorCritic:
+        a flat observation, its size)."""
         k_actor, k_critic = jax.random.split(key)
         if isinstance(obs_example, int):
             obs_example = jnp.zeros((obs_example,), jnp.float32)

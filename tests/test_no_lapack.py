@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from jaxpg.config import HParams, TrainConfig
-from jaxpg.linalg import batched_orthogonal, haar_orthogonal, householder_qr, orthogonal, resolve_orthogonal, solve_spd
+from jaxpg.linalg import haar_orthogonal, householder_qr, orthogonal, solve_spd
 from jaxpg.sweep import stack_hparams
 from jaxpg import RunOptions, make_train, run
 
@@ -120,28 +120,6 @@ def test_orthogonal_init_is_orthogonal_with_scale(shape):
     m = w.reshape(-1, shape[-1]) / 2.0
     gram = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T
     np.testing.assert_allclose(gram, np.eye(gram.shape[0]), atol=2e-6)
-
-
-@pytest.mark.slow  # ~8 CPU s of compilation (two sets of Householder loops)
-def test_batched_orthogonal_init_matches_per_layer():
-    """``Networks.init`` orthogonalises its kernels in one Householder loop per matrix
-    height (``batched_orthogonal``, zero-padded columns): the same kernels as each
-    initializer alone, up to the batched matmuls' rounding. Tall, wide, a 4-d kernel,
-    padding and two heights, in one compiled program."""
-    shapes, scales = [(7, 3), (3, 5), (5, 1), (2, 2, 3, 5)], [np.sqrt(2), 1.0, 0.01, 1.0]
-
-    def both(key):
-        keys = jax.random.split(key, len(shapes))
-        alone = [orthogonal(s)(k, shape) for k, shape, s in zip(keys, shapes, scales)]
-        with batched_orthogonal():
-            pending = [orthogonal(s)(k, shape) for k, shape, s in zip(keys, shapes, scales)]
-        return alone, resolve_orthogonal(pending)
-
-    alone, batched = jax.jit(both)(jax.random.PRNGKey(5))
-    for a, b, shape in zip(alone, batched, shapes):
-        assert b.shape == shape
-        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=0, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(batched[1] @ batched[1].T), np.eye(3), atol=2e-6)  # wide: rows
 
 
 def test_haar_statistics():

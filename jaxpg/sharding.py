@@ -18,7 +18,7 @@ Multi-host: call :func:`initialize_distributed` (a thin wrapper around
 then lists the devices of all hosts, the mesh spans them, and :func:`to_host`
 gathers a globally sharded result onto every host. One run over several processes
 starts from the same state on each (one seed) and :func:`shard_env_axis` makes it a
-global array; :func:`primary_first`, :func:`agree_on` and :func:`any_process` keep
+global array; :func:`primary_first`, :func:`agree_on` and :func:`agree_on_stop` keep
 the host-side decisions (the run directory, its name, when to stop) the same on all.
 """
 
@@ -235,14 +235,28 @@ def primary_first(fn, *args):
     return result
 
 
-def any_process(value: int) -> int:
-    """The largest of every process's ``value`` (a signal number, 0 for none): one
-    small host collective, so every process stops at the same chunk."""
+def agree_on_stop(signum: int = 0, error: str = "", size: int = 508) -> tuple[int, str]:
+    """Every process's reason to stop, agreed in one small collective: the largest signal
+    number (0: none) and the first non-empty ``error`` text in process order ("" if
+    none). So a signal that reached one process, or a write that failed on process 0,
+    stops every process at the same point, with the same line, and none waits in a
+    collective for a peer that has stopped."""
     if jax.process_count() == 1:
-        return value
+        return signum, error
     from jax.experimental import multihost_utils
 
-    return int(np.max(multihost_utils.process_allgather(np.array([value], np.int32))))
+    buf = np.zeros(4 + size, np.uint8)
+    buf[:4] = np.frombuffer(np.int32(signum).tobytes(), np.uint8)
+    raw = error.encode()[:size]
+    buf[4 : 4 + len(raw)] = np.frombuffer(raw, np.uint8)
+    rows = np.asarray(multihost_utils.process_allgather(buf)).astype(np.uint8).reshape(jax.process_count(), -1)
+    return combine_stops([(int(np.frombuffer(r[:4].tobytes(), np.int32)[0]),
+                           bytes(r[4:]).rstrip(b"\0").decode(errors="replace")) for r in rows])  # fmt: skip
+
+
+def combine_stops(reports: list[tuple[int, str]]) -> tuple[int, str]:
+    """``(largest signal, first non-empty error)`` of every process's ``(signum, error)``."""
+    return max(s for s, _ in reports), next((e for _, e in reports if e), "")
 
 
 def to_host(tree: Any) -> Any:

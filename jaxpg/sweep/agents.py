@@ -17,7 +17,14 @@ from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import ConfigError
 from jaxpg.metrics import UpdateMetrics
 from jaxpg.runner.trainer import make_train
-from jaxpg.sharding import AGENTS, local_to_each_device, make_mesh, pad_to_multiple, shard_leading, to_host
+from jaxpg.sharding import (
+    AGENTS,
+    local_to_each_device,
+    make_mesh,
+    pad_to_multiple,
+    shard_leading,
+    to_host,
+)
 from jaxpg.validation import validate
 
 

@@ -226,7 +226,8 @@ def restore_latest(trainer: Trainer, out: Outputs, out_dir: str, seed: int, hp, 
     """The newest readable checkpoint's state (checked against this config); metrics rows
     past it dropped. ``None`` (start from update 0) when the run died before its first
     checkpoint. A damaged newest checkpoint is named on stderr and the one before it used."""
-    steps = json.loads(agree_on(json.dumps(out.ckpt.steps())))  # process 0's list on every process
+    listing = json.dumps(out.ckpt.steps())  # process 0's list on every process (any length)
+    steps = json.loads(agree_on(listing, size=int(agree_on(str(len(listing))))))
     if not steps:
         if holds_run(out_dir):
             raise JaxpgError(f"no complete checkpoint in {out.ckpt.directory}: nothing to resume; start a new run")

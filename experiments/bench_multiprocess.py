@@ -127,10 +127,11 @@ def to_markdown(doc: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def multi_device(scale: dict, log) -> dict:
+def multi_device(scale, log) -> dict:
     """``gpu_suite.py``'s part: one run's steady training steps/s with its envs on 1
-    device and split over all N visible devices (one process; ``scale["multi_device"]``:
-    env, algo, num_envs, num_steps, chunk_updates, chunks). One device: skipped."""
+    device and split over all N visible devices (one process; ``scale.multi_device``, a
+    ``suite_scale.MultiDeviceScale``: env, algo, num_envs, num_steps, chunk_updates,
+    chunks, config). One device: skipped."""
     import jax
 
     from jaxpg.presets import preset
@@ -141,13 +142,13 @@ def multi_device(scale: dict, log) -> dict:
     devices = jax.devices()
     if len(devices) < 2:
         return {"skipped": "one device: skipped", "devices": len(devices)}
-    s = scale["multi_device"]
-    config, hparams = preset(s.get("algo", "ppo"), s["env"])
-    num_envs = pad_to_multiple(s["num_envs"], len(devices))
-    per_chunk = s["chunk_updates"] * num_envs * s["num_steps"]
-    config = config.replace(num_envs=num_envs, num_steps=s["num_steps"], updates_per_chunk=s["chunk_updates"],
-                            total_timesteps=(s["chunks"] + 1) * per_chunk, eval_every=0,
-                            **s.get("overrides", {})).validate()  # fmt: skip
+    s = scale.multi_device
+    config, hparams = preset(s.algo, s.env)
+    num_envs = pad_to_multiple(s.num_envs, len(devices))
+    per_chunk = s.chunk_updates * num_envs * s.num_steps
+    config = config.replace(num_envs=num_envs, num_steps=s.num_steps, updates_per_chunk=s.chunk_updates,
+                            total_timesteps=(s.chunks + 1) * per_chunk, eval_every=0)  # fmt: skip
+    config = s.config(config).validate()
     hp, runs = hparams.as_arrays(), []
     for k in sorted({1, len(devices)}):
         trainer = make_trainer(config)
@@ -157,13 +158,13 @@ def multi_device(scale: dict, log) -> dict:
         fn = programs.get(state, hp, config.chunk)
         state, _ = fn(state, hp)  # the first chunk: warm-up
         t0 = time.perf_counter()
-        for _ in range(s["chunks"]):
+        for _ in range(s.chunks):
             state, _ = fn(state, hp)  # its metrics come to the host: the chunk is done
         dt = time.perf_counter() - t0
-        runs.append({"devices": k, "compile_s": programs.compile_time, "steps_per_s": s["chunks"] * per_chunk / dt,
+        runs.append({"devices": k, "compile_s": programs.compile_time, "steps_per_s": s.chunks * per_chunk / dt,
                      "env_steps": int(state.env_steps)})  # fmt: skip
         log(f"  {k} device(s): {runs[-1]['steps_per_s']:,.0f} steps/s (compile {programs.compile_time:.1f} s)")
-    return {"env": s["env"], "algo": config.algo, "num_envs": num_envs, "devices": len(devices), "runs": runs,
+    return {"env": s.env, "algo": config.algo, "num_envs": num_envs, "devices": len(devices), "runs": runs,
             "speedup": runs[-1]["steps_per_s"] / runs[0]["steps_per_s"]}  # fmt: skip
 
 

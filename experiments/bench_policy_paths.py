@@ -40,7 +40,8 @@ class FlaxConv(encoders.PatchConv):
     @nn.compact
     def __call__(self, x):
         k, s = self.kernel, self.stride
-        return nn.Conv(self.features, (k, k), (s, s), padding="VALID", kernel_init=self.kernel_init)(x)
+        conv = nn.Conv(self.features, (k, k), (s, s), padding="VALID", kernel_init=self.kernel_init)
+        return conv(x)
 
 
 def main() -> None:
@@ -51,7 +52,8 @@ def main() -> None:
     p.add_argument("--chunk-updates", type=int, default=2)
     p.add_argument("--chunks", type=int, default=3)
     p.add_argument("--paths", nargs="+", default=["mlp", "gru", "cnn"])
-    p.add_argument("--flax-conv", action="store_true", help="the CNN with flax's nn.Conv (for comparison)")
+    p.add_argument("--flax-conv", action="store_true",
+                   help="the CNN with flax's nn.Conv (for comparison)")  # fmt: skip
     p.add_argument("--results", default=os.path.join(HERE, "results"))
     a = p.parse_args()
     if a.flax_conv:

@@ -21,7 +21,8 @@ class _ConvReference(nn.Module):
     @nn.compact
     def __call__(self, x):
         for ch, k, s in ((5, 3, 1), (6, 2, 2)):
-            x = nn.relu(nn.Conv(ch, (k, k), (s, s), padding="VALID", kernel_init=orthogonal(np.sqrt(2)))(x))
+            conv = nn.Conv(ch, (k, k), (s, s), padding="VALID", kernel_init=orthogonal(np.sqrt(2)))
+            x = nn.relu(conv(x))
         return x.reshape((x.shape[0], -1))
 
 

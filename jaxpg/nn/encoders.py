@@ -76,7 +76,8 @@ class PatchConv(nn.Module):
         b = self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32)
         ho, wo = (x.shape[-3] - k) // s + 1, (x.shape[-2] - k) // s + 1
         if ho < 1 or wo < 1:
-            raise ConfigError("cnn_kernels", k, f"larger than the image {x.shape[-3:-1]} it convolves")
+            image = x.shape[-3:-1]
+            raise ConfigError("cnn_kernels", k, f"larger than the image {image} it convolves")
         rows, cols = s * (ho - 1) + 1, s * (wo - 1) + 1
         taps = [x[:, i : i + rows : s, j : j + cols : s, :] for i in range(k) for j in range(k)]
         patches = jnp.concatenate(taps, axis=-1)  # [N, ho, wo, k*k*C], (i, j, c) order

@@ -497,7 +497,7 @@ def policy_paths(s: PolicyPathsScale, deadline: float, log) -> dict:
     per env step over the MLP's at the same envs. Also the CPU benchmark
     (``bench_policy_paths.py``)."""
     hp = HParams(lr=5e-4, critic_lr=5e-4)
-    out, sps = {"env": s.env, "settings": asdict(s), "cases": []}, {}
+    out, sps, cps = {"env": s.env, "settings": asdict(s), "cases": []}, {}, {}
     for path, num_envs in s.cases:
         if now() > deadline:
             out["cases"].append({"path": path, "num_envs": num_envs, "skipped": "deadline"})
@@ -506,19 +506,24 @@ def policy_paths(s: PolicyPathsScale, deadline: float, log) -> dict:
         c = compiled_chunk(config, hp, s.chunk_updates)
         hpa = hp.validate().as_arrays()
         state = c.init(jax.random.PRNGKey(0), hpa)
-        times = []
+        times, cpu = [], []  # wall and process CPU seconds (on a shared CPU: less load-bound)
         for _ in range(s.chunks):
-            t0 = now()
+            t0, c0 = now(), time.process_time()
             state, _ = c.chunk(state, hpa)
             jax.block_until_ready(state)
             times.append(now() - t0)
-        steady = times[1:] or times
-        sps[path, num_envs] = rate = s.chunk_updates * config.batch_size * len(steady) / sum(steady)
+            cpu.append(time.process_time() - c0)
+        steady, steady_cpu = times[1:] or times, cpu[1:] or cpu
+        steps = s.chunk_updates * config.batch_size * len(steady)
+        sps[path, num_envs] = rate = steps / sum(steady)
+        cps[path, num_envs] = cpu_per_step = sum(steady_cpu) / steps
         case = {"path": path, "num_envs": num_envs, "compile_s": c.compile_s, "steady_steps_per_s": rate,
-                "chunk_s": times}  # fmt: skip
+                "chunk_s": times, "chunk_cpu_s": cpu, "cpu_s_per_step": cpu_per_step}  # fmt: skip
         if path != "mlp" and ("mlp", num_envs) in sps:
             case["time_per_step_over_mlp"] = sps["mlp", num_envs] / rate
+            case["cpu_per_step_over_mlp"] = cpu_per_step / cps["mlp", num_envs]
         out["cases"].append(case)
         log(f"  {path:>4} x {num_envs} envs: compile {c.compile_s:.1f} s, {rate:,.0f} steps/s"
-            + (f", {case['time_per_step_over_mlp']:.2f}x the MLP's time per step" if "time_per_step_over_mlp" in case else ""))  # fmt: skip
+            + (f", {case['time_per_step_over_mlp']:.2f}x the MLP's time per step"
+               f" ({case['cpu_per_step_over_mlp']:.2f}x its CPU seconds)" if "time_per_step_over_mlp" in case else ""))  # fmt: skip
     return out

@@ -145,7 +145,7 @@ SMOKE = Scale(
     profile=ProfileScale(env="brax/fast", algos=("ppo",), algos_env="CartPole-v1", smoke=True),
     spinningup_smoke=True,
     # One small case (CartPole compiles faster than brax/fast); the sweep case runs the same code.
-    cold_warm={"halfcheetah": ("train", "--num-envs", "8", "--total-timesteps", "4096")},
+    cold_warm={"halfcheetah": ("train", "--num-envs", "8", "--total-timesteps", "4096", "--eval-every", "0")},
     multi_device=MultiDeviceScale(env="CartPole-v1", num_envs=8, num_steps=8, chunk_updates=2, chunks=2,
                                   config=_one_epoch),
     brax_presets=BraxPresetsScale(runs={"brax/fast": PublishedRun(targets=(1e9,), cap_s=5, eval_envs=4,

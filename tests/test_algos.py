@@ -137,7 +137,7 @@ def test_reinforce_reports_nonfinite_observations_to_the_guard():
     assert int(metrics[guard.METRIC]) == guard.OBSERVATIONS
 
 
-SMALL = dict(num_envs=4, num_steps=64, num_minibatches=2, update_epochs=2, hidden_sizes=(8,))
+SMALL = dict(num_envs=4, num_steps=64, num_minibatches=2, update_epochs=2, hidden_sizes=(8,), eval_every=0)
 
 
 def test_trpo_step_respects_kl_radius_and_improves_surrogate():
@@ -211,7 +211,7 @@ def test_critic_fit_learns_discounted_values_on_delayed_probe(algo):
     # Probe-Delayed-v0: obs 0 then 1, reward 1 at the end: V(0) = gamma, V(1) = 1.
     steps = dict(num_steps=64, num_minibatches=4) if algo == "trpo" else dict(num_steps=2)
     cfg = TrainConfig(algo=algo, env="Probe-Delayed-v0", total_timesteps=20_000, num_envs=8,
-                      update_epochs=4, **{"num_minibatches": 1, **steps})  # fmt: skip
+                      update_epochs=4, eval_every=0, **{"num_minibatches": 1, **steps})  # fmt: skip
     state, _ = jax.jit(make_train(cfg))(jax.random.PRNGKey(0), HParams(gamma=0.9).as_arrays())
     from jaxpg import make_trainer
 

@@ -55,7 +55,7 @@ def test_collapsing_run_warns_and_nan_run_stops_with_outputs_kept(tmp_path, caps
     # A2C on CartPole with a learning rate 1000x too high: the softmax saturates,
     # the policy becomes deterministic and its gradient vanishes.
     cfg = TrainConfig(algo="a2c", total_timesteps=60 * 8 * 64, num_envs=8, num_steps=64,
-                      hidden_sizes=(32, 32), anneal_lr=False, updates_per_chunk=3)  # fmt: skip
+                      hidden_sizes=(32, 32), anneal_lr=False, updates_per_chunk=3, eval_every=0)  # fmt: skip
     hp = HParams(lr=0.5, ent_coef=0.0, ent_coef_final=0.0, max_grad_norm=1e3)
     result = run(cfg, hp, RunOptions(progress=False))
     err = capsys.readouterr().err

@@ -21,22 +21,35 @@ sys.path.insert(0, ROOT)
 PARTS = ("env_ceiling", "halfcheetah_ppo", "halfcheetah_preset", "cartpole_agents", "memory",
          "profile", "brax_presets", "spinningup", "craftax_ppo", "cold_warm", "pbt_population",
          "policy_paths", "multi_device")  # fmt: skip
+# The default suite smokes the parts that train (the headline comparison with Brax's own
+# trainer among them); the measuring-only parts, which add about as much time again, are
+# smoked by the slow set (``pytest -m slow tests/test_gpu_suite.py``).
+DEFAULT_PARTS = ("env_ceiling", "halfcheetah_ppo", "halfcheetah_preset", "cartpole_agents", "memory",
+                 "spinningup", "craftax_ppo", "pbt_population", "multi_device")  # fmt: skip
+SLOW_PARTS = tuple(p for p in PARTS if p not in DEFAULT_PARTS)
 FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 
 
-def test_gpu_suite_smoke_runs_every_part(tmp_path):
+def smoke(tmp_path, parts):
+    """``gpu_suite.py --smoke --parts ...`` in a child process: (results doc, markdown)."""
     env = dict(os.environ, PYTHONPATH=ROOT, XLA_FLAGS=FAST_XLA, PYTHONUNBUFFERED="1")
     p = subprocess.run(
         [sys.executable, os.path.join(ROOT, "experiments", "gpu_suite.py"), "--smoke", "--out-dir",
-         str(tmp_path), "--budget-s", "3000"], capture_output=True, text=True, env=env, timeout=3000,
+         str(tmp_path), "--budget-s", "3000", "--parts", *parts], capture_output=True, text=True, env=env,
+        timeout=3000,
     )  # fmt: skip
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     doc = json.loads((tmp_path / "gpu_suite_cpu_smoke.json").read_text())
     md = (tmp_path / "gpu_suite_cpu_smoke.md").read_text()
     assert doc["finished"] and doc["smoke"] and doc["skipped"] == {}
-    parts = doc["parts"]
-    assert set(parts) == set(PARTS)
-    assert not [n for n, r in parts.items() if "error" in r], {n: r.get("error") for n, r in parts.items()}
+    assert set(doc["parts"]) == set(parts)
+    assert not [n for n, r in doc["parts"].items() if "error" in r], {
+        n: r.get("error") for n, r in doc["parts"].items()}  # fmt: skip
+    return doc["parts"], md
+
+
+def test_gpu_suite_smoke_runs_the_training_parts(tmp_path):
+    parts, md = smoke(tmp_path, DEFAULT_PARTS)
     assert all(c["steps_per_s"] > 0 for c in parts["env_ceiling"]["ceilings"])
     hc = parts["halfcheetah_ppo"]
     assert hc["ours"]["env_steps"] >= hc["stretch_steps"] and hc["ours"]["steady_steps_per_s"] > 0
@@ -45,18 +58,24 @@ def test_gpu_suite_smoke_runs_every_part(tmp_path):
     ca = parts["cartpole_agents"]
     assert ca["agents"] == 2 and ca["run_s"] > 0 and ca["final_return_mean"] > 0
     assert parts["memory"]["after_3x"]["updates"] == 3 * parts["memory"]["after_1x"]["updates"]
+    assert parts["pbt_population"]["ready_steps"] > 0 and parts["pbt_population"]["steps_per_s"] > 0
+    assert parts["spinningup"]["results"]["fast"]["vpg"]["updates_done"] > 0
+    assert "smoke" in parts["craftax_ppo"]["skipped"]
+    assert parts["multi_device"]["skipped"] == "one device: skipped"  # 1 CPU device here (N: slow test)
+    assert "env-only ceiling" in md
+
+
+@pytest.mark.slow
+def test_gpu_suite_smoke_runs_the_measuring_parts(tmp_path):
+    parts, md = smoke(tmp_path, SLOW_PARTS)
     share = parts["profile"]["ppo"][0]["share"]
     assert share["rollout"] > 0 and share["advantages"] > 0 and sum(share.values()) == pytest.approx(1.0)
     assert parts["profile"]["ppo"][0]["xla_cost_update_loop_corrected"]["flops"] > 0
-    assert parts["pbt_population"]["ready_steps"] > 0 and parts["pbt_population"]["steps_per_s"] > 0
     bp = parts["brax_presets"]["runs"]["brax/fast"]
     assert bp["eval"] == "deterministic" and bp["env_steps"] > 0 and bp["evals"]
     assert bp["policy"]["policy"] == "tanh-gaussian" and bp["policy"]["state_dependent_std"]
-    assert parts["spinningup"]["results"]["fast"]["vpg"]["updates_done"] > 0
-    assert "smoke" in parts["craftax_ppo"]["skipped"]
     (path,) = parts["policy_paths"]["cases"]  # the GRU and CNN paths in one tiny program
     assert path["path"] == "cnn+gru" and path["steady_steps_per_s"] > 0
-    assert parts["multi_device"]["skipped"] == "one device: skipped"  # 1 CPU device here (N: slow test)
     # The compilation cache: a second process gets its programs from the first one's
     # cache, counted by JAX's cache-hit events (summary.json), never by a wall time.
     cw = parts["cold_warm"]["cases"]["halfcheetah"]
@@ -66,9 +85,16 @@ def test_gpu_suite_smoke_runs_every_part(tmp_path):
     assert warm["compile_cache"]["hits"] >= 2 and warm["compile_cache"]["written"] == 0
     assert set(warm["programs"]) == {"init", "chunk"} and all(p["from_cache"] for p in warm["programs"].values())
     assert warm["return"] == cold["return"]  # the same programs, the same run
-    assert "env-only ceiling" in md and "Where one update's time goes" in md
+    assert "Where one update's time goes" in md
     assert "| brax/fast | tanh-gaussian + state std |" in md
     assert "| policy path (PPO, Breakout-MinAtar) |" in md
+
+
+def test_every_part_is_smoked_once():
+    from experiments import gpu_suite
+
+    assert sorted(DEFAULT_PARTS + SLOW_PARTS) == sorted(PARTS)
+    assert set(PARTS) == set(gpu_suite.MIN_S)  # a new part must join one of the two lists
 
 
 def test_part_that_does_not_fit_is_recorded_as_skipped(tmp_path):

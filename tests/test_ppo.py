@@ -13,7 +13,9 @@ def _final_return(metrics, last=10):
     return s / np.maximum(c, 1)
 
 
-SMALL = dict(num_envs=8, num_steps=16, num_minibatches=2, update_epochs=4)
+# No in-program evaluation: these tests read training metrics, and it is a third of a
+# small program's compile time (tests/test_evaluation.py covers it).
+SMALL = dict(num_envs=8, num_steps=16, num_minibatches=2, update_epochs=4, eval_every=0)
 
 
 def _train(env, steps, seed=0, **hp):
@@ -77,7 +79,7 @@ def test_ppo_first_minibatch_ratio_is_one():
 
 def test_ppo_learns_cartpole_within_budget():
     # PPO, 8 envs x 128 steps, 300k steps: mean return of the last episodes >= 400
-    cfg = TrainConfig(total_timesteps=300_000)
+    cfg = TrainConfig(total_timesteps=300_000, eval_every=0)
     _, m = jax.jit(make_train(cfg))(jax.random.PRNGKey(0), HParams(ent_coef=0.0).as_arrays())
     assert _final_return(m) >= 400
 

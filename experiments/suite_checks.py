@@ -6,13 +6,20 @@ random policy's return on the same env (the same adapter, 256 episodes), with th
 wall time including compilation. ``--part resets`` measures Craftax's env-only steps
 per second at 64 envs with a reset per env per step (``reset_ratio`` 1) against the
 optimistic resets the adapter uses by default (one fresh world per 16 envs).
+``--part compile`` says where Craftax's compile time goes: it compiles the pieces of
+its PPO preset's chunk program one by one (the world generation of the rollout's 4
+fresh envs, one batched step with it, the chunk without and with the in-program
+evaluation) and records the process's CPU seconds for each, which load changes far
+less than wall time.
 
     python experiments/suite_checks.py                       # every installed suite
     python experiments/suite_checks.py --tasks jumanji       # one of them
     PYTHONPATH=<navix site> python experiments/suite_checks.py --tasks navix  # Python < 3.12
     python experiments/suite_checks.py --part resets
+    python experiments/suite_checks.py --part compile [--pieces reset4 step16 ...]
 
-Writes ``experiments/results/suite_checks_<task>.json`` / ``suite_resets_craftax.json``.
+Writes ``experiments/results/suite_checks_<task>.json`` / ``suite_resets_craftax.json`` /
+``suite_compile_craftax.json``.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import argparse
 import dataclasses
 import importlib.util
 import os
+import resource
 import sys
 import time
 
@@ -37,6 +45,7 @@ from jaxpg.envs.batched import step_batch  # noqa: E402
 from jaxpg.envs.craftax_env import make_craftax  # noqa: E402
 from jaxpg.presets import preset  # noqa: E402
 from jaxpg.rollout import first_episodes  # noqa: E402
+from jaxpg.runner.trainer import make_trainer  # noqa: E402
 
 # task -> (module, env); PPO with the env's preset (jaxpg.presets.ENV_PRESETS) throughout.
 TASKS = {
@@ -133,9 +142,66 @@ def resets(args) -> None:
     })  # fmt: skip
 
 
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def compile_cpu(jitted, *args) -> dict:
+    """CPU and wall seconds of ``jitted.trace(*args)``, ``.lower()`` and ``.compile()``."""
+    c, w = [cpu_seconds()], [time.perf_counter()]
+    stage = jitted.trace(*args)
+    for step in ("lower", "compile"):
+        c.append(cpu_seconds()), w.append(time.perf_counter())
+        stage = getattr(stage, step)()
+    c.append(cpu_seconds()), w.append(time.perf_counter())
+    names = ("trace", "lower", "compile")
+    out = {f"{n}_cpu_s": c[i + 1] - c[i] for i, n in enumerate(names)}
+    out.update(wall_s=w[-1] - w[0], load_average=os.getloadavg()[0])
+    print(f"  {out}", flush=True)
+    return out
+
+
+COMPILE_PIECES = ("reset4", "step16", "chunk_noeval", "chunk_eval")
+
+
+def compile_parts(args) -> None:
+    """CPU seconds to compile the pieces of Craftax's PPO chunk program (the preset at
+    the CLI's defaults: a chunk of updates with an evaluation every update)."""
+    name = TASKS["craftax"][1]
+    cfg, hp = preset("ppo", name)
+    cfg = cfg.replace(total_timesteps=20_000)  # 4 updates, the CLI's chunk of them
+    env = envs.make(name)
+    keys = jax.random.split(jax.random.PRNGKey(0), cfg.num_envs)
+    fresh = -(-cfg.num_envs // env.reset_ratio)
+    pieces = {}
+    for piece in args.pieces:
+        print(piece, flush=True)
+        if piece == "reset4":  # the rollout's optimistic reset: ceil(64 / 16) worlds per step
+            pieces[piece] = compile_cpu(jax.jit(jax.vmap(env.reset)), keys[:fresh])
+        elif piece == "step16":  # one batched step at 64 envs, with those resets
+            _, st = jax.eval_shape(jax.vmap(env.reset), keys)
+            step = jax.jit(lambda k, s, a: step_batch(env, k, s, a))
+            pieces[piece] = compile_cpu(step, keys, st, jnp.zeros((cfg.num_envs,), jnp.int32))
+        else:
+            c = cfg.replace(eval_every=0 if piece == "chunk_noeval" else None)
+            trainer = make_trainer(c)
+            hpa = hp.as_arrays()
+            state = jax.eval_shape(trainer.init, jax.random.PRNGKey(0), hpa)
+            run = jax.jit(trainer.run_masked, static_argnums=3)
+            pieces[piece] = compile_cpu(run, state, hpa, np.int32(c.chunk), c.chunk)
+    text = ", ".join(f"{k} {v['compile_cpu_s']:.0f}" for k, v in pieces.items())
+    write_result(args, "suite_compile_craftax", {
+        "env": name, "config": dataclasses.asdict(cfg), "reset_ratio": env.reset_ratio, "pieces": pieces,
+        "verdict": "pending",  # a breakdown, not a claim
+        "measured_text": f"XLA compile CPU seconds of Craftax's PPO pieces: {text}",
+    })  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=("learn", "resets"), default="learn")
+    p.add_argument("--part", choices=("learn", "resets", "compile"), default="learn")
+    p.add_argument("--pieces", nargs="*", choices=COMPILE_PIECES, default=list(COMPILE_PIECES))
     p.add_argument("--tasks", nargs="*", default=list(TASKS))
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--steps", type=float, default=None, help="override total_timesteps")
@@ -144,6 +210,8 @@ def main() -> None:
     args = p.parse_args()
     if args.part == "resets":
         return resets(args)
+    if args.part == "compile":
+        return compile_parts(args)
     for task in args.tasks:
         if importlib.util.find_spec(TASKS[task][0]) is None:
             print(f"{task}: not installed (pip install -e '.[{TASKS[task][0]}]'), skipped")

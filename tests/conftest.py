@@ -16,14 +16,25 @@ import pytest  # noqa: E402
 from jaxpg.runner import compile_cache  # noqa: E402
 
 
+def shared_temp_dir(tmp_path_factory, name: str):
+    """A directory of this test session that every xdist worker shares (each worker's
+    own base temp dir sits in one session directory): a program compiled by one worker
+    is read back by the other. JAX's cache locks its files, so concurrent writers are safe."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        path = tmp_path_factory.getbasetemp().parent / name
+        path.mkdir(exist_ok=True)
+        return path
+    return tmp_path_factory.mktemp(name)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def compile_cache_in_a_temp_dir(tmp_path_factory):
-    """The test process and its ``jaxpg`` subprocesses cache their programs in a directory
-    of this test session, never the user's ``~/.cache`` (a program compiled again by a
+    """The test processes and their ``jaxpg`` subprocesses cache their programs in a
+    directory of this test session, never the user's ``~/.cache`` (a program compiled again by a
     later test, or by a subprocess, is then read back). No test relies on it being warm:
     the ones that check the cache give their own directory."""
     old = os.environ.get(compile_cache.ENV_VAR)
-    directory = str(tmp_path_factory.mktemp("compile-cache"))
+    directory = str(shared_temp_dir(tmp_path_factory, "compile-cache"))
     os.environ[compile_cache.ENV_VAR] = directory
     compile_cache.enable_compile_cache(directory)
     yield

@@ -9,7 +9,9 @@ figure to read on a shared machine), the load average around it, and what the co
 itself says: for ``jaxpg train`` each program's trace / lower / compile seconds,
 the training time and the cache's lookups / hits / writes (``summary.json``); for
 ``jaxpg sweep`` its compile and run seconds (``results.json``); for ``jaxpg rlhf``
-its stages' seconds (``summary.json``). "Startup" is the process wall minus the
+its stages' seconds (``summary.json``). For sweep and rlhf the trace / lower / compile
+split is JAX's own time spans of all their compilations (the ``compile_cache`` entry),
+and rlhf's "run" is its wall minus those. "Startup" is the process wall minus the
 command's own wall: Python, imports, jax's start.
 
 Cases (the commands' defaults unless said): ``jaxpg train`` (PPO on CartPole-v1),
@@ -76,10 +78,23 @@ def command_wall(kind: str, out: str) -> tuple[float | None, dict]:
         s = json.load(open(os.path.join(out, "results.json")))
         compile_s = sum(t.get("compile_time_s", 0.0) for t in s["timings"])
         run_s = sum(t.get("run_time_s", 0.0) for t in s["timings"])
-        return compile_s + run_s, {"compile_s": compile_s, "run_s": run_s, "timings": s["timings"],
-                                   "compile_cache": s.get("compile_cache")}  # fmt: skip
+        # The sweep's own compile time is trace + lower + XLA together; the split is JAX's.
+        return compile_s + run_s, {**jax_split(s), "sweep_compile_s": compile_s, "run_s": run_s,
+                                   "timings": s["timings"], "compile_cache": s.get("compile_cache")}  # fmt: skip
     s = json.load(open(os.path.join(out, "summary.json")))
-    return s["wall_s"]["total_s"], {"stages_s": s["wall_s"], "compile_cache": s.get("compile_cache")}
+    split = jax_split(s)
+    # rlhf's stages (SFT, reward model, RL) each compile and run: "run" is what is left
+    # of the command's wall after all tracing, lowering and XLA compilation.
+    total = s["wall_s"]["total_s"]
+    return total, {**split, "run_s": total - sum(split.values()), "stages_s": s["wall_s"],
+                   "compile_cache": s.get("compile_cache")}  # fmt: skip
+
+
+def jax_split(s: dict) -> dict:
+    """Trace / lower / XLA-compile wall seconds of all the command's compilations, from
+    JAX's own time spans (``compile_cache`` entry of what the command wrote)."""
+    cc = s.get("compile_cache") or {}
+    return {k: cc[k] for k in ("trace_s", "lower_s", "compile_s") if k in cc}
 
 
 def eval_walls(out: str) -> list[tuple[float, float]]:
@@ -98,7 +113,7 @@ def run_once(args: list[str], cache: str, out: str, timeout: float) -> dict:
     cmd = [sys.executable, "-m", "jaxpg", *args, "--out", out, "--compile-cache", cache]
     if args[0] == "train":
         cmd.append("--quiet")
-    load0 = os.getloadavg()[0]
+    load0, loads0 = os.getloadavg()[0], os.getloadavg()
     t0, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
@@ -112,7 +127,8 @@ def run_once(args: list[str], cache: str, out: str, timeout: float) -> dict:
         return {"error": (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1]}
     own, detail = command_wall(args[0], out)
     return {"process_wall_s": wall, "process_cpu_s": cpu, "command_wall_s": own, "startup_s": wall - own, **detail,
-            "load_before": load0, "load_after": os.getloadavg()[0]}  # fmt: skip
+            "load_before": load0, "load_after": os.getloadavg()[0], "loadavg_1_5_15_before": loads0,
+            "loadavg_1_5_15_after": os.getloadavg(), "nice": os.nice(0)}  # fmt: skip
 
 
 def run_case(name: str, args: list[str], timeout: float, log) -> dict:
@@ -147,6 +163,8 @@ def to_markdown(doc: dict) -> str:
         f"Hardware: {doc['hardware']}. Load average (1 min) before each run is in the table: "
         "on a shared machine the walls include the neighbours' work.",
         "",
+        f"Commit {doc.get('commit')}, started {doc.get('started')}" + (f"; {doc['note']}" if doc.get("note") else "") + ".",
+        "",
         "| case | run | process wall s | process CPU s | startup s | trace s | lower s | XLA compile s | run s | "
         "cache lookups / hits / written | load |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -164,6 +182,9 @@ def to_markdown(doc: dict) -> str:
                 f"{f(r, 'trace_s')} | {f(r, 'lower_s')} | {f(r, 'compile_s')} | {f(r, 'run_s')} | "
                 f"{cc.get('lookups')} / {cc.get('hits')} / {cc.get('written')} | {r['load_before']:.1f} |"
             )
+    lines.append("")
+    for name, c in doc["cases"].items():
+        lines.append(f"- {name}: `{c['command']}`")
     lines.append("")
     for name, c in doc["cases"].items():
         if "warm_over_cold_wall" in c:
@@ -184,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--note", default="", help="recorded with the results (machine, load)")
     a = p.parse_args(argv)
     log = lambda msg: print(msg, flush=True)
-    doc = {"hardware": hardware(), "note": a.note, "smoke": a.smoke, "cases": {},
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    doc = {"hardware": hardware(), "note": a.note, "smoke": a.smoke, "small": a.small, "commit": commit, "cases": {},
            "started": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
     results = a.results or (None if a.smoke else os.path.join(HERE, "results"))
     stem = None

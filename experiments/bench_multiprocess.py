@@ -9,13 +9,18 @@ per process), not a speed-up. Across hosts each process brings its own cores or 
 
     python experiments/bench_multiprocess.py                         # 1, 2, 4 processes
     python experiments/bench_multiprocess.py --processes 1 2 --total-timesteps 65536
+    python experiments/bench_multiprocess.py --sweep --processes 1 2 --eval-every 1   # jaxpg sweep
 
 :func:`multi_device` is ``gpu_suite.py``'s part for a machine with several GPUs (1 vs N
 devices in one process).
 
+``--sweep`` times ``jaxpg sweep`` instead (its agents split over the processes; train
+and compile seconds from its ``results.json``); ``--code DIR`` times the jaxpg found
+in ``DIR`` (an older checkout, for a before/after comparison).
+
 Writes ``experiments/results/bench_multiprocess_<device>.json`` and ``.md`` (``--tag``
-adds a suffix). Steps/s is the run's training rate (compile excluded); wall is the
-whole command, start-up and compile included.
+adds a suffix; ``--sweep`` adds ``_sweep``). Steps/s is the run's training rate
+(compile excluded); wall is the whole command, start-up and compile included.
 """
 
 from __future__ import annotations
@@ -48,17 +53,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def train_over(n: int, flags: list[str], out_dir: str, timeout_s: float) -> dict:
-    """``jaxpg train`` over ``n`` processes; process 0's summary plus the command's wall time."""
+def train_over(n: int, flags: list[str], out_dir: str, timeout_s: float, command: str = "train",
+               code: str = ROOT) -> dict:  # fmt: skip
+    """``jaxpg <command>`` over ``n`` processes; process 0's summary plus the command's wall time."""
     base = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED}
-    base.update(PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), JAX_PLATFORMS="cpu")
+    base.update(PYTHONPATH=code + os.pathsep + os.environ.get("PYTHONPATH", ""), JAX_PLATFORMS="cpu")
     port, procs = free_port(), []
     t0 = time.perf_counter()
     for i in range(n):
         env = dict(base) if n == 1 else dict(base, JAXPG_COORDINATOR=f"localhost:{port}",
                                              JAXPG_NUM_PROCESSES=str(n), JAXPG_PROCESS_ID=str(i))  # fmt: skip
-        procs.append(subprocess.Popen([sys.executable, "-m", "jaxpg", "train", *flags, "--quiet", "--out", out_dir],
-                                      env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        quiet = ["--quiet"] if command == "train" else []
+        # cwd outside any checkout: `python -m` puts it first on sys.path, before PYTHONPATH (code).
+        procs.append(subprocess.Popen([sys.executable, "-m", "jaxpg", command, *flags, *quiet, "--out", out_dir],
+                                      cwd=os.path.dirname(out_dir), env=env, text=True, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE))  # fmt: skip
     try:
         outs = [p.communicate(timeout=max(1.0, timeout_s - (time.perf_counter() - t0))) for p in procs]
     finally:
@@ -70,6 +79,8 @@ def train_over(n: int, flags: list[str], out_dir: str, timeout_s: float) -> dict
     failed = [(i, p.returncode, err[-500:]) for i, (p, (_, err)) in enumerate(zip(procs, outs)) if p.returncode]
     if failed:
         raise RuntimeError(f"{n} process(es): {failed}")
+    if command == "sweep":
+        return sweep_record(n, out_dir, wall)
     with open(os.path.join(out_dir, "summary.json")) as f:
         s = json.load(f)
     return {"processes": n, "steps_per_s": s["sps"], "train_time_s": s["train_time_s"],
@@ -77,29 +88,50 @@ def train_over(n: int, flags: list[str], out_dir: str, timeout_s: float) -> dict
             "episode_return": s["episode_return"], "device": s["device"]}  # fmt: skip
 
 
+def sweep_record(n: int, out_dir: str, wall: float) -> dict:
+    """A sweep's figures (summed over its groups) from its ``results.json``."""
+    with open(os.path.join(out_dir, "results.json")) as f:
+        r = json.load(f)
+    t = r["timings"]
+    run_s = sum(x["run_time_s"] for x in t)
+    steps = sum(x["steps_per_s"] * x["run_time_s"] for x in t)
+    finals = [s["final_return"]["per_seed"] for s in r["settings"]]
+    return {"processes": n, "steps_per_s": steps / max(run_s, 1e-9), "train_time_s": run_s,
+            "compile_time_s": sum(x["compile_time_s"] for x in t), "command_wall_s": wall, "env_steps": steps,
+            "episode_return": _mean([x for f in finals for x in f if x is not None]),
+            "final_per_seed": finals}  # fmt: skip
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs) if xs else float("nan")
+
+
 def to_markdown(doc: dict) -> str:
     lines = [
-        f"# One run over several processes ({doc['config']})",
+        (f"# {'A sweep' if doc.get('command') == 'sweep' else 'One run'} over several processes "
+         f"(jaxpg {doc.get('command', 'train')} {doc['config']})"),
         "",
         (f"Machine: {doc['machine']}; load average before/after each case in the table. "
          "All processes share the machine's cores: the ratio is the cost of splitting a run "
          "over processes on one machine, not a speed-up."),
         "",
-        "| processes | train steps/s | ratio to 1 | compile s | command wall s | return | load before -> after |",
-        "|---|---|---|---|---|---|---|",
+        ("| processes | train steps/s | ratio to 1 | train s | compile s | command wall s | return | "
+         "load before -> after |"),
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in doc["runs"]:
         lines.append(f"| {r['processes']} | {r['steps_per_s']:,.0f} | {r['ratio_to_1']:.2f} | "
-                     f"{r['compile_time_s']:.1f} | {r['command_wall_s']:.1f} | {r['episode_return']:.1f} | "
-                     f"{r['load_before']} -> {r['load_after']} |")  # fmt: skip
+                     f"{r['train_time_s']:.1f} | {r['compile_time_s']:.1f} | {r['command_wall_s']:.1f} | "
+                     f"{r['episode_return']:.1f} | {r['load_before']} -> {r['load_after']} |")  # fmt: skip
     lines += [f"\n{f['processes']} processes: failed ({f['error'][:200]})" for f in doc.get("failed", [])]
     return "\n".join(lines) + "\n"
 
 
-def multi_device(scale: dict, log) -> dict:
+def multi_device(scale, log) -> dict:
     """``gpu_suite.py``'s part: one run's steady training steps/s with its envs on 1
-    device and split over all N visible devices (one process; ``scale["multi_device"]``:
-    env, algo, num_envs, num_steps, chunk_updates, chunks). One device: skipped."""
+    device and split over all N visible devices (one process; ``scale.multi_device``, a
+    ``suite_scale.MultiDeviceScale``: env, algo, num_envs, num_steps, chunk_updates,
+    chunks, config). One device: skipped."""
     import jax
 
     from jaxpg.presets import preset
@@ -110,13 +142,13 @@ def multi_device(scale: dict, log) -> dict:
     devices = jax.devices()
     if len(devices) < 2:
         return {"skipped": "one device: skipped", "devices": len(devices)}
-    s = scale["multi_device"]
-    config, hparams = preset(s.get("algo", "ppo"), s["env"])
-    num_envs = pad_to_multiple(s["num_envs"], len(devices))
-    per_chunk = s["chunk_updates"] * num_envs * s["num_steps"]
-    config = config.replace(num_envs=num_envs, num_steps=s["num_steps"], updates_per_chunk=s["chunk_updates"],
-                            total_timesteps=(s["chunks"] + 1) * per_chunk, eval_every=0,
-                            **s.get("overrides", {})).validate()  # fmt: skip
+    s = scale.multi_device
+    config, hparams = preset(s.algo, s.env)
+    num_envs = pad_to_multiple(s.num_envs, len(devices))
+    per_chunk = s.chunk_updates * num_envs * s.num_steps
+    config = config.replace(num_envs=num_envs, num_steps=s.num_steps, updates_per_chunk=s.chunk_updates,
+                            total_timesteps=(s.chunks + 1) * per_chunk, eval_every=0)  # fmt: skip
+    config = s.config(config).validate()
     hp, runs = hparams.as_arrays(), []
     for k in sorted({1, len(devices)}):
         trainer = make_trainer(config)
@@ -126,13 +158,13 @@ def multi_device(scale: dict, log) -> dict:
         fn = programs.get(state, hp, config.chunk)
         state, _ = fn(state, hp)  # the first chunk: warm-up
         t0 = time.perf_counter()
-        for _ in range(s["chunks"]):
+        for _ in range(s.chunks):
             state, _ = fn(state, hp)  # its metrics come to the host: the chunk is done
         dt = time.perf_counter() - t0
-        runs.append({"devices": k, "compile_s": programs.compile_time, "steps_per_s": s["chunks"] * per_chunk / dt,
+        runs.append({"devices": k, "compile_s": programs.compile_time, "steps_per_s": s.chunks * per_chunk / dt,
                      "env_steps": int(state.env_steps)})  # fmt: skip
         log(f"  {k} device(s): {runs[-1]['steps_per_s']:,.0f} steps/s (compile {programs.compile_time:.1f} s)")
-    return {"env": s["env"], "algo": config.algo, "num_envs": num_envs, "devices": len(devices), "runs": runs,
+    return {"env": s.env, "algo": config.algo, "num_envs": num_envs, "devices": len(devices), "runs": runs,
             "speedup": runs[-1]["steps_per_s"] / runs[0]["steps_per_s"]}  # fmt: skip
 
 
@@ -143,29 +175,40 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--env", default="CartPole-v1")
     p.add_argument("--num-envs", type=int, default=16, help="global envs (a multiple of every process count)")
     p.add_argument("--total-timesteps", type=int, default=131072)
+    p.add_argument("--num-steps", type=int, default=None, help="steps per env per update (default: the preset's)")
     p.add_argument("--timeout-s", type=float, default=1500.0, help="per case")
     p.add_argument("--tag", default="", help="suffix of the results files")
+    p.add_argument("--sweep", action="store_true", help="time jaxpg sweep (agents split) instead of one run")
+    p.add_argument("--seeds", type=int, default=4, help="--sweep: agents (a multiple of every process count)")
+    p.add_argument("--eval-every", type=int, default=0, help="updates between in-program evaluations (0: none)")
+    p.add_argument("--code", default=ROOT, help="directory whose jaxpg is timed (default: this checkout)")
     a = p.parse_args(argv)
     if any(n < 1 or a.num_envs % n for n in a.processes):
         print(f"error: --num-envs {a.num_envs} must split over every --processes value", file=sys.stderr)
         return 2
     flags = ["--algo", a.algo, "--env", a.env, "--num-envs", str(a.num_envs),
-             "--total-timesteps", str(a.total_timesteps), "--eval-every", "0"]  # fmt: skip
-    doc = {"bench": "bench_multiprocess", "config": " ".join(flags), "machine": f"{os.cpu_count()} cores",
-           "started": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": [], "failed": []}  # fmt: skip
-    stem = os.path.join(RESULTS, f"bench_multiprocess_cpu{a.tag}")
+             "--total-timesteps", str(a.total_timesteps), "--eval-every", str(a.eval_every)]  # fmt: skip
+    flags += ["--num-steps", str(a.num_steps)] if a.num_steps else []
+    command = "sweep" if a.sweep else "train"
+    if a.sweep:
+        flags += ["--seeds", str(a.seeds), "--no-plot"]
+    doc = {"bench": "bench_multiprocess", "command": command, "config": " ".join(flags), "code": a.code,
+           "machine": f"{os.cpu_count()} cores", "started": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": [],
+           "failed": []}  # fmt: skip
+    stem = os.path.join(RESULTS, f"bench_multiprocess_cpu{'_sweep' if a.sweep else ''}{a.tag}")
     with tempfile.TemporaryDirectory(prefix="bench_multiprocess_") as tmp:
         for n in a.processes:
             before = load()
             try:
-                r = train_over(n, flags, os.path.join(tmp, f"p{n}"), a.timeout_s)
+                r = train_over(n, flags, os.path.join(tmp, f"p{n}"), a.timeout_s, command, a.code)
             except (RuntimeError, subprocess.TimeoutExpired, OSError) as e:  # recorded; the other cases go on
                 doc["failed"].append({"processes": n, "error": str(e)[:500], "load_before": before})
                 print(f"{n} process(es): FAILED: {str(e)[:200]}", flush=True)
                 continue
             r.update(load_before=before, load_after=load())
             doc["runs"].append(r)
-            print(f"{n} process(es): {r['steps_per_s']:,.0f} steps/s, compile {r['compile_time_s']:.1f} s, "
+            print(f"{n} process(es): {r['steps_per_s']:,.0f} steps/s, train {r['train_time_s']:.1f} s, "
+                  f"compile {r['compile_time_s']:.1f} s, "
                   f"wall {r['command_wall_s']:.1f} s, load {r['load_before']} -> {r['load_after']}", flush=True)
             base = next((x["steps_per_s"] for x in doc["runs"] if x["processes"] == 1), doc["runs"][0]["steps_per_s"])
             for x in doc["runs"]:

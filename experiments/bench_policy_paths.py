@@ -10,7 +10,10 @@ part at 2048 / 1024 envs).
 
     python experiments/bench_policy_paths.py --num-envs 64
 
-Writes ``experiments/results/bench_policy_paths_<platform>.json``.
+``--flax-conv`` runs the CNN with flax's ``nn.Conv`` in place of jaxpg's ``PatchConv``
+(the same function and parameters: patches times the kernel), to measure what that
+formulation saves. Writes ``experiments/results/bench_policy_paths_<platform>.json``
+(``bench_policy_paths_flaxconv_<platform>.json`` with ``--flax-conv``).
 """
 
 from __future__ import annotations
@@ -23,10 +26,23 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+import flax.linen as nn  # noqa: E402
 import jax  # noqa: E402
 
 from experiments.suite_parts import policy_paths  # noqa: E402
+from experiments.suite_scale import PolicyPathsScale  # noqa: E402
+from jaxpg.nn import encoders  # noqa: E402
 from jaxpg.runner.loop import device_description  # noqa: E402
+
+
+class FlaxConv(encoders.PatchConv):
+    """``PatchConv``'s fields, computed by flax's ``nn.Conv`` (XLA's convolution)."""
+
+    @nn.compact
+    def __call__(self, x):
+        k, s = self.kernel, self.stride
+        conv = nn.Conv(self.features, (k, k), (s, s), padding="VALID", kernel_init=self.kernel_init)
+        return conv(x)
 
 
 def main() -> None:
@@ -37,15 +53,21 @@ def main() -> None:
     p.add_argument("--chunk-updates", type=int, default=2)
     p.add_argument("--chunks", type=int, default=3)
     p.add_argument("--paths", nargs="+", default=["mlp", "gru", "cnn"])
+    p.add_argument("--flax-conv", action="store_true",
+                   help="the CNN with flax's nn.Conv (for comparison)")  # fmt: skip
     p.add_argument("--results", default=os.path.join(HERE, "results"))
     a = p.parse_args()
-    s = dict(env=a.env, cases=[(path, a.num_envs) for path in a.paths], num_steps=a.num_steps, epochs=4,
-             minibatches=8, hidden=128, chunk_updates=a.chunk_updates, chunks=a.chunks)  # fmt: skip
+    if a.flax_conv:
+        encoders.PatchConv = FlaxConv  # the CNN looks its convolution up when it is built
+    s = PolicyPathsScale(env=a.env, cases=tuple((path, a.num_envs) for path in a.paths), num_steps=a.num_steps,
+                         epochs=4, minibatches=8, hidden=128, chunk_updates=a.chunk_updates, chunks=a.chunks)  # fmt: skip
     load_before = os.getloadavg()
-    out = policy_paths({"policy_paths": s}, float("inf"), print)
-    out.update(device=device_description(), load_before=load_before, load_after=os.getloadavg())
+    out = policy_paths(s, float("inf"), print)
+    out.update(device=device_description(), load_before=load_before, load_after=os.getloadavg(),
+               conv="flax nn.Conv" if a.flax_conv else "jaxpg PatchConv")  # fmt: skip
     os.makedirs(a.results, exist_ok=True)
-    path = os.path.join(a.results, f"bench_policy_paths_{jax.devices()[0].platform}.json")
+    name = "bench_policy_paths_flaxconv" if a.flax_conv else "bench_policy_paths"
+    path = os.path.join(a.results, f"{name}_{jax.devices()[0].platform}.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=1)
     print("wrote", path)

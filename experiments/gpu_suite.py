@@ -78,64 +78,81 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from experiments import bench_multiprocess
 from experiments import suite_parts as parts
-from experiments.bench_brax import hardware
+from experiments.bench_brax import Setting, hardware
 from experiments.common import write_record as write_json
+from experiments.suite_scale import (
+    AgentsScale, BraxPresetsScale, Ceiling, CraftaxScale, HalfcheetahScale, MultiDeviceScale, PBTScale,
+    PolicyPathsScale, ProfileScale, PublishedRun, Scale,
+)  # fmt: skip
+from jaxpg.config import TrainConfig
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
-FULL = dict(
-    ceilings=[("brax/halfcheetah", 2048, 1000), ("CartPole-v1", 4096, 1000)],
-    brax_setting=dict(total_steps=50_000_000, num_evals=20),
-    stretch_steps=10_000_000, chunk_updates=4, max_steps=50_000_000, ours_cap_s=60,
-    brax_min_s=90, brax_evals=3, targets=[2000.0, 2500.0],
-    agents=2048, agent_steps=500_000, memory_chunks=2,
+FULL = Scale(
+    ceilings=(Ceiling("brax/halfcheetah", 2048, 1000), Ceiling("CartPole-v1", 4096, 1000)),
+    halfcheetah=HalfcheetahScale(
+        setting=Setting(total_steps=50_000_000, num_evals=20), stretch_steps=10_000_000, chunk_updates=4,
+        max_steps=50_000_000, ours_cap_s=60, brax_min_s=90, brax_evals=3, targets=(2000.0, 2500.0),
+        memory_chunks=2),
+    agents=AgentsScale(agents=2048, agent_steps=500_000),
     # PBT: 64 PPO members on MinAtar (PureJaxRL's setting), lr and entropy searched.
-    pbt=dict(env="SpaceInvaders-MinAtar", population=64, steps=2_000_000, interval=10,
-             explore=["lr=loguniform:1e-4:1e-2", "ent_coef=uniform:0:0.05"]),
-    # Compile time per algorithm only while a minute stays for spinningup (profile_reserve_s).
-    profile=dict(env="brax/halfcheetah", algos=("ppo", "npg", "trpo", "a2c", "reinforce"),
-                 algos_env="CartPole-v1"), profile_reserve_s=60,
-    spinningup=dict(),
-    craftax=dict(num_envs=1024, chunk_updates=8, max_steps=30_000_000),
-    policy_paths=dict(env="Breakout-MinAtar", cases=[("mlp", 2048), ("gru", 2048), ("mlp", 1024), ("cnn", 1024)],
-                      num_steps=128, epochs=4, minibatches=8, hidden=128, chunk_updates=2, chunks=4),
+    pbt=PBTScale(env="SpaceInvaders-MinAtar", population=64, steps=2_000_000, interval=10,
+                 explore=("lr=loguniform:1e-4:1e-2", "ent_coef=uniform:0:0.05")),
+    # Compile time per algorithm only while a minute stays for spinningup (reserve_s).
+    profile=ProfileScale(env="brax/halfcheetah", algos=("ppo", "npg", "trpo", "a2c", "reinforce"),
+                         algos_env="CartPole-v1", reserve_s=60),
+    craftax=CraftaxScale(num_envs=1024, chunk_updates=8, max_steps=30_000_000),
+    policy_paths=PolicyPathsScale(env="Breakout-MinAtar", cases=(("mlp", 2048), ("gru", 2048), ("mlp", 1024), ("cnn", 1024)),
+                                  num_steps=128, epochs=4, minibatches=8, hidden=128, chunk_updates=2, chunks=4),
     # One run's envs on 1 device vs split over all N (skipped with one device).
-    multi_device=dict(env="brax/halfcheetah", num_envs=2048, num_steps=20, chunk_updates=4, chunks=3),
-    cold_warm={"halfcheetah": ["train", "--env", "brax/halfcheetah", "--total-timesteps", "3e7"],
-               "cartpole_2048_agents": ["sweep", "--seeds", "2048", "--num-envs", "16", "--num-steps", "128",
-                                        "--total-timesteps", "5e5", "--no-plot"]},
+    multi_device=MultiDeviceScale(env="brax/halfcheetah", num_envs=2048, num_steps=20, chunk_updates=4, chunks=3),
+    cold_warm={"halfcheetah": ("train", "--env", "brax/halfcheetah", "--total-timesteps", "3e7"),
+               "cartpole_2048_agents": ("sweep", "--seeds", "2048", "--num-envs", "16", "--num-steps", "128",
+                                        "--total-timesteps", "5e5", "--no-plot")},
     # brax_presets: reference returns. halfcheetah: Brax's own PPO on this setting reached
     # 2293 at 1.05e7 steps in this suite (H200) and 2482 at 1.3e7 on an H100 (issue 12).
     # ant: ~6000 for PPO on Brax's ant (CleanRL PR #313, with Brax's training colab at
     # ~8000 on its older backend). 8 updates (2.6e6 steps) between evaluations.
-    published={
-        "brax/halfcheetah": dict(targets=[2000.0, 2500.0, 3000.0], cap_s=150, eval_envs=128, chunk_updates=8,
-                                 reference="Brax PPO: 2293 at 1.05e7 steps (H200), 2482 at 1.3e7 (H100)"),
-        "brax/ant": dict(targets=[2000.0, 4000.0, 6000.0], cap_s=150, eval_envs=128, chunk_updates=8,
-                         reference="PPO on Brax ant: ~6000 (CleanRL PR #313); Brax colab ~8000 (older backend)"),
-    },
+    brax_presets=BraxPresetsScale(runs={
+        "brax/halfcheetah": PublishedRun(targets=(2000.0, 2500.0, 3000.0), cap_s=150, eval_envs=128, chunk_updates=8,
+                                         reference="Brax PPO: 2293 at 1.05e7 steps (H200), 2482 at 1.3e7 (H100)"),
+        "brax/ant": PublishedRun(targets=(2000.0, 4000.0, 6000.0), cap_s=150, eval_envs=128, chunk_updates=8,
+                                 reference="PPO on Brax ant: ~6000 (CleanRL PR #313); Brax colab ~8000 (older backend)"),
+    }),
 )  # fmt: skip
-SMOKE = dict(
-    ceilings=[("brax/fast", 16, 20), ("CartPole-v1", 32, 20)],
-    brax_setting=dict(env="fast", num_envs=16, unroll_length=5, num_minibatches=2, batch_size=8,
-                      epochs=1, total_steps=320, num_evals=3, num_eval_envs=4, episode_length=20),
-    stretch_steps=160, chunk_updates=1, max_steps=240, ours_cap_s=60, brax_min_s=0,
-    brax_evals=3, targets=[2000.0, 2500.0], preset_overrides=dict(num_envs=16, num_steps=5, update_epochs=1, num_minibatches=2,
-                                                      episode_length=20),
-    agents=2, agent_steps=4096, agent_overrides=dict(update_epochs=1, num_minibatches=2),
-    memory_chunks=1,
-    pbt=dict(env="CartPole-v1", population=2, steps=512, interval=2, explore=["lr=loguniform:1e-4:1e-2"],
-             overrides=dict(num_envs=2, num_steps=64, update_epochs=1, num_minibatches=1, eval_every=0)),
-    profile=dict(env="brax/fast", algos=("ppo",), algos_env="CartPole-v1", smoke=True), profile_reserve_s=0,
-    spinningup=dict(smoke=True),
+
+
+def _smoke_preset(config: TrainConfig) -> TrainConfig:
+    """The smoke run's presets: a few tiny updates of 20-step episodes."""
+    return config.replace(num_envs=16, num_steps=5, update_epochs=1, num_minibatches=2, episode_length=20)
+
+
+def _one_epoch(config: TrainConfig) -> TrainConfig:
+    return config.replace(update_epochs=1, num_minibatches=2)
+
+
+SMOKE = Scale(
+    ceilings=(Ceiling("brax/fast", 16, 20), Ceiling("CartPole-v1", 32, 20)),
+    halfcheetah=HalfcheetahScale(
+        setting=Setting(env="fast", num_envs=16, unroll_length=5, num_minibatches=2, batch_size=8, epochs=1,
+                        total_steps=320, num_evals=3, num_eval_envs=4, episode_length=20),
+        stretch_steps=160, chunk_updates=1, max_steps=240, ours_cap_s=60, brax_min_s=0, brax_evals=3,
+        targets=(2000.0, 2500.0), memory_chunks=1, preset=_smoke_preset),
+    agents=AgentsScale(agents=2, agent_steps=4096, config=_one_epoch),
+    pbt=PBTScale(env="CartPole-v1", population=2, steps=512, interval=2, explore=("lr=loguniform:1e-4:1e-2",),
+                 config=lambda c: c.replace(num_envs=2, num_steps=64, update_epochs=1, num_minibatches=1,
+                                            eval_every=0)),
+    profile=ProfileScale(env="brax/fast", algos=("ppo",), algos_env="CartPole-v1", smoke=True),
+    spinningup_smoke=True,
     # One small case (CartPole compiles faster than brax/fast); the sweep case runs the same code.
-    cold_warm={"halfcheetah": ["train", "--num-envs", "8", "--total-timesteps", "4096"]},
-    multi_device=dict(env="CartPole-v1", num_envs=8, num_steps=8, chunk_updates=2, chunks=2,
-                      overrides=dict(update_epochs=1, num_minibatches=2)),
-    published={"brax/fast": dict(targets=[1e9], cap_s=5, eval_envs=4, reference="smoke")},
+    cold_warm={"halfcheetah": ("train", "--num-envs", "8", "--total-timesteps", "4096", "--eval-every", "0")},
+    multi_device=MultiDeviceScale(env="CartPole-v1", num_envs=8, num_steps=8, chunk_updates=2, chunks=2,
+                                  config=_one_epoch),
+    brax_presets=BraxPresetsScale(runs={"brax/fast": PublishedRun(targets=(1e9,), cap_s=5, eval_envs=4,
+                                                                 reference="smoke")}, preset=_smoke_preset),
     # One program through both new paths (the default suite's time budget).
-    policy_paths=dict(env="Breakout-MinAtar", cases=[("cnn+gru", 4)], num_steps=4,
-                      epochs=1, minibatches=2, hidden=8, chunk_updates=1, chunks=2),
+    policy_paths=PolicyPathsScale(env="Breakout-MinAtar", cases=(("cnn+gru", 4),), num_steps=4,
+                                  epochs=1, minibatches=2, hidden=8, chunk_updates=1, chunks=2),
 )  # fmt: skip
 # Seconds a part needs at least (full scale) to be worth starting; smoke starts all.
 MIN_S = {"env_ceiling": 20, "halfcheetah_ppo": 120, "halfcheetah_preset": 0, "brax_presets": 150,
@@ -275,20 +292,22 @@ def main(argv: list[str] | None = None) -> int:
         log(f"carried from the committed results: {', '.join(sorted(earlier))}")
     start_watchdog(suite, a.grace_s, log)
     dl = lambda: suite.deadline
+    hc = scale.halfcheetah
     todo = [
-        ("env_ceiling", lambda: {"ceilings": [parts.env_only_ceiling(e, n, t) for e, n, t in scale["ceilings"]]}),
-        ("halfcheetah_ppo", lambda: parts.halfcheetah_ppo(scale, dl(), log)),
+        ("env_ceiling", lambda: {"ceilings": [parts.env_only_ceiling(c.env, c.num_envs, c.steps)
+                                              for c in scale.ceilings]}),
+        ("halfcheetah_ppo", lambda: parts.halfcheetah_ppo(hc, dl(), log)),
         ("halfcheetah_preset", lambda: parts.halfcheetah_preset(
-            scale, suite.doc["parts"].get("halfcheetah_ppo"), dl(), log)),
-        ("cartpole_agents", lambda: parts.cartpole_agents(scale, log)),
-        ("memory", lambda: parts.memory_growth(scale, log)),
-        ("pbt_population", lambda: parts.pbt_population(scale, log)),
-        ("profile", lambda: profile_part(scale, dl() - scale["profile_reserve_s"], log)),
-        ("brax_presets", lambda: parts.brax_presets(scale, dl(), log)),
-        ("spinningup", lambda: spinningup_part(scale, dl(), log)),
-        ("craftax_ppo", lambda: parts.craftax_ppo(scale, dl(), log)),
-        ("cold_warm", lambda: parts.cold_warm(scale, dl(), log)),
-        ("policy_paths", lambda: parts.policy_paths(scale, dl(), log)),
+            hc, suite.doc["parts"].get("halfcheetah_ppo"), dl(), log)),
+        ("cartpole_agents", lambda: parts.cartpole_agents(scale.agents, log)),
+        ("memory", lambda: parts.memory_growth(hc, log)),
+        ("pbt_population", lambda: parts.pbt_population(scale.pbt, log)),
+        ("profile", lambda: profile_part(scale.profile, dl() - scale.profile.reserve_s, log)),
+        ("brax_presets", lambda: parts.brax_presets(scale.brax_presets, hc.chunk_updates, dl(), log)),
+        ("spinningup", lambda: spinningup_part(scale.spinningup_smoke, dl(), log)),
+        ("craftax_ppo", lambda: parts.craftax_ppo(scale.craftax, dl(), log)),
+        ("cold_warm", lambda: parts.cold_warm(scale.cold_warm, hc.targets, dl(), log)),
+        ("policy_paths", lambda: parts.policy_paths(scale.policy_paths, dl(), log)),
         ("multi_device", lambda: bench_multiprocess.multi_device(scale, log)),
     ]  # fmt: skip
     fns = dict(todo)
@@ -304,16 +323,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def profile_part(scale: dict, deadline: float, log) -> dict:
+def profile_part(p: ProfileScale, deadline: float, log) -> dict:
     from experiments import profile_update
 
-    return profile_update.profile_all(deadline=deadline, log=log, **scale["profile"])
+    return profile_update.profile_all(env=p.env, algos=p.algos, algos_env=p.algos_env, smoke=p.smoke,
+                                      deadline=deadline, log=log)  # fmt: skip
 
 
-def spinningup_part(scale: dict, deadline: float, log) -> dict:
+def spinningup_part(smoke: bool, deadline: float, log) -> dict:
     from experiments import reproduce_spinningup
 
-    return reproduce_spinningup.run(deadline=deadline, log=log, **scale["spinningup"])
+    return reproduce_spinningup.run(deadline=deadline, log=log, smoke=smoke)
 
 
 # ----------------------------------------------------------------------- markdown

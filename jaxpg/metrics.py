@@ -172,6 +172,11 @@ class EvalMetrics(Record):
     eval_done: Any = metric(Role.EVAL)
 
 
+EVAL_COLUMNS = frozenset(f.name for f in dataclasses.fields(EvalMetrics) if f.metadata.get("role") is Role.EVAL)
+"""The log columns of evaluation episodes (measured at ``eval_env_steps``, not at the row's
+``env_steps``): read by plots, from the role, never from an ``eval_`` prefix."""
+
+
 @struct.dataclass
 class UpdateMetrics(Record):
     """The record of one update: the algorithm's own, the shared parts, the guard's code."""

@@ -18,13 +18,14 @@ Multi-host: call :func:`initialize_distributed` (a thin wrapper around
 then lists the devices of all hosts, the mesh spans them, and :func:`to_host`
 gathers a globally sharded result onto every host. One run over several processes
 starts from the same state on each (one seed) and :func:`shard_env_axis` makes it a
-global array; :func:`primary_first`, :func:`agree_on` and :func:`any_process` keep
+global array; :func:`primary_first`, :func:`agree_on` and :func:`agree_on_stop` keep
 the host-side decisions (the run directory, its name, when to stop) the same on all.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from typing import Any
 
@@ -141,6 +142,23 @@ def shard_leading(tree: Any, mesh: Mesh) -> Any:
     return jax.device_put(tree, sharding)
 
 
+def local_to_each_device(fn, mesh: Mesh):
+    """``fn`` (batched over a leading axis, as ``jax.vmap(f)`` is) run by every device on
+    its own slice of that axis, with no cross-device communication inside (``jax.shard_map``).
+
+    Left to XLA's partitioner, a ``vmap``-ed ``while_loop`` over a sharded axis keeps
+    going while *any* element's condition holds: the condition becomes an all-reduce over
+    the devices on every iteration (a network round trip per evaluation step with several
+    processes). Here each device loops over its own elements only; the results stay
+    sharded on ``mesh`` and are gathered once (:func:`to_host`).
+    """
+    (axis,) = mesh.axis_names
+    # check_vma off: the program builds per-agent carries from constants (zeros) that jax's
+    # varying-across-devices typing would otherwise ask us to mark by hand in every scan.
+    spec = PartitionSpec(axis)
+    return jax.shard_map(fn, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+
+
 def env_axis_sharding(state: Any, num_envs: int, mesh: Mesh) -> Any:
     """A pytree of shardings for a train state: env-batched leaves split, others replicated.
 
@@ -217,14 +235,28 @@ def primary_first(fn, *args):
     return result
 
 
-def any_process(value: int) -> int:
-    """The largest of every process's ``value`` (a signal number, 0 for none): one
-    small host collective, so every process stops at the same chunk."""
+def agree_on_stop(signum: int = 0, error: str = "", size: int = 508) -> tuple[int, str]:
+    """Every process's reason to stop, agreed in one small collective: the largest signal
+    number (0: none) and the first non-empty ``error`` text in process order ("" if
+    none). So a signal that reached one process, or a write that failed on process 0,
+    stops every process at the same point, with the same line, and none waits in a
+    collective for a peer that has stopped."""
     if jax.process_count() == 1:
-        return value
+        return signum, error
     from jax.experimental import multihost_utils
 
-    return int(np.max(multihost_utils.process_allgather(np.array([value], np.int32))))
+    buf = np.zeros(4 + size, np.uint8)
+    buf[:4] = np.frombuffer(np.int32(signum).tobytes(), np.uint8)
+    raw = error.encode()[:size]
+    buf[4 : 4 + len(raw)] = np.frombuffer(raw, np.uint8)
+    rows = np.asarray(multihost_utils.process_allgather(buf)).astype(np.uint8).reshape(jax.process_count(), -1)
+    return combine_stops([(int(np.frombuffer(r[:4].tobytes(), np.int32)[0]),
+                           bytes(r[4:]).rstrip(b"\0").decode(errors="replace")) for r in rows])  # fmt: skip
+
+
+def combine_stops(reports: list[tuple[int, str]]) -> tuple[int, str]:
+    """``(largest signal, first non-empty error)`` of every process's ``(signum, error)``."""
+    return max(s for s, _ in reports), next((e for _, e in reports if e), "")
 
 
 def to_host(tree: Any) -> Any:
@@ -234,3 +266,43 @@ def to_host(tree: Any) -> Any:
     from jax.experimental import multihost_utils
 
     return multihost_utils.process_allgather(tree, tiled=True)
+
+
+# Cross-device operations in XLA's HLO text (their async "-start" halves count once).
+_COLLECTIVE = re.compile(r"=\s*\S.*?\s(all-reduce|all-gather|all-to-all|reduce-scatter|collective-permute"
+                         r"|collective-broadcast)(?:-start)?\(")  # fmt: skip
+_CALLED = re.compile(r"(?:condition|body|calls|to_apply|true_computation|false_computation)=(%[\w.\-]+)")
+_BRANCHES = re.compile(r"branch_computations=\{([^}]*)\}")
+_LOOP = re.compile(r"\swhile\(.*?condition=(%[\w.\-]+), body=(%[\w.\-]+)")
+
+
+def loop_collectives(hlo_text: str) -> tuple[int, int]:
+    """``(all, in_loops)``: the collectives of a compiled program (``compiled.as_text()``)
+    and those of them inside a ``while`` loop (its condition or body, or a computation
+    they call), which cost a cross-device round trip on every iteration."""
+    calls: dict[str, set[str]] = {}
+    count: dict[str, int] = {}
+    loops: set[str] = set()
+    name = None
+    for line in hlo_text.splitlines():
+        head = re.match(r"(?:ENTRY\s+)?(%[\w.\-]+)\s.*\{\s*$", line)
+        if head and not line.startswith(" "):
+            name = head.group(1)
+            calls[name], count[name] = set(), 0
+            continue
+        if name is None:
+            continue
+        count[name] += bool(_COLLECTIVE.search(line))
+        calls[name].update(_CALLED.findall(line))
+        for group in _BRANCHES.findall(line):
+            calls[name].update(x.strip() for x in group.split(","))
+        loop = _LOOP.search(line)
+        if loop:
+            loops.update(loop.groups())
+    seen, todo = set(), list(loops)
+    while todo:
+        c = todo.pop()
+        if c not in seen:
+            seen.add(c)
+            todo.extend(calls.get(c, ()))
+    return sum(count.values()), sum(count.get(c, 0) for c in seen)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from jaxpg import cli
+from jaxpg import cli, envs
 from jaxpg.config import HParams, TrainConfig, parse_int
 
 ROWS = [{"update": u, "env_steps": 32 * u, "episode_return": 10.0 * u} for u in (1, 2, 3)]
@@ -20,6 +20,7 @@ ROWS = [{"update": u, "env_steps": 32 * u, "episode_return": 10.0 * u} for u in 
 def runs(tmp_path_factory):
     """Run directories as a finished, a damaged and a half-written run leave them."""
     root = tmp_path_factory.mktemp("bad")
+    envs.make("CartPole-v1")  # the env stack's one-time imports, outside the cases' timing
     config = {"config": TrainConfig().to_dict(), "hparams": HParams().to_dict(), "seed": 0}
 
     def make(name, config_json=config, metrics=ROWS, params=b"\x82\xa6params\x81"):
@@ -55,6 +56,23 @@ BAD = [
     (["train", "--total-timesteps", "1e10000000"], "'1e10000000' is too large"),
     (["train", "--num-envs", "9" * 5000], "is too large"),
     (["train", "--out", ""], "--out is empty"),
+    # config rules (moved from real processes in test_cli.py / test_sweep.py)
+    (["train", "--env", "CartPol-v1"], "CartPole-v1"),
+    (["train", "--num-minibatches", "3"], "num_minibatches"),
+    (["train", "--lr", "-0.1"], "lr"),
+    (["train", "--total-timesteps", "10"], "total_timesteps"),
+    (["train", "--total-timesteps", "1.5"], "not a whole number"),
+    (["train", "--num-envs", "1e-3"], "--num-envs"),
+    (["train", "--algo", "npg", "--cg-damping", "0"], "cg_damping"),
+    # a continuous head on discrete actions used to train a softmax silently
+    (["train", "--policy", "tanh-gaussian"], "CartPole-v1 has 2 discrete actions"),
+    (["train", "--state-dependent-std"], "drop --state-dependent-std"),
+    (["sweep", "--grid", "lr"], "grid"),
+    (["sweep", "--grid", "learning_rate=1e-3"], "unknown field"),
+    (["sweep", "--sample", "lr=gauss:1:2"], "loguniform"),
+    (["sweep", "--static", "num_envs=a"], "num_envs"),
+    (["sweep", "--grid", "lr=1e-3", "--sample", "lr=uniform:1e-4:1e-3"], "not both"),
+    (["sweep", "--max-batch", "0"], "max_batch"),
     (["sweep", "--grid", "lr=,"], "no values for lr"),
     (["sweep", "--static", "num_envs=,"], "no values for num_envs"),
     (["sweep", "--seeds", "0"], "invalid seeds=0"),

@@ -31,37 +31,28 @@ def test_train_writes_run_directory(tmp_path):
     assert summary["compile_cache"]["lookups"] >= 2  # on by default (here: the session's temp dir)
 
 
-@pytest.mark.parametrize(
-    "args,needle",
-    [
-        (["--env", "CartPol-v1"], "CartPole-v1"),
-        (["--num-minibatches", "3"], "num_minibatches"),
-        (["--lr", "-0.1"], "lr"),
-        (["--total-timesteps", "10"], "total_timesteps"),
-        (["--total-timesteps", "1.5"], "not a whole number"),
-        (["--num-envs", "1e-3"], "--num-envs"),
-        (["--algo", "npg", "--cg-damping", "0"], "cg_damping"),
-        # a continuous head on discrete actions used to train a softmax silently
-        (["--policy", "tanh-gaussian"], "CartPole-v1 has 2 discrete actions"),
-        (["--state-dependent-std"], "drop --state-dependent-std"),
-    ],
-)
-def test_bad_input_is_one_line_exit_2(tmp_path, args, needle):
-    r = jaxpg("train", *args, "--out", str(tmp_path / "x"), "--quiet")
+def test_bad_input_is_one_line_exit_2_from_a_real_process(tmp_path):
+    """One case through a real process (exit status, nothing else on stderr: no import
+    warning, no traceback); every other bad input is checked in-process, which costs
+    milliseconds instead of a Python + JAX start-up (tests/test_bad_input.py)."""
+    r = jaxpg("train", "--env", "CartPol-v1", "--out", str(tmp_path / "x"), "--quiet")
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
-    assert needle in r.stderr
+    assert "CartPole-v1" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+    assert not os.path.exists(tmp_path / "x")
 
 
 def test_train_accepts_integers_as_people_type_them(tmp_path):
     """--total-timesteps 1e6 failed with "invalid literal for int()" before."""
     out = tmp_path / "run"
-    r = jaxpg("train", "--total-timesteps", "4.096e3", "--num-envs", "8", "--num-steps", "1_28",
+    # The run of test_train_writes_run_directory, spelled differently: its programs are
+    # read back from the session's compilation cache.
+    r = jaxpg("train", "--total-timesteps", "8.192e3", "--num-envs", "8", "--num-steps", "1_28",
               "--out", str(out), "--quiet")  # fmt: skip
     assert r.returncode == 0, r.stderr
     config = json.load(open(out / "config.json"))["config"]
-    assert config["total_timesteps"] == 4096 and config["num_steps"] == 128
+    assert config["total_timesteps"] == 8192 and config["num_steps"] == 128
 
 
 @pytest.mark.parametrize("text,value", [("1e6", 10**6), ("5E7", 5 * 10**7), ("1_000_000", 10**6),

@@ -35,3 +35,16 @@ def test_no_compile_cache_leaves_jax_alone(monkeypatch):
     before = compile_cache.directory()
     assert setup_compile_cache(["--no-compile-cache", "--seed", "1"]) == ["--seed", "1"]
     assert compile_cache.directory() == before
+
+
+def test_stage_seconds_count_nested_and_overlapping_spans_once(monkeypatch):
+    """A jit traced inside another reports a span inside the outer one: the split is
+    the union of JAX's spans, not their sum; spans before the snapshot do not count."""
+    monkeypatch.setattr(compile_cache, "_spans", {name: [] for name in compile_cache._STAGES.values()})
+    trace, compile_ = "/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/backend_compile_duration"
+    compile_cache._on_span(trace, 5.0, 6.0)  # before the snapshot
+    for start, end in [(11.0, 12.0), (10.0, 14.0), (13.0, 15.0), (20.0, 21.0)]:  # nested, overlapping
+        compile_cache._on_span(trace, start, end)
+    compile_cache._on_span(compile_, 15.0, 17.5)
+    compile_cache._on_span("/jax/some/other_event", 10.0, 30.0)
+    assert compile_cache.stage_seconds(since=10.0) == {"trace_s": 6.0, "lower_s": 0.0, "compile_s": 2.5}

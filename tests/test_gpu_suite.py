@@ -110,3 +110,44 @@ def test_committed_parts_run_last_and_are_carried_until_remeasured(tmp_path):
     assert committed_results("later", str(tmp_path))["a"]["carried_from"] == "2026-11-26 16:05:01"
     run_part(suite, "a", lambda: {"x": 2}, 0, lambda m: None)  # measured again: not carried
     assert suite.doc["parts"]["a"]["x"] == 2 and suite.doc["carried"] == {}
+
+
+def test_scales_are_typed_values_whose_config_changes_are_valid():
+    """No part reads a dict of field names: every scale is a frozen dataclass, and what a
+    scale changes in a configuration is a TrainConfig -> TrainConfig function, checked here
+    on the presets it is applied to (no program compiles)."""
+    import dataclasses
+    from collections.abc import Mapping
+
+    from experiments.gpu_suite import FULL, SMOKE
+    from experiments.suite_parts import POLICY_PATHS, policy_path_config
+    from jaxpg.config import TrainConfig
+    from jaxpg.presets import preset
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+
+    def walk(value):
+        if dataclasses.is_dataclass(value):
+            for f in dataclasses.fields(value):
+                yield from walk(getattr(value, f.name))
+        elif isinstance(value, Mapping):
+            assert not set(value) & fields, f"a dict of TrainConfig field names: {dict(value)}"
+            for v in value.values():
+                yield from walk(v)
+        yield value
+
+    for scale in (FULL, SMOKE):
+        assert dataclasses.is_dataclass(scale) and scale.__dataclass_params__.frozen
+        list(walk(scale))
+        hc = scale.halfcheetah
+        hc.preset(preset("ppo", f"brax/{hc.setting.env}").config).validate()
+        for env in scale.brax_presets.runs:
+            scale.brax_presets.preset(preset("ppo", env).config).validate()
+        scale.pbt.config(preset("ppo", scale.pbt.env).config).validate()
+        assert scale.agents.config(preset("ppo", "CartPole-v1").config).validate()
+        for path, envs in scale.policy_paths.cases:
+            assert policy_path_config(path, scale.policy_paths.env, envs, scale.policy_paths).num_envs == envs
+    tiny = SMOKE.halfcheetah.preset(preset("ppo", "brax/fast").config)
+    assert (tiny.num_envs, tiny.num_steps, tiny.episode_length) == (16, 5, 20)
+    assert FULL.halfcheetah.preset(preset("ppo", "brax/fast").config) == preset("ppo", "brax/fast").config
+    assert POLICY_PATHS["cnn+gru"](tiny).encoder == "cnn" and POLICY_PATHS["cnn+gru"](tiny).recurrent == "gru"

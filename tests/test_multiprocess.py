@@ -125,6 +125,69 @@ def test_two_process_ppo_with_evaluation_resumes_like_one_process(tmp_path):
     _assert_same_run(two, one, [4, 8, 12])
 
 
+# Six updates: checkpoints at 2, 4 and 6.
+TRAIN6 = [("192" if a == "128" else a) for a in TRAIN]
+
+
+def _two_processes_env(args, cwd, **extra):
+    port = _free_port()
+    return [_start(args, cwd, _env(JAXPG_COORDINATOR=f"localhost:{port}", JAXPG_NUM_PROCESSES="2",
+                                   JAXPG_PROCESS_ID=str(i), **extra)) for i in range(2)]  # fmt: skip
+
+
+@pytest.mark.slow  # two processes compile and run (1-4 min at load 20-30 on 2 cores)
+@pytest.mark.parametrize("fault", ["metrics:4", "checkpoint:4"])
+def test_write_failure_on_process_0_stops_both_processes_with_one_line(tmp_path, fault):
+    """Process 0 cannot write update 4's metrics row (both processes agree on it at the
+    chunk's end and stop there, before the checkpoint), or its part of update 4's
+    checkpoint (it stops alone, at once; process 1, inside that collective write, fails
+    there when process 0 is gone): each exits 1 with one line, neither waits for the
+    other; checkpoint 2 is intact and the summary says how the run ended."""
+    out = tmp_path / "r"
+    procs = _two_processes_env([*TRAIN6, "--out", str(out)], tmp_path, JAXPG_TEST_WRITE_FAULT=fault)
+    outs = [p.communicate(timeout=DEADLINE_S + 60) for p in procs]
+    for i, (p, (_, err)) in enumerate(zip(procs, outs)):
+        assert "Timeout (" not in err, f"process {i} hung:\n{err[-6000:]}"  # faulthandler's deadline
+        assert p.returncode == 1 and "Traceback" not in err, f"process {i} exit {p.returncode}\n{err[-4000:]}"
+        stops = [x for x in err.strip().splitlines() if x.startswith("jaxpg train: stopped")]
+        assert len(stops) == 1 and err.strip().splitlines()[-1] == stops[0], err
+    line0 = outs[0][1].strip().splitlines()[-1]
+    line1 = outs[1][1].strip().splitlines()[-1]
+    assert "No space left on device (JAXPG_TEST_WRITE_FAULT)" in line0 and "checkpoints/2 intact" in line0
+    if fault.startswith("metrics"):
+        assert line1 == line0  # the same agreed line on both
+    assert sorted(os.listdir(out / "checkpoints")) == ["2"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "write_failed" and summary["updates"] == (4 if fault.startswith("checkpoint") else 2)
+
+
+@pytest.mark.slow  # two processes compile and run, twice (2-6 min at load 20-30 on 2 cores)
+def test_two_process_resume_falls_back_together_past_a_damaged_checkpoint(tmp_path):
+    """The newest checkpoint's data files zeroed: a 2-process --resume names it on both
+    processes, sets it aside, and both continue from the one before; the run ends with
+    the same rows as before the damage. (Damage that only one process meets is the unit
+    test above: at this size orbax keeps the small per-process arrays inline in the
+    merged index, so no file is one process's alone.)"""
+    two = tmp_path / "two"
+    _finish(_two_processes_env([*TRAIN6, "--out", str(two)], tmp_path))
+    expected = _rows(two)
+    assert sorted(os.listdir(two / "checkpoints")) == ["2", "4", "6"]
+    for name in ("summary.json", "params.msgpack"):
+        (two / name).unlink()  # as a run killed after its last checkpoint
+    damaged = 0
+    for root, _, files in os.walk(two / "checkpoints" / "6" / "state"):
+        for name in files:
+            open(os.path.join(root, name), "wb").close()
+            damaged += 1
+    assert damaged
+    outs = _finish(_two_processes_env(["train", "--resume", str(two), "--quiet"], tmp_path))
+    for _, err in outs:
+        assert "checkpoints/6 is unreadable" in err and "resuming from the checkpoint before it" in err, err
+    assert json.loads((two / "summary.json").read_text())["resumed_from_update"] == 4
+    assert (two / "checkpoints" / "6.unreadable").is_dir() and (two / "checkpoints" / "6").is_dir()
+    assert _rows(two) == expected
+
+
 def _leaves(tree, prefix=""):
     if isinstance(tree, dict):
         for k, v in tree.items():
@@ -162,9 +225,19 @@ def test_gpu_suite_multi_device_part_on_two_cpu_devices():
 def test_host_agreement_helpers_in_one_process():
     """With one process each helper is the plain operation (no collective, no jax.distributed)."""
     from jaxpg.errors import JaxpgError
-    from jaxpg.sharding import any_process, check_envs_divide, is_primary, primary_first
+    from jaxpg.sharding import (
+        agree_on_stop,
+        check_envs_divide,
+        combine_stops,
+        is_primary,
+        primary_first,
+    )
 
-    assert is_primary() and primary_first(lambda a, b: a + b, 2, 3) == 5 and any_process(15) == 15
+    assert is_primary() and primary_first(lambda a, b: a + b, 2, 3) == 5
+    assert agree_on_stop(15, "x") == (15, "x") and agree_on_stop() == (0, "")
+    # Several processes' reports: the largest signal, the first error in process order.
+    assert combine_stops([(0, ""), (15, ""), (2, "")]) == (15, "")
+    assert combine_stops([(0, ""), (0, "process 1: cannot write"), (0, "later")]) == (0, "process 1: cannot write")
     check_envs_divide(3)  # one process: any number of envs (an uneven split stays unsharded)
     with pytest.raises(JaxpgError, match="boom"):
         primary_first(lambda: (_ for _ in ()).throw(JaxpgError("boom")))
@@ -190,3 +263,57 @@ def test_sigterm_while_waiting_for_peers_exits_even_with_stderr_gone(tmp_path):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_processes_fall_back_together_when_one_cannot_read_the_newest_checkpoint():
+    """The fall-back rule of a multi-process resume, with two simulated processes (threads
+    meeting at a barrier in place of the collective): process 1 cannot read its part of
+    step 8, process 0 can; both go back to step 6 (process 0 alone would keep step 8,
+    and the two would then run from different states). When no step is readable on
+    some process, every process stops with the same line."""
+    import threading
+
+    from jaxpg.errors import JaxpgError
+    from jaxpg.runner.checkpoint import CorruptCheckpoint, newest_readable
+    from jaxpg.sharding import combine_stops
+
+    def simulate(unreadable: list[set[int]], steps=(4, 6, 8)):
+        n = len(unreadable)
+        texts, results, asides = [""] * n, [None] * n, []
+        meet = threading.Barrier(n)
+
+        def agree(pid, text):  # what agree_on_stop does, among threads
+            texts[pid] = text
+            meet.wait()
+            out = combine_stops([(0, t) for t in texts])[1]
+            meet.wait()
+            return out
+
+        def read(pid, step):
+            if step in unreadable[pid]:
+                raise CorruptCheckpoint(f"ck/{step}", OSError(f"process {pid}: bad shard"))
+            return f"state {step}"
+
+        def process(pid):
+            try:
+                results[pid] = newest_readable(list(steps), lambda s: read(pid, s), lambda t: agree(pid, t),
+                                               lambda s: asides.append((pid, s)) or f"ck/{s}.unreadable",
+                                               lambda line: None)  # fmt: skip
+            except JaxpgError as e:
+                results[pid] = str(e)
+
+        threads = [threading.Thread(target=process, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        return results, sorted(asides)
+
+    assert simulate([set(), set()]) == (["state 8", "state 8"], [])
+    results, asides = simulate([set(), {8}])
+    assert results == ["state 6", "state 6"] and asides == [(0, 8), (1, 8)]
+    results, _ = simulate([{8}, {8, 6}])
+    assert results == ["state 4", "state 4"]
+    results, _ = simulate([{4, 6, 8}, set()])
+    assert results[0] == results[1] and "checkpoint ck/4 is unreadable (OSError: process 0: bad shard)" in results[0]
+    assert "no earlier one is readable" in results[0]

@@ -1,5 +1,6 @@
 """Encoders, recurrent cores and the policy probes (jaxpg.nn, jaxpg.networks, policy_probes)."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,8 +10,20 @@ from jaxpg import envs
 from jaxpg.envs.core import Discrete, MultiDiscrete
 from jaxpg.envs.policy_probes import TRAP_PENALTY, MaskedTrapInfo
 from jaxpg.errors import JaxpgError
+from jaxpg.linalg import orthogonal
 from jaxpg.networks import Torso, make_networks
 from jaxpg.nn import CNN, RecurrentCore, initial_carry
+
+
+class _ConvReference(nn.Module):
+    """The CNN written with flax's nn.Conv layers (3x3 stride 1, then 2x2 stride 2)."""
+
+    @nn.compact
+    def __call__(self, x):
+        for ch, k, s in ((5, 3, 1), (6, 2, 2)):
+            conv = nn.Conv(ch, (k, k), (s, s), padding="VALID", kernel_init=orthogonal(np.sqrt(2)))
+            x = nn.relu(conv(x))
+        return x.reshape((x.shape[0], -1))
 
 
 @pytest.mark.slow  # default-suite time budget; run with -m slow
@@ -21,6 +34,25 @@ def test_cnn_default_is_the_minatar_network_shape():
     assert CNN().apply(params, x).shape == (2, 8 * 8 * 16)  # VALID 3x3 stride 1
     strided = CNN((8, 4), (3, 2), (2, 1))
     assert strided.apply(strided.init(jax.random.PRNGKey(0), x), x).shape == (2, 3 * 3 * 4)
+    # the initial values of nn.Conv layers: a seed starts where it did with nn.Conv
+    init = jax.jit(lambda k: (CNN((5, 6), (3, 2), (1, 2)).init(k, x), _ConvReference().init(k, x)))
+    assert jax.tree.all(jax.tree.map(np.array_equal, *jax.device_get(init(jax.random.PRNGKey(3)))))
+
+
+def test_cnn_patch_convolutions_are_flax_convs():
+    """The CNN's PatchConv layers (patches @ kernel) have nn.Conv's parameter names and
+    shapes and compute its function (a stride-1 and a stride-2 layer; equal functions of
+    the same parameters, so the same gradients). Equal initial values: the slow test
+    above (an initialisation takes seconds to compile)."""
+    ours, ref, key = CNN((5, 6), (3, 2), (1, 2)), _ConvReference(), jax.random.PRNGKey(1)
+    x = np.random.default_rng(0).normal(size=(3, 9, 9, 4)).astype(np.float32)
+    shapes = jax.eval_shape(ref.init, key, x)
+    assert jax.eval_shape(ours.init, key, x) == shapes
+    rng = np.random.default_rng(1)  # every parameter random, the biases too
+    p = jax.tree.map(lambda s: rng.normal(size=s.shape).astype(np.float32), shapes)
+    y, y_ref = jax.device_get(jax.jit(lambda p, x: (ours.apply(p, x), ref.apply(p, x)))(p, x))
+    assert y.shape == (3, 3 * 3 * 6) and np.abs(y_ref).max() > 0.1
+    np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.slow  # default-suite time budget; run with -m slow

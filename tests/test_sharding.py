@@ -40,6 +40,19 @@ SCRIPT = textwrap.dedent(
         float(np.max(np.abs(sharded.metrics[k] - single.metrics[k]))) for k in single.metrics
     )
     out["agent_scale"] = float(np.max(np.abs(single.metrics["policy_loss"])))
+    # Collectives (all, inside while loops) of the sharded chunk program, evaluation
+    # included (eval every update here): each device trains its own agents.
+    from jaxpg.sharding import loop_collectives
+    out["agent_collectives"] = loop_collectives(sharded.program.as_text())
+    # The counter itself, on a vmapped while loop (steps until x) over 4 devices: XLA's
+    # partitioner all-reduces the batched condition per iteration; per device, nothing.
+    from jaxpg.sharding import AGENTS, local_to_each_device, make_mesh, shard_leading
+    mesh = make_mesh(AGENTS)
+    loop = jax.vmap(lambda x: jax.lax.while_loop(lambda c: c < x, lambda c: c + 1.0, 0.0))
+    xs = shard_leading(np.arange(8.0), mesh)
+    out["toy_collectives"] = [loop_collectives(jax.jit(f).lower(xs).compile().as_text())
+                              for f in (loop, local_to_each_device(loop, mesh))]
+    out["toy_equal"] = bool(np.array_equal(jax.jit(loop)(xs), jax.jit(local_to_each_device(loop, mesh))(xs)))
 
     # Env axis: one run's 8 envs split over 4 devices by the driver vs one device.
     res = run(cfg, HParams(), RunOptions(seed=5, progress=False))
@@ -83,6 +96,10 @@ def test_sharded_equals_unsharded_on_4_cpu_devices():
     assert out["agent_chunk"] == 8  # 6 agents padded to a multiple of 4 devices
     # Same keys, same math: only float summation order may differ.
     assert out["agent_diff"] <= 1e-4 * max(1.0, out["agent_scale"])
+    # None at all, so none per evaluation step (before: the evaluation loop's "all envs
+    # done?" condition was an all-reduce over the devices on every step).
+    assert out["agent_collectives"] == [0, 0]
+    assert out["toy_collectives"] == [[1, 1], [0, 0]] and out["toy_equal"]
     assert out["env_devices"] == 4 and "envs" in out["env_spec"]
     assert out["env_steps"] == [384, 384]
     assert out["env_param_diff"] < 1e-4

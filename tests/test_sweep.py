@@ -7,8 +7,8 @@ import jax
 import numpy as np
 import pytest
 
-from jaxpg.config import HParams, TrainConfig
-from jaxpg.errors import ConfigError
+from jaxpg.config import MAX_SEED, HParams, TrainConfig
+from jaxpg.errors import ConfigError, JaxpgError
 from jaxpg.metrics import EpisodeSums
 from jaxpg.sweep import (
     agent_curves,
@@ -23,9 +23,13 @@ from jaxpg.sweep import (
     parse_sample,
     parse_static,
     run_agents,
+    run_sweep,
     stack_hparams,
 )
-from jaxpg import make_train
+from jaxpg.sweep.job import SweepSpec
+from jaxpg.sweep.outdir import prepare
+from jaxpg import RunOptions, make_train, preset
+from jaxpg.cli import sweep as cli_sweep
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -212,21 +216,48 @@ def test_sweep_cli_writes_results(tmp_path):
     best = json.load(open(out / "best.json"))
     assert best["name"] == res["best"] and "config" in best and "hparams" in best
 
+    # The same sweep from Python, RunOptions(resume=True) on the CLI's directory: every
+    # group is already done, so nothing trains (no compile) and the results are the CLI's.
+    cfg = preset("ppo", "CartPole-v1").config.replace(
+        num_steps=16, total_timesteps=256, update_epochs=1, num_minibatches=2, hidden_sizes=(16,))
+    spec = SweepSpec(cfg, preset("ppo", "CartPole-v1").hparams, grid={"lr": (1e-3, 3e-3)},
+                     static={"num_envs": (4, 8)}, seeds=2)  # fmt: skip
+    again = run_sweep(spec, RunOptions(out_dir=str(out), resume=True, progress=False, plot=False))
+    assert [s.final["per_seed"] for s in again.settings] == [
+        s["final_return"]["per_seed"] for s in res["settings"]
+    ]
+    assert again.best.name == res["best"]
 
-@pytest.mark.parametrize(
-    "args,needle",
-    [
-        (["--grid", "lr"], "grid"),
-        (["--grid", "learning_rate=1e-3"], "unknown field"),
-        (["--sample", "lr=gauss:1:2"], "loguniform"),
-        (["--static", "num_envs=a"], "num_envs"),
-        (["--grid", "lr=1e-3", "--sample", "lr=uniform:1e-4:1e-3"], "not both"),
-        (["--max-batch", "0"], "max_batch"),
-    ],
-)
-def test_sweep_bad_input_is_one_line_exit_2(tmp_path, args, needle):
-    r = jaxpg("sweep", *args, "--out", str(tmp_path / "x"))
+
+def test_run_sweep_checks_its_options_before_writing(tmp_path):
+    """run_sweep takes the RunOptions of run/run_pbt and refuses what a sweep does not do,
+    before anything is written; a sweep started from Python is resumed from Python."""
+    out = str(tmp_path / "sw")
+    spec = SweepSpec(TINY, HParams(), grid={"lr": (1e-3, 3e-3)}, seeds=2)
+    for options, needle in [
+        (RunOptions(out_dir=out, checkpoint_every=2), "checkpoint_every"),
+        (RunOptions(out_dir=out, wandb_project="p"), "wandb"),
+        (RunOptions(out_dir=out, watchdog=object()), "watchdog"),
+        (RunOptions(out_dir=out, seed=MAX_SEED), "seed"),  # seed 1 would be MAX_SEED + 1
+        (RunOptions(resume=True), "out_dir"),
+    ]:
+        with pytest.raises(JaxpgError, match=needle):
+            run_sweep(spec, options)
+    for bad, needle in [(dict(seeds=0), "seeds"), (dict(max_batch=0), "max_batch"),
+                        (dict(sample={"lr": parse_sample(["lr=uniform:1e-4:1e-3"])["lr"]}), "not both"),
+                        (dict(grid={"lr": (1e-3, -1.0)}), "lr")]:  # fmt: skip
+        with pytest.raises(ConfigError, match=needle):
+            run_sweep(spec.__class__(**{**spec.__dict__, **bad}), RunOptions(out_dir=out))
+    assert not os.path.exists(out)
+    prepare(out, None, resume=False, overwrite=False).release()  # what run_sweep(spec, RunOptions(out_dir=out)) saves
+    with pytest.raises(JaxpgError, match="started from Python"):
+        cli_sweep.saved_argv(["--resume", out])
+
+
+def test_sweep_bad_input_is_one_line_exit_2_from_a_real_process(tmp_path):
+    """One case through a real process; the others run in-process (tests/test_bad_input.py)."""
+    r = jaxpg("sweep", "--grid", "learning_rate=1e-3", "--out", str(tmp_path / "x"))
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr
-    assert needle in r.stderr
+    assert "unknown field" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1

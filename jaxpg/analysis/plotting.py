@@ -16,6 +16,7 @@ from matplotlib.figure import Figure  # no pyplot: files only, the caller's back
 
 from jaxpg.analysis.stats import band
 from jaxpg.errors import JaxpgError
+from jaxpg.metrics import EVAL_COLUMNS
 from jaxpg.runner.rundir import read_config_json
 
 
@@ -111,7 +112,7 @@ def plot_runs(
     def x_of(r: dict) -> float:
         # an evaluation's x is the env steps when it ran (eval_env_steps), not the row's
         value = r.get(x, np.nan)
-        return r.get("eval_env_steps", value) if metric.startswith("eval_") and x == "env_steps" else value
+        return r.get("eval_env_steps", value) if metric in EVAL_COLUMNS and x == "env_steps" else value
 
     cfgs = [runs[0][0] for runs in groups.values()]
     series, counts = [], {}

@@ -77,7 +77,7 @@ def main(argv: list[str]) -> int:
     pbt = PBTConfig(args.population, args.interval, args.fraction, args.resample_prob,
                     exploit=not args.no_exploit).validate()  # fmt: skip
     out = args.out or timestamped_dir(f"pbt-{args.config.algo}-{args.config.env}")
-    options = RunOptions(seed=args.seed, out_dir=out, overwrite=args.overwrite,
+    options = RunOptions(seed=args.seed, out_dir=out, overwrite=args.overwrite, plot=not args.no_plot,
                          checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints)  # fmt: skip
     validate(args.config, args.hparams, options=options)  # before anything is written
     if not space and pbt.exploit:
@@ -85,7 +85,7 @@ def main(argv: list[str]) -> int:
     print(f"jaxpg pbt: {args.config.algo} on {args.config.env}, population {pbt.population} on "
           f"{jax.device_count()} device(s), writing {out}")  # fmt: skip
     res = run_pbt(args.config, args.hparams, space, pbt, options)
-    return finish(res, out, not args.no_plot)
+    return finish(res, out, options.plot)
 
 
 def resume(argv: list[str], run_dir: str) -> int:
@@ -99,11 +99,11 @@ def resume(argv: list[str], run_dir: str) -> int:
     pbt = PBTConfig(p["population"], p["interval"], p["fraction"], p["resample_prob"], tuple(p["perturb"]), p["exploit"])
     space = {k: Sampler(v["dist"], v["low"], v["high"]) for k, v in raw["space"].items()}
     print(f"jaxpg pbt: resuming {run_dir} ({saved.config.algo} on {saved.config.env})")
-    options = RunOptions(seed=saved.seed, out_dir=run_dir, resume=True,
+    options = RunOptions(seed=saved.seed, out_dir=run_dir, resume=True, plot="--no-plot" not in argv,
                          checkpoint_every=saved.options.get("checkpoint_every"),
                          keep_checkpoints=saved.options.get("keep_checkpoints", 3))  # fmt: skip
     res = run_pbt(saved.config, saved.hparams, space, pbt, options)
-    return finish(res, run_dir, "--no-plot" not in argv)
+    return finish(res, run_dir, options.plot)
 
 
 def finish(res, out: str, plot: bool) -> int:

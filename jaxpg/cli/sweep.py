@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -10,18 +9,15 @@ import jax
 import tyro
 
 from jaxpg.cli.common import check_out, parse_flags, preparse_algo_env, timestamped_dir
-from jaxpg.config import HParams, TrainConfig, check_seed
+from jaxpg.config import HParams, TrainConfig
 from jaxpg.envs import check_env_name
 from jaxpg.errors import ConfigError
 from jaxpg.presets import preset
-from jaxpg.runner import compile_cache
-from jaxpg.runner.loop import device_description
-from jaxpg.runner.signals import startup_hint
+from jaxpg.runner.options import RunOptions
 from jaxpg.sharding import agree_on, initialize_distributed
-from jaxpg.sweep import outdir as sweep_dir
-from jaxpg.sweep import build_settings, parse_grid, parse_sample, parse_static, run_sweep
-from jaxpg.sweep.report import print_table, write_outputs
-from jaxpg.validation import validate
+from jaxpg.sweep import SweepSpec, check_job, parse_grid, parse_sample, parse_static, run_sweep
+from jaxpg.sweep.outdir import load_argv
+from jaxpg.sweep.report import print_table
 
 
 @dataclass
@@ -71,72 +67,30 @@ def saved_argv(argv: list[str]) -> tuple[list[str], str | None]:
         raise ConfigError("resume", None, "give the sweep directory: jaxpg sweep --resume DIR")
     if args:
         raise ConfigError("resume", given, f"--resume continues with the saved flags; drop {' '.join(args)}")
-    return sweep_dir.load_argv(given), given
+    return load_argv(given), given
 
 
 def main(argv: list[str]) -> int:
-    """Parse flags, build and validate every setting, run, write outputs."""
+    """Parse flags into a :class:`SweepSpec` and one :class:`RunOptions`, check them, run,
+    print the table."""
     initialize_distributed()  # multi-host when JAXPG_COORDINATOR etc. are set; else nothing
     argv, resume = saved_argv(argv)
     algo, env = preparse_algo_env(argv)
     check_env_name(env)
     config, hparams = preset(algo, env)
-    default = SweepArgs(config=config, hparams=hparams)
-    args = parse_flags(SweepArgs, argv, "jaxpg sweep", default)
+    args = parse_flags(SweepArgs, argv, "jaxpg sweep", SweepArgs(config=config, hparams=hparams))
     check_out(args.out)
-    if args.seeds < 1:
-        raise ConfigError("seeds", args.seeds, "must be >= 1")
-    check_seed(args.seed, args.seeds)
-    grid = parse_grid(args.grid)
-    samples = parse_sample(args.sample)
-    both = set(grid) & set(samples)
-    if both:
-        raise ConfigError("sample", sorted(both)[0], "a field is either --grid or --sample, not both")
-    static = parse_static(args.static)
-    if args.max_batch is not None and args.max_batch < 1:
-        raise ConfigError("max_batch", args.max_batch, "must be >= 1")
-    config, hparams = validate(args.config, args.hparams)
-    settings = build_settings(
-        config, hparams, grid, samples, args.num_samples, static,
-        args.sample_seed,
+    spec = SweepSpec(
+        args.config, args.hparams, parse_grid(args.grid), parse_sample(args.sample), args.num_samples,
+        args.sample_seed, parse_static(args.static), args.seeds, args.max_batch, tuple(argv),
     )  # fmt: skip
-    out = agree_on(resume or args.out or timestamped_dir(f"sweep-{args.config.algo}-{args.config.env}"))
-    primary = jax.process_index() == 0  # only process 0 writes files (the others: stderr only)
-    lock = sweep_dir.prepare(out, argv, resume=resume is not None, overwrite=args.overwrite) if primary else None
-    done = sweep_dir.finished_groups(out) if resume else {}  # --resume needs a shared disk
-    n_groups = len({s.config for s in settings})
-    print(
-        f"jaxpg sweep: {args.config.algo} on {args.config.env}, {len(settings)} setting(s) x "
-        f"{args.seeds} seed(s) on {jax.device_count()} device(s), writing {out}"
-        + (f" ({len(done)} of {n_groups} group(s) already done)" if resume else "")
-    )
-
-    def keep(index: int, record: dict) -> None:
-        if primary:
-            sweep_dir.write_group(out, index, record)
-        done[index] = record
-        startup_hint(f"{len(done)} of {n_groups} group(s) kept in {out}; continue with: jaxpg sweep --resume {out}", "")
-
-    startup_hint(f"{len(done)} of {n_groups} group(s) kept in {out}; continue with: jaxpg sweep --resume {out}", "")
-    cache_before = compile_cache.counts()
-    result = run_sweep(settings, args.seeds, args.seed, args.max_batch, done=dict(done), on_group=keep)
-    meta = {
-        "algo": args.config.algo,
-        "env": args.config.env,
-        "base_config": args.config.to_dict(),
-        "base_hparams": args.hparams.to_dict(),
-        "grid": grid,
-        "sample": {k: dataclasses.asdict(v) for k, v in samples.items()},
-        "num_samples": args.num_samples if samples else 0,
-        "static": static,
-        "device": device_description(),
-        "jax_version": jax.__version__,
-        "compile_cache": compile_cache.summary(cache_before),
-    }
-    if not primary:
+    options = RunOptions(seed=args.seed, out_dir=resume or args.out, resume=resume is not None,
+                         overwrite=args.overwrite, plot=not args.no_plot)  # fmt: skip
+    spec = check_job(spec, options)  # before the processes agree on a directory, before anything is written
+    out = agree_on(options.out_dir or timestamped_dir(f"sweep-{args.config.algo}-{args.config.env}"))
+    result = run_sweep(spec, options.replace(out_dir=out))
+    if jax.process_index() != 0:  # only process 0 writes files and reports
         return 0
-    write_outputs(result, out, meta, plot=not args.no_plot)
-    lock.release()
     print_table(result)
     print(f"best (by IQM): {result.best.name}; wrote {out}/results.md")
     return 0

@@ -133,7 +133,7 @@ def run_with_peers(out: str, *args, **kwargs):
     Python traceback follows, then jax's shutdown waits for the dead peer's heartbeat
     and aborts (exit 134, ~60 lines of C++ stack, 80 s later in our try)."""
     try:
-        return run(*args, **kwargs)
+        result = run(*args, **kwargs)
     except Exception as e:  # gloo and XLA raise ValueError, XlaRuntimeError, ...
         if jax.process_count() == 1 or isinstance(e, JaxpgError):
             raise
@@ -142,6 +142,15 @@ def run_with_peers(out: str, *args, **kwargs):
                      f"continue from the last checkpoint with: jaxpg train --resume {out} "
                      "(on every process)\n").encode())  # fmt: skip
         os._exit(1)  # not jax's shutdown: it waits at a barrier for the dead process
+    if result.summary.get("stopped_alone"):
+        # This process's part of a collective checkpoint write failed; its peers may be
+        # waiting inside that write. Its line, then out at once: their collective fails
+        # when it is gone and each stops with one line (jax's shutdown would wait for them).
+        code = report(result.summary, out)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return result
 
 
 def say(text: str) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 
 from jaxpg import guard
 from jaxpg.config import HParams, TrainConfig
+from jaxpg.metrics import sum_and_count
 from jaxpg.pbt.ready import Population, interval_score, ready
 from jaxpg.pbt.space import PBTConfig
 from jaxpg.runner.trainer import Trainer, make_trainer
@@ -68,8 +69,8 @@ class PopulationProgram:
         """``length`` updates of every member, then the ready step (not after the last update)."""
         run = jax.vmap(lambda s, h, f: self.trainer.run_updates(s, h, length, f), in_axes=(0, 0, None))
         members, metrics = run(pop.members, pop.hparams, pop.update)
-        score = interval_score(metrics["episode_return_sum"], metrics["episode_count"],
-                               metrics[guard.METRIC], pop.score)  # fmt: skip
+        total, count = sum_and_count(metrics, "episode_return")  # by role, not by name
+        score = interval_score(total, count, metrics.nonfinite, pop.score)
         used = pop.hparams
         pop = pop.replace(members=members, score=score, update=pop.update + length)
         size = score.shape[0]

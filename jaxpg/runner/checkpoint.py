@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,7 +28,8 @@ import jax
 import numpy as np
 
 from jaxpg.errors import JaxpgError
-from jaxpg.runner.logging import write_failed
+from jaxpg.runner.logging import injected_write_fault, write_failed
+from jaxpg.sharding import primary_first
 
 CHECKPOINT_SUBDIR = "checkpoints"
 
@@ -93,6 +95,7 @@ class Checkpointer:
         if step in self.steps():
             return step
         try:
+            injected_write_fault("checkpoint", step, os.path.join(self.directory, str(step)))
             with _quiet_absl(logging.CRITICAL):  # orbax logs each failed write's traceback
                 self._manager.save(
                     step,
@@ -118,14 +121,26 @@ class Checkpointer:
         except Exception:  # noqa: BLE001 - the listing is re-read at the next save anyway
             pass
 
+    def _read(self, step: int, **items):
+        """The ``items`` (orbax restore args by name) of ``step``, read by this process
+        alone. Not the manager's restore: that ends in a barrier of every process, which
+        a process that could not read its part never reaches, so the others would wait
+        there; the processes agree on success afterwards (:func:`newest_readable`)."""
+        ocp = _ocp()
+        from etils import epath  # orbax's path type (orbax depends on etils)
+
+        handler = ocp.CompositeCheckpointHandler()
+        try:
+            return handler.restore(epath.Path(self.directory) / str(step), args=ocp.args.Composite(**items))
+        finally:
+            handler.close()
+
     def read_meta(self, step: int) -> dict:
         ocp = _ocp()
         where = os.path.join(self.directory, str(step))
         try:
             with _quiet_absl():  # orbax warns that the (unrequested) state item was skipped
-                out = self._manager.restore(
-                    step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
-                )
+                out = self._read(step, meta=ocp.args.JsonRestore())
             return dict(out["meta"])
         except Exception as e:  # noqa: BLE001 - any failure here is a bad file
             raise CorruptCheckpoint(where, e) from None
@@ -142,12 +157,7 @@ class Checkpointer:
         where = os.path.join(self.directory, str(step))
         _check_shapes(self._manager, step, abstract_state, where)
         try:
-            out = self._manager.restore(
-                step,
-                args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()
-                ),
-            )
+            out = self._read(step, state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore())
         except JaxpgError:
             raise
         except Exception as e:  # noqa: BLE001 - orbax/tensorstore raise many types
@@ -158,12 +168,17 @@ class Checkpointer:
 
     def set_aside(self, step: int) -> str:
         """Rename an unreadable step out of the way (kept for inspection, never listed
-        again), so the run can write that step anew; returns the new path."""
+        again), so the run can write that step anew; returns the new path. Several
+        processes: process 0 renames, the others wait for it, then all re-read the list."""
         where = os.path.join(self.directory, str(step))
         aside = f"{where}.unreadable"
-        if os.path.exists(aside):
-            shutil.rmtree(aside)
-        os.rename(where, aside)
+
+        def rename():
+            if os.path.exists(aside):
+                shutil.rmtree(aside)
+            os.rename(where, aside)
+
+        primary_first(rename)
         self._manager.reload()
         return aside
 
@@ -198,6 +213,35 @@ def _quiet_absl(level_during: int = logging.ERROR):
         yield
     finally:
         logger.setLevel(level)
+
+
+def newest_readable(steps: list[int], read: Callable[[int], Any], agree: Callable[[str], str],
+                    set_aside: Callable[[int], str], warn: Callable[[str], None]) -> Any:  # fmt: skip
+    """What ``read`` returns for the newest of ``steps`` that every process could read.
+
+    ``read(step)`` raises :class:`CorruptCheckpoint` for a step it cannot read;
+    ``agree(text)`` is every process's first non-empty text (one collective;
+    :func:`jaxpg.sharding.agree_on_stop`; the text itself with one process), so all
+    processes fall back together, also when only one of them could not read its part.
+    An unreadable step is ``set_aside`` (renamed: the run writes that step anew) and
+    named through ``warn``; when none is readable, one line says so.
+    """
+    for i, step in enumerate(reversed(steps)):
+        state, failure = None, ""
+        try:
+            state = read(step)
+        except CorruptCheckpoint as e:
+            failure = f"{e.where}\t{e.reason}"
+        failure = agree(failure)
+        if not failure:
+            return state
+        where, reason = failure.split("\t", 1)
+        if i == len(steps) - 1:
+            raise JaxpgError(f"checkpoint {where} is unreadable ({reason}), and no earlier one is readable: "
+                             "start a new run (--overwrite to reuse the directory)")  # fmt: skip
+        aside = set_aside(step)
+        warn(f"jaxpg: {where} is unreadable ({reason}); moved to {aside}; resuming from the checkpoint before it")
+    raise JaxpgError("no checkpoint to resume")  # steps was empty: the caller checks first
 
 
 class CorruptCheckpoint(JaxpgError):

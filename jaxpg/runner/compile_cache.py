@@ -47,6 +47,14 @@ _EVENTS = {
     "/jax/compilation_cache/cache_hits": "hits",
     "/jax/compilation_cache/cache_misses": "writes",
 }
+# JAX's time spans of its compilation stages (``jax/_src/dispatch.py``), every program
+# of the process: a command's trace / lower / XLA-compile split without timing each
+# program by hand (``jaxpg sweep``, ``jaxpg rlhf``).
+_STAGES = {
+    "/jax/core/compile/jaxpr_trace_duration": "trace_s",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration": "lower_s",
+    "/jax/core/compile/backend_compile_duration": "compile_s",
+}
 
 
 @dataclass
@@ -56,13 +64,16 @@ class CacheCounts:
     requests: int = 0
     hits: int = 0
     writes: int = 0
+    since: float = 0.0  # time.time() of the snapshot: stage spans are counted from it
 
     def minus(self, before: CacheCounts) -> CacheCounts:
-        return CacheCounts(self.requests - before.requests, self.hits - before.hits, self.writes - before.writes)
+        return CacheCounts(self.requests - before.requests, self.hits - before.hits, self.writes - before.writes,
+                           before.since)  # fmt: skip
 
 
 _counts = CacheCounts()
 _lock = threading.Lock()
+_spans: dict[str, list[tuple[float, float]]] = {name: [] for name in _STAGES.values()}
 _listening = False
 _directory: str | None = None
 
@@ -74,10 +85,33 @@ def _on_event(event: str, **_) -> None:
             setattr(_counts, name, getattr(_counts, name) + 1)
 
 
+def _on_span(event: str, start: float, end: float, **_) -> None:
+    name = _STAGES.get(event)
+    if name is not None:
+        with _lock:
+            _spans[name].append((start, end))
+
+
+def stage_seconds(since: float) -> dict[str, float]:
+    """Wall seconds spent tracing, lowering and XLA-compiling since ``since``
+    (``time.time()``): the union of JAX's spans, so a program traced inside another
+    (a nested ``jit``) is not counted twice."""
+    with _lock:
+        spans = {name: sorted(s for s in v if s[0] >= since) for name, v in _spans.items()}
+    out = {}
+    for name, v in spans.items():
+        total, end = 0.0, -float("inf")
+        for a, b in v:
+            total += max(0.0, b - max(a, end))
+            end = max(end, b)
+        out[name] = total
+    return out
+
+
 def counts() -> CacheCounts:
     """The counts since the process started (since :func:`enable_compile_cache`)."""
     with _lock:
-        return CacheCounts(_counts.requests, _counts.hits, _counts.writes)
+        return CacheCounts(_counts.requests, _counts.hits, _counts.writes, time.time())
 
 
 def default_directory() -> str:
@@ -126,6 +160,7 @@ def enable_compile_cache(directory: str | None = None, max_bytes: int = DEFAULT_
     _directory = directory
     if not _listening:
         jax.monitoring.register_event_listener(_on_event)
+        jax.monitoring.register_event_time_span_listener(_on_span)
         _listening = True
     return directory
 
@@ -150,9 +185,11 @@ def summary(before: CacheCounts) -> dict:
     """``summary.json``'s ``compile_cache`` entry for what compiled since ``before``:
     how many compilations looked in the cache, how many found their program there
     and how many wrote a new entry (small programs, under :data:`MIN_COMPILE_S`,
-    are looked up but never written)."""
+    are looked up but never written), and the wall seconds all compilations spent
+    tracing, lowering and in XLA (``stage_seconds``)."""
     now = counts().minus(before)
-    return {"directory": _directory, "lookups": now.requests, "hits": now.hits, "written": now.writes}
+    return {"directory": _directory, "lookups": now.requests, "hits": now.hits, "written": now.writes,
+            **stage_seconds(before.since)}  # fmt: skip
 
 
 def compile_timed(jitted, *args) -> tuple[object, dict]:

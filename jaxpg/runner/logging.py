@@ -6,6 +6,7 @@ logged update), TensorBoard event files and ``summary.json``.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from jaxpg.errors import JaxpgError, WriteFailed
+from jaxpg.sharding import is_primary
 
 
 def _jsonable(value: Any) -> Any:
@@ -95,6 +97,7 @@ class RunLogger:
         """Append ``{"step": step, **metrics}`` to metrics.jsonl and to TensorBoard."""
         row = _jsonable({"step": step, **metrics})
         try:
+            injected_write_fault("metrics", row.get("update"), self._jsonl.name)
             self._jsonl.write(json.dumps(row) + "\n")
             self._jsonl.flush()
         except OSError as e:
@@ -139,6 +142,18 @@ def free_space(path: str) -> str:
             return f"{free:.0f} {unit}" if unit == "B" else f"{free:.1f} {unit}"
         free /= 1000
     return "unknown space"
+
+
+WRITE_FAULT_ENV = "JAXPG_TEST_WRITE_FAULT"
+"""``metrics:<update>`` or ``checkpoint:<update>``: that write fails on process 0 as on a
+full disk. For fault tests: a real full disk cannot be aimed at one process of several,
+nor a read-only directory at a process running as root."""
+
+
+def injected_write_fault(kind: str, update: int, path: str) -> None:
+    """Raise the ``OSError`` of a full disk if :data:`WRITE_FAULT_ENV` names this write."""
+    if os.environ.get(WRITE_FAULT_ENV) == f"{kind}:{update}" and is_primary():
+        raise OSError(errno.ENOSPC, f"No space left on device ({WRITE_FAULT_ENV})", path)
 
 
 def write_failed(path: str, e: BaseException) -> WriteFailed:

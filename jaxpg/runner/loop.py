@@ -8,6 +8,7 @@ checkpoints, signals, logging and progress.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
@@ -27,7 +28,7 @@ from jaxpg.diagnostics import HealthMonitor
 from jaxpg.errors import JaxpgError, WriteFailed
 from jaxpg.hparam_schedule import HParamSchedule
 from jaxpg.metrics import UpdateMetrics
-from jaxpg.runner.checkpoint import Checkpointer, CorruptCheckpoint, check_compatible
+from jaxpg.runner.checkpoint import Checkpointer, check_compatible, newest_readable
 from jaxpg.runner import compile_cache
 from jaxpg.runner.compile_cache import compile_timed
 from jaxpg.runner.logging import RunLogger
@@ -38,7 +39,7 @@ from jaxpg.runner.rundir import (RunLock, describe_env_object, holds_run, prepar
 from jaxpg.runner.signals import done_starting, signal_name, stop_on_signals
 from jaxpg.runner.trainer import Trainer, make_trainer
 from jaxpg.runner.watchdog import ChunkWatchdog
-from jaxpg.sharding import (ENVS, any_process, check_envs_divide, env_axis_sharding, is_primary, make_mesh,
+from jaxpg.sharding import (ENVS, agree_on, agree_on_stop, check_envs_divide, env_axis_sharding, is_primary, make_mesh,
                              primary_first, shard_env_axis, to_host)
 from jaxpg.validation import validate
 
@@ -225,7 +226,8 @@ def restore_latest(trainer: Trainer, out: Outputs, out_dir: str, seed: int, hp, 
     """The newest readable checkpoint's state (checked against this config); metrics rows
     past it dropped. ``None`` (start from update 0) when the run died before its first
     checkpoint. A damaged newest checkpoint is named on stderr and the one before it used."""
-    steps = out.ckpt.steps()
+    listing = json.dumps(out.ckpt.steps())  # process 0's list on every process (any length)
+    steps = json.loads(agree_on(listing, size=int(agree_on(str(len(listing))))))
     if not steps:
         if holds_run(out_dir):
             raise JaxpgError(f"no complete checkpoint in {out.ckpt.directory}: nothing to resume; start a new run")
@@ -237,18 +239,15 @@ def restore_latest(trainer: Trainer, out: Outputs, out_dir: str, seed: int, hp, 
     if jax.process_count() > 1:  # each process reads the shards of its own devices
         shardings = env_axis_sharding(abstract, trainer.ctx.config.num_envs, make_mesh(ENVS))
         abstract = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract, shardings)
-    for i, step in enumerate(reversed(steps)):
+
+    def read(step: int):
         where = os.path.join(out.ckpt.directory, str(step))
         check_compatible(out.ckpt.read_meta(step).get("config", {}), out.meta["config"], where)
-        try:
-            state, _ = out.ckpt.restore(abstract, step)
-            break
-        except CorruptCheckpoint as e:
-            if i == len(steps) - 1 or jax.process_count() > 1:  # several processes: no fallback yet
-                raise
-            aside = out.ckpt.set_aside(step)
-            print(f"jaxpg: {e.where} is unreadable ({e.reason}); moved to {aside}; resuming from "
-                  "the checkpoint before it", file=sys.stderr)  # fmt: skip
+        return out.ckpt.restore(abstract, step)[0]
+
+    # Several processes read and fall back together (each reads its own shards).
+    state = newest_readable(steps, read, lambda text: agree_on_stop(0, text)[1], out.ckpt.set_aside,
+                            lambda line: print(line, file=sys.stderr))  # fmt: skip
     for row in primary_first(truncate_metrics, out_dir, int(state.update)) or []:
         history.add(row)
     out.last_saved = int(state.update)
@@ -264,6 +263,30 @@ class Stop:
     nonfinite: dict | None = None
     signum: int | None = None
     health_warnings: list[str] = field(default_factory=list)
+    alone: bool = False
+    """Several processes: this one stopped without the others (its part of a collective
+    checkpoint write failed, and they may be waiting inside that write)."""
+
+
+def log_row(out: Outputs, row: dict) -> str:
+    """Write ``row`` (process 0); the error's line if that failed ("" if not). One
+    process raises it at once; several agree on it first (:func:`agree_on_stop`)."""
+    if out.logger:
+        try:
+            out.logger.log(row, row["env_steps"])
+        except WriteFailed as e:
+            if jax.process_count() == 1:
+                raise
+            return f"process {jax.process_index()}: {e}"
+    return ""
+
+
+def alone_after_failed_save() -> bool:
+    """A failed checkpoint save: with several processes the others may be inside orbax's
+    collective write, where this process cannot join them again. It stops alone, at once
+    (see ``jaxpg train``): its peers' next collective then fails within seconds and
+    each of them stops with one line, instead of all waiting for one another."""
+    return jax.process_count() > 1
 
 
 def train_chunks(trainer, programs, state, hp, out: Outputs, history, options: RunOptions, on_row,
@@ -298,8 +321,7 @@ def train_chunks(trainer, programs, state, hp, out: Outputs, history, options: R
                 dt = time.perf_counter() - t0
                 train_time += dt
                 row = chunk_row(metrics, state, n * config.batch_size / dt, time.perf_counter() - t_start)
-                if out.logger:
-                    out.logger.log(row, row["env_steps"])
+                write_error = log_row(out, row)
                 bad = guard.first_nonfinite(metrics.nonfinite)
                 if bad is not None:
                     at = done + bad[0] + 1
@@ -315,11 +337,17 @@ def train_chunks(trainer, programs, state, hp, out: Outputs, history, options: R
                 if on_row:
                     on_row(row)
                 bar.update(row)
-                if out.ckpt and done < num_updates and (out.last_saved or 0) // every < done // every:
+                # Several processes: a signal to any of them, or a row process 0 could not
+                # write, stops all here, before the checkpoint (a collective write).
+                signum, write_error = agree_on_stop(request.signum or 0, write_error)
+                signum = signum or None
+                if write_error:
+                    stop = Stop("write_failed", write_error)
+                    break
+                if signum is None and out.ckpt and done < num_updates and (out.last_saved or 0) // every < done // every:
                     out.save(state)
-                signum = any_process(request.signum or 0) or None
         except WriteFailed as e:  # disk full, quota, read-only: stop, keep the earlier checkpoints
-            stop = Stop("write_failed", str(e))
+            stop = Stop("write_failed", str(e), alone=alone_after_failed_save())
         finally:
             bar.close()
         request.check()  # a second signal: abort now, without the final checkpoint
@@ -329,7 +357,7 @@ def train_chunks(trainer, programs, state, hp, out: Outputs, history, options: R
             try:
                 out.save(state)
             except WriteFailed as e:
-                stop = Stop("write_failed", str(e), signum=stop.signum)
+                stop = Stop("write_failed", str(e), signum=stop.signum, alone=alone_after_failed_save())
     stop.health_warnings = [kind for kind, _, _ in monitor.warnings]
     return state, stop, train_time
 
@@ -408,6 +436,8 @@ def _run_with_outputs(config, trainer, hp, options: RunOptions, out: Outputs, hi
     summary = run_summary(config, seed, out, history, stop, timings)
     if options.resume:
         summary["resumed_from_update"] = start["update"]
+    if stop.alone:
+        summary["stopped_alone"] = True
     out.finish(out_dir, state, summary)
     return RunResult(state, summary, list(history.rows))
 

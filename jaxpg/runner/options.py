@@ -1,5 +1,6 @@
 """How a run is driven and what it writes: :class:`RunOptions`, shared by ``jaxpg train``,
-the chunked driver :func:`jaxpg.runner.loop.run` and the RLHF pipeline.
+the chunked driver :func:`jaxpg.runner.loop.run`, the sweep (:func:`jaxpg.sweep.run_sweep`),
+PBT (:func:`jaxpg.pbt.run_pbt`) and the RLHF pipeline.
 
 What is trained is :class:`jaxpg.config.TrainConfig` / :class:`jaxpg.config.HParams`;
 everything about *where it goes and how it is watched* is here, documented once.
@@ -35,7 +36,9 @@ class RunOptions:
     keep_checkpoints: int = 3
     """How many of the latest checkpoints to keep."""
     progress: bool = True
-    """Show the live progress display."""
+    """Show the live progress display (a sweep or PBT run: a line per group or chunk)."""
+    plot: bool = True
+    """Draw the figures a sweep (``curves.png``) or a PBT run (``pbt.png``) writes."""
     wandb_project: str | None = None
     """Also log to Weights & Biases under this project (offline unless WANDB_MODE=online)."""
     handle_signals: bool = True

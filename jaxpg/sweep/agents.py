@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +17,14 @@ from jaxpg.config import HParams, TrainConfig
 from jaxpg.errors import ConfigError
 from jaxpg.metrics import UpdateMetrics
 from jaxpg.runner.trainer import make_train
-from jaxpg.sharding import AGENTS, make_mesh, pad_to_multiple, shard_leading, to_host
+from jaxpg.sharding import (
+    AGENTS,
+    local_to_each_device,
+    make_mesh,
+    pad_to_multiple,
+    shard_leading,
+    to_host,
+)
 from jaxpg.validation import validate
 
 
@@ -78,6 +86,8 @@ class BatchResult:
     num_chunks: int
     compiled_bytes: int | None
     devices: int
+    program: Any = None
+    """The compiled chunk program (its HLO: ``program.as_text()``)."""
 
 
 def run_agents(
@@ -112,7 +122,10 @@ def run_agents(
     # A chunk holds a multiple of the device count so every device gets equal work.
     chunk = pad_to_multiple(min(num_agents, max_batch), ndev)
 
-    fn = jax.jit(jax.vmap(lambda k, h: train(k, h)[1]))
+    # Each device trains its own agents: nothing crosses devices until the results are
+    # gathered, once per chunk (see local_to_each_device: an evaluation loop would
+    # otherwise all-reduce its condition on every step).
+    fn = jax.jit(local_to_each_device(jax.vmap(lambda k, h: train(k, h)[1]), mesh))
     hp = jax.tree.map(np.asarray, hparams)
     keys = np.asarray(jax.random.key_data(keys)) if jnp.issubdtype(keys.dtype, jax.dtypes.prng_key) else np.asarray(keys)
 
@@ -145,4 +158,4 @@ def run_agents(
             log(f"chunk {i + 1}/{n_chunks}: {n_real} agents in {time.perf_counter() - tc:.1f} s")
     run_time = time.perf_counter() - t0
     metrics = jax.tree.map(lambda *xs: np.concatenate(xs), *outs)
-    return BatchResult(metrics, compile_time, run_time, chunk, n_chunks, used, ndev)
+    return BatchResult(metrics, compile_time, run_time, chunk, n_chunks, used, ndev, compiled)

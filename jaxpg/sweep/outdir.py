@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 
 from jaxpg.errors import JaxpgError
 from jaxpg.runner.rundir import RunLock
@@ -21,11 +22,12 @@ def holds_sweep(out: str) -> bool:
     return bool(names & {ARGV_FILE, GROUPS_DIR, *OUTPUT_FILES})
 
 
-def prepare(out: str, argv: list[str], resume: bool, overwrite: bool) -> RunLock:
+def prepare(out: str, argv: Sequence[str] | None, resume: bool, overwrite: bool) -> RunLock:
     """Create ``out`` for this process alone before training; refuse to clobber a sweep.
 
     Fresh: ``out`` must not hold a sweep (``overwrite`` removes its files first); the
-    flags are saved for ``--resume``. Returns the directory's lock.
+    flags are saved for ``--resume`` (None for a sweep started from Python). Returns the
+    directory's lock.
     """
     if os.path.exists(out) and not os.path.isdir(out):
         raise JaxpgError(f"sweep directory {out} is a file: choose another --out")
@@ -51,7 +53,7 @@ def prepare(out: str, argv: list[str], resume: bool, overwrite: bool) -> RunLock
                 shutil.rmtree(path)
             elif os.path.exists(path):
                 os.remove(path)
-    _write_json(os.path.join(out, ARGV_FILE), {"argv": argv})
+    _write_json(os.path.join(out, ARGV_FILE), {"argv": None if argv is None else list(argv)})
     return lock
 
 
@@ -62,6 +64,9 @@ def load_argv(out: str) -> list[str]:
     try:
         with open(path) as f:
             argv = json.load(f)["argv"]
+        if argv is None:
+            raise JaxpgError(f"{out} holds a sweep started from Python (no flags saved): continue it with "
+                             f"run_sweep(spec, RunOptions(out_dir={out!r}, resume=True))")
         if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
             raise TypeError("argv is not a list of strings")
     except (ValueError, KeyError, TypeError) as e:

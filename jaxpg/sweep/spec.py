@@ -208,3 +208,5 @@ class SweepResult:
     best: Setting
     timings: list[dict]
     seeds: int
+    meta: dict = field(default_factory=dict)
+    """What ``results.json`` records besides the results (base config, swept values, device)."""

@@ -68,8 +68,10 @@ RULE_ENTROPY = ("agrees if the decayed bonus keeps more mean entropy and at leas
 RULE_EPOCHS = ("agrees if 4 or 8 epochs give the highest mean gold and 16 epochs are resolvably worse than the "
                "better of 4 and 8 (paired per seed); partly if one of the two holds in the means; "
                "disagrees otherwise")
-RULE_BATCH = ("at the claimed sizes 512 and 2048: agrees if the per-seed gold difference (2048 - 512, same "
-              "seeds, same number of updates) has its 95% interval above 0; partly if its mean is above 0; "
+RULE_BATCH = ("over the claimed sizes 512, 1024 and 2048 (\"larger batches\" orders every size in the range, "
+              "not only its ends): agrees if the per-seed gold difference 2048 - 512 (same seeds, same number "
+              "of updates) has its 95% interval above 0 and no step up (1024 - 512, 2048 - 1024) is "
+              "resolvably worse (its interval lies below 0); partly if the 2048 - 512 mean is above 0; "
               "disagrees otherwise. The update-to-update noise of gold on the training batch is not used: it "
               "falls as 1/sqrt(batch) by sampling alone")
 RULE_CLIP = ("agrees if, after a whole PPO update at eps 0.1 and 0.2, 90% of the sampled actions moved by at "
@@ -98,7 +100,8 @@ SPECS = {s.name: s for s in (
     _spec("claim9d_rlhf_batch", "Batch sizes for LLM alignment range from 512 to 2048 sequences per update; "
           "larger batches give more stable gradient estimates.", "gold after a fixed number of updates at "
           "512, 1024 and 2048 sequences per update", "sequences per update", (512, 2048),
-          "paired per seed: gold at 2048 - gold at 512", RULE_BATCH),
+          "paired per seed: gold at 2048 - gold at 512, and each step up (1024 - 512, 2048 - 1024)",
+          RULE_BATCH),
     _spec("claim9e_ppo_clip_ratio", "Standard epsilon clipping ranges of 0.1-0.2 limit policy updates to "
           "10-20% changes in action probabilities.", "quantiles of |pi_new/pi_old - 1| over a batch's "
           "tokens after a whole PPO update", "fraction of the action probability", (0.1, 0.2),
@@ -139,10 +142,12 @@ def verdict_epochs(gold: dict) -> str:
     return claims.PARTLY if best in (4, 8) or g[16] < g[better] else claims.DISAGREES
 
 
-def verdict_batch(gold_largest, gold_smallest) -> str:
-    """Per-seed gold at the largest and smallest claimed batch: :data:`RULE_BATCH`."""
-    mean, low, _ = claims.paired_difference(gold_largest, gold_smallest)
-    if low > 0:
+def verdict_batch(gold: dict) -> str:
+    """``{batch size: per-seed gold}`` (same seeds at every size): :data:`RULE_BATCH`."""
+    sizes = sorted(gold)
+    mean, low, _ = claims.paired_difference(gold[sizes[-1]], gold[sizes[0]])
+    steps_ok = all(claims.paired_difference(gold[b], gold[a])[2] >= 0 for a, b in zip(sizes, sizes[1:]))
+    if low > 0 and steps_ok:
         return claims.AGREES
     return claims.PARTLY if mean > 0 else claims.DISAGREES
 
@@ -329,7 +334,7 @@ def part_batch(args, cfg, prep, seeds):
     # measured on the update's own batch, so this falls as 1/sqrt(batch) by sampling alone;
     # it is reported, not judged.
     noise = {b: np.diff(m["gold"][0], axis=-1).std(-1) for b, m in res.items()}
-    verdict = verdict_batch(gold[sizes[-1]], gold[sizes[0]])
+    verdict = verdict_batch(gold)
     diff = claims.paired_difference(gold[sizes[-1]], gold[sizes[0]])
     text = (f"gold after {cfg.rl_updates} updates, batch {sizes[-1]} - batch {sizes[0]} (paired per seed): "
             f"{diff[0]:+.3f} [{diff[1]:+.3f}, {diff[2]:+.3f}]; " + "; ".join(

@@ -197,6 +197,10 @@ def test_sweep_cli_writes_results(tmp_path):
         per_seed = np.asarray(f["per_seed"], float)
         finite = per_seed[np.isfinite(per_seed)]
         assert len(per_seed) == 2 and finite.size >= 1 and np.all(finite >= 1)
+        # ... and no more than one episode can pay: its length, at most the steps each env
+        # took (256 / num_envs), so a per-seed value that sums episodes instead of
+        # averaging them fails here
+        assert np.all(finite <= 256 / s["static"]["num_envs"]), (s["name"], finite)
         assert f["mean"] == pytest.approx(finite.mean(), rel=1e-6)
     # "best" is the setting with the highest IQM over its seeds (NaN ranks last)
     rank = lambda s: s["final_return"]["iqm"] if np.isfinite(s["final_return"]["iqm"]) else -np.inf

@@ -142,7 +142,13 @@ def test_claim9_parts():
           ({1: base, 4: base + 0.5, 8: base + 0.4, 16: base + 0.45 + np.array([0.1, -0.1, 0.0])},),
           ({1: base, 4: base + 0.1, 8: base + 0.1, 16: base + 0.5},))
 
-    three(c.verdict_batch, (base + 0.3, base), (base + np.array([0.3, -0.2, 0.1]), base), (base - 0.1, base))
+    three(c.verdict_batch, ({512: base, 1024: base + 0.2, 2048: base + 0.3},),
+          ({512: base, 1024: base + 0.1, 2048: base + np.array([0.3, -0.2, 0.1])},),
+          ({512: base, 1024: base + 0.1, 2048: base - 0.1},))
+    # the ends resolvably ordered but the middle size resolvably worse than the smallest:
+    # "larger batches" does not hold over the range, so not agrees
+    assert c.verdict_batch({512: base, 1024: base - 1.7, 2048: base + 0.4}) == P
+    assert c.verdict_batch({2048: base + 0.3, 512: base, 1024: base + 0.2}) == A  # order of keys
 
     q = lambda p90, p99: {e: {"p90": p90 * e, "p99": p99 * e} for e in (0.1, 0.2, 0.3)}
     three(c.verdict_clip, (q(0.9, 1.4),), (q(0.9, 2.0),), (q(1.5, 3.0),))

@@ -20,6 +20,7 @@ updates (trace + lower, and XLA's backend compile, separately).
     python experiments/profile_update.py --algos --set num_envs=16 update_epochs=8 \
         num_minibatches=16 hidden_sizes=64,64 activation=swish   # bench_peers' setting
     python experiments/profile_update.py --env brax/halfcheetah   # on a GPU
+    python experiments/profile_update.py --algos --seeds 1 8 --set ...   # 1 and 8 agents vmapped
 
 Results go to ``experiments/results/profile_update_<platform>.json`` and ``.md``.
 """
@@ -70,19 +71,22 @@ def kernel_count(compiled) -> int:
 
 
 def compile_and_time(fn, args: tuple, repeats: int) -> dict:
-    """Lower+compile ``fn(*args)``, run once to warm, then time ``repeats`` calls."""
+    """Lower+compile ``fn(*args)``, run once to warm, then time ``repeats`` calls (wall and
+    this process's CPU seconds, every thread: on a shared machine the CPU figure moves
+    less with the neighbours' load)."""
     t0 = time.perf_counter()
     lowered = jax.jit(fn).lower(*args)
     t1 = time.perf_counter()
     compiled = lowered.compile()
     t2 = time.perf_counter()
     jax.block_until_ready(compiled(*args))
-    t3 = time.perf_counter()
+    t3, c3 = time.perf_counter(), time.process_time()
     for _ in range(repeats):
         out = compiled(*args)
     jax.block_until_ready(out)
     return {"trace_lower_s": t1 - t0, "compile_s": t2 - t1,
-            "run_s": (time.perf_counter() - t3) / repeats, "compiled": compiled}  # fmt: skip
+            "run_s": (time.perf_counter() - t3) / repeats,
+            "run_cpu_s": (time.process_time() - c3) / repeats, "compiled": compiled}  # fmt: skip
 
 
 def minibatch_step_fn(ctx, hparams, state):
@@ -93,20 +97,32 @@ def minibatch_step_fn(ctx, hparams, state):
     return step, (flat, state.opt_state, jax.numpy.zeros((), bool))
 
 
-def profile_ppo(config, hparams, repeats: int = 3) -> dict:
-    """Per-update time split and XLA cost of PPO at ``config``."""
+def profile_ppo(config, hparams, repeats: int = 3, seeds: int = 1) -> dict:
+    """Per-update time split and XLA cost of PPO at ``config``.
+
+    ``seeds > 1`` profiles ``seeds`` independent agents vmapped in one program, as a
+    vmapped sweep or ``bench_peers.py --seeds`` trains them (one hparams for all): each
+    piece is the vmapped piece, its times are for all agents together, and the minibatch
+    step's kernel count is the batched step's."""
     trainer = make_trainer(config)
     ctx = trainer.ctx
     hp = hparams.validate().as_arrays()
-    state = jax.jit(trainer.init)(jax.random.PRNGKey(0), hp)
-    key = jax.random.PRNGKey(1)
-    roll = compile_and_time(lambda s, k: collect(ctx, s, k)[0], (state, key), repeats)
+    batched = (lambda f, axes: jax.vmap(f, in_axes=axes)) if seeds > 1 else (lambda f, axes: f)
+    init_keys = jax.random.split(jax.random.PRNGKey(0), seeds) if seeds > 1 else jax.random.PRNGKey(0)
+    state = jax.jit(batched(trainer.init, (0, None)))(init_keys, hp)
+    key = jax.random.split(jax.random.PRNGKey(1), seeds) if seeds > 1 else jax.random.PRNGKey(1)
+    roll = compile_and_time(batched(lambda s, k: collect(ctx, s, k)[0], (0, 0)), (state, key), repeats)
     traj = roll["compiled"](state, key)
-    adv = compile_and_time(lambda p, t, h: make_batch(ctx.nets, p, t, h), (state.params, traj, hp), repeats)
-    upd = compile_and_time(trainer.update, (state, hp), repeats)
-    batch = flatten_time_batch(adv["compiled"](state.params, traj, hp))
-    mb = jax.tree.map(lambda x: x[: config.minibatch_size], batch)
-    step_fn, carry = minibatch_step_fn(ctx, hp, state)
+    adv = compile_and_time(batched(lambda p, t, h: make_batch(ctx.nets, p, t, h), (0, 0, None)),
+                           (state.params, traj, hp), repeats)
+    upd = compile_and_time(batched(trainer.update, (0, None)), (state, hp), repeats)
+    batch = batched(flatten_time_batch, (0,))(adv["compiled"](state.params, traj, hp))
+    mb = jax.tree.map(lambda x: x[:, : config.minibatch_size] if seeds > 1 else x[: config.minibatch_size], batch)
+    if seeds > 1:
+        step_fn = lambda carry, m: jax.vmap(lambda s, c, m: minibatch_step_fn(ctx, hp, s)[0](c, m))(state, carry, m)
+        carry = jax.vmap(lambda s: minibatch_step_fn(ctx, hp, s)[1])(state)
+    else:
+        step_fn, carry = minibatch_step_fn(ctx, hp, state)
     step = jax.jit(step_fn).lower(carry, mb).compile()
     c_roll, c_adv, c_step, c_upd = cost(roll["compiled"]), cost(adv["compiled"]), cost(step), cost(upd["compiled"])
     n_steps = config.update_epochs * config.num_minibatches
@@ -117,7 +133,9 @@ def profile_ppo(config, hparams, repeats: int = 3) -> dict:
     t_upd = upd["run_s"]
     epochs_s = max(t_upd - roll["run_s"] - adv["run_s"], 0.0)
     return {
-        "env": config.env, "num_envs": config.num_envs, "num_steps": config.num_steps,
+        "env": config.env, "num_envs": config.num_envs, "num_steps": config.num_steps, "seeds": seeds,
+        "cpu_seconds": {"rollout": roll["run_cpu_s"], "advantages": adv["run_cpu_s"], "update": upd["run_cpu_s"],
+                        "epochs": max(upd["run_cpu_s"] - roll["run_cpu_s"] - adv["run_cpu_s"], 0.0)},
         "update_epochs": config.update_epochs, "num_minibatches": config.num_minibatches,
         "seconds": {"rollout": roll["run_s"], "advantages": adv["run_s"], "epochs": epochs_s, "update": t_upd},
         "share": {"rollout": roll["run_s"] / t_upd, "advantages": adv["run_s"] / t_upd, "epochs": epochs_s / t_upd},
@@ -126,7 +144,7 @@ def profile_ppo(config, hparams, repeats: int = 3) -> dict:
         "xla_cost_per_piece": {"rollout_one_step": c_roll, "advantages": c_adv, "minibatch_step": c_step},
         "minibatch_step_kernels": kernel_count(step),
         "xla_cost_update_loop_corrected": corrected,
-        "steps_per_s": config.batch_size / t_upd,
+        "steps_per_s": seeds * config.batch_size / t_upd,
     }  # fmt: skip
 
 
@@ -157,18 +175,24 @@ def to_markdown(res: dict) -> str:
     lines = ["## Where one update's time goes"]
     for p in res.get("ppo", []):
         s, sh, c = p["seconds"], p["share"], p["xla_cost_update_loop_corrected"]
+        cpu = p.get("cpu_seconds") or {k: float("nan") for k in s}
         rep = p["xla_cost_update_as_reported"]
+        seeds = p.get("seeds", 1)
+        agents = f", {seeds} agents vmapped (times for all of them)" if seeds > 1 else ""
         lines += [
             "",
             f"PPO on {p['env']}, {p['num_envs']} envs x {p['num_steps']} steps, {p['update_epochs']} epochs x "
-            f"{p['num_minibatches']} minibatches: {s['update'] * 1e3:.1f} ms per update "
+            f"{p['num_minibatches']} minibatches{agents}: {s['update'] * 1e3:.1f} ms per update "
             f"({p['steps_per_s']:,.0f} steps/s).",
             "",
-            "| piece | ms | share | compile s |", "|---|---|---|---|",
-            f"| rollout | {s['rollout'] * 1e3:.1f} | {sh['rollout']:.0%} | {p['compile_s']['rollout']:.1f} |",
-            f"| advantages | {s['advantages'] * 1e3:.1f} | {sh['advantages']:.0%} | {p['compile_s']['advantages']:.1f} |",
-            f"| epochs + diagnostics | {s['epochs'] * 1e3:.1f} | {sh['epochs']:.0%} | - |",
-            f"| whole update | {s['update'] * 1e3:.1f} | 100% | {p['compile_s']['update']:.1f} |",
+            "| piece | ms | share | CPU ms (all threads) | compile s |", "|---|---|---|---|---|",
+            f"| rollout | {s['rollout'] * 1e3:.1f} | {sh['rollout']:.0%} | {cpu['rollout'] * 1e3:.1f} | "
+            f"{p['compile_s']['rollout']:.1f} |",
+            f"| advantages | {s['advantages'] * 1e3:.1f} | {sh['advantages']:.0%} | {cpu['advantages'] * 1e3:.1f} | "
+            f"{p['compile_s']['advantages']:.1f} |",
+            f"| epochs + diagnostics | {s['epochs'] * 1e3:.1f} | {sh['epochs']:.0%} | {cpu['epochs'] * 1e3:.1f} | - |",
+            f"| whole update | {s['update'] * 1e3:.1f} | 100% | {cpu['update'] * 1e3:.1f} | "
+            f"{p['compile_s']['update']:.1f} |",
             "",
             f"XLA cost of one update: {c.get('flops', float('nan')):.3g} FLOPs, "
             f"{c.get('bytes_accessed', float('nan')):.3g} bytes (loop-corrected); as reported with loop "
@@ -215,16 +239,18 @@ def parse_overrides(items) -> dict:
 
 def profile_all(env: str = "CartPole-v1", algos=("reinforce", "a2c", "ppo", "npg", "trpo"),
                 algos_env: str = "CartPole-v1", smoke: bool = False, deadline: float | None = None,
-                log=print, envs_extra=(), overrides: dict | None = None) -> dict:
-    """The profile of PPO on ``env`` (and ``envs_extra``), then compile time per algorithm."""
+                log=print, envs_extra=(), overrides: dict | None = None, seeds=(1,)) -> dict:
+    """The profile of PPO on ``env`` (and ``envs_extra``) for each count of vmapped
+    agents in ``seeds``, then compile time per algorithm."""
     res = {"ppo": [], "algos_env": algos_env, "compile_chunk": 2, "overrides": overrides or {}}
     for e in ((env,) if env else ()) + tuple(envs_extra):
         config, hparams = preset("ppo", e)
         config = config.replace(**(overrides or {}))
         if smoke:
             config = config.replace(**SMOKE_OVERRIDES)
-        log(f"  profiling PPO on {e}")
-        res["ppo"].append(profile_ppo(config, hparams))
+        for n in seeds:
+            log(f"  profiling PPO on {e}, {n} agent(s)")
+            res["ppo"].append(profile_ppo(config, hparams, seeds=n))
     res["compile"] = {}
     for algo in algos:
         if deadline is not None and time.perf_counter() > deadline:
@@ -247,12 +273,14 @@ def main(argv=None) -> int:
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--set", nargs="*", default=None, metavar="FIELD=VALUE",
                    help="config overrides for the PPO profile, e.g. num_envs=16 hidden_sizes=64,64")
+    p.add_argument("--seeds", nargs="+", type=int, default=[1],
+                   help="agents vmapped in one program, one PPO profile per count (e.g. 1 8)")
     p.add_argument("--out", default=None, help="output stem")
     p.add_argument("--note", default="")
     a = p.parse_args(argv)
     hw = hardware()
     res = profile_all(a.env[0] if a.env else None, a.algos, a.algos_env, a.smoke, envs_extra=a.env[1:],
-                      overrides=parse_overrides(a.set))
+                      overrides=parse_overrides(a.set), seeds=tuple(a.seeds))
     res["hardware"], res["note"] = hw, a.note
     print(res["markdown"])
     stem = a.out or os.path.join(RESULTS, f"profile_update_{hw['platform']}")

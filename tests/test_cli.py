@@ -85,3 +85,15 @@ def test_wandb_logger_without_the_package_is_a_clear_error(monkeypatch, tmp_path
     monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb -> ImportError
     with pytest.raises(JaxpgError, match="pip install wandb"):
         RunLogger(str(tmp_path / "w"), tensorboard=False, wandb_project="jaxpg")
+
+
+def test_done_line_says_when_no_training_episode_finished():
+    """Long episodes (Snake, Craftax) can outlast a short run: the done line says so,
+    with the evaluation's return, instead of printing 'return nan'."""
+    from jaxpg.cli.train import _final_return_text
+
+    assert _final_return_text({"episode_return": 487.25, "eval_return": 500.0}) == "return 487.2"
+    assert _final_return_text({"episode_return": None, "eval_return": 0.0625}) == (
+        "no training episode finished yet (eval return 0.06)")
+    assert _final_return_text({"episode_return": float("nan"), "eval_return": None}) == (
+        "no training episode finished yet")

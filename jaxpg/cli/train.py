@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import importlib.util
+import math
 import os
 import signal
 import sys
@@ -120,11 +121,24 @@ def report(s: dict, out: str) -> int:
         )
         return 1
     say(
-        f"done: return {s['episode_return']:.1f} after {s['env_steps']:,} steps in "
+        f"done: {_final_return_text(s)} after {s['env_steps']:,} steps in "
         f"{s['wall_time_s']:.1f} s (compile {s['compile_time_s']:.1f} s, "
         f"{s['sps']:,.0f} steps/s) on {s['device']}"
     )
     return 0
+
+
+
+def _final_return_text(s: dict) -> str:
+    """The done line's return: the last logged training return, or, where no training
+    episode has finished yet (long episodes, a short run), says so with the in-program
+    evaluation's return instead of printing nan."""
+    ret = s.get("episode_return")
+    if ret is not None and math.isfinite(ret):
+        return f"return {ret:.1f}"
+    ev = s.get("eval_return")
+    shown = f" (eval return {ev:.2f})" if ev is not None and math.isfinite(ev) else ""
+    return f"no training episode finished yet{shown}"
 
 
 def run_with_peers(out: str, *args, **kwargs):

@@ -108,21 +108,20 @@ def profile_ppo(config, hparams, repeats: int = 3, seeds: int = 1) -> dict:
     ctx = trainer.ctx
     hp = hparams.validate().as_arrays()
     batched = (lambda f, axes: jax.vmap(f, in_axes=axes)) if seeds > 1 else (lambda f, axes: f)
-    init_keys = jax.random.split(jax.random.PRNGKey(0), seeds) if seeds > 1 else jax.random.PRNGKey(0)
-    state = jax.jit(batched(trainer.init, (0, None)))(init_keys, hp)
-    key = jax.random.split(jax.random.PRNGKey(1), seeds) if seeds > 1 else jax.random.PRNGKey(1)
+    agent_keys = lambda seed: jax.random.split(jax.random.PRNGKey(seed), seeds) if seeds > 1 else jax.random.PRNGKey(seed)
+    state = jax.jit(batched(trainer.init, (0, None)))(agent_keys(0), hp)
+    key = agent_keys(1)
     roll = compile_and_time(batched(lambda s, k: collect(ctx, s, k)[0], (0, 0)), (state, key), repeats)
     traj = roll["compiled"](state, key)
     adv = compile_and_time(batched(lambda p, t, h: make_batch(ctx.nets, p, t, h), (0, 0, None)),
                            (state.params, traj, hp), repeats)
     upd = compile_and_time(batched(trainer.update, (0, None)), (state, hp), repeats)
     batch = batched(flatten_time_batch, (0,))(adv["compiled"](state.params, traj, hp))
-    mb = jax.tree.map(lambda x: x[:, : config.minibatch_size] if seeds > 1 else x[: config.minibatch_size], batch)
-    if seeds > 1:
-        step_fn = lambda carry, m: jax.vmap(lambda s, c, m: minibatch_step_fn(ctx, hp, s)[0](c, m))(state, carry, m)
-        carry = jax.vmap(lambda s: minibatch_step_fn(ctx, hp, s)[1])(state)
-    else:
-        step_fn, carry = minibatch_step_fn(ctx, hp, state)
+    rows_axis = 1 if seeds > 1 else 0
+    mb = jax.tree.map(lambda x: jax.lax.slice_in_dim(x, 0, config.minibatch_size, axis=rows_axis), batch)
+    step_at = batched(lambda s, c, m: minibatch_step_fn(ctx, hp, s)[0](c, m), (0, 0, 0))
+    step_fn = lambda c, m: step_at(state, c, m)
+    carry = batched(lambda s: minibatch_step_fn(ctx, hp, s)[1], (0,))(state)
     step = jax.jit(step_fn).lower(carry, mb).compile()
     c_roll, c_adv, c_step, c_upd = cost(roll["compiled"]), cost(adv["compiled"]), cost(step), cost(upd["compiled"])
     n_steps = config.update_epochs * config.num_minibatches

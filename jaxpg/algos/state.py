@@ -9,12 +9,14 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxpg import envs, optim
+from jaxpg import envs, optim, prng
 from jaxpg.config import HParams, TrainConfig
 from jaxpg.networks import ActorCritic, Networks, networks_for, observation_example
 from jaxpg.normalization import RunningStats
 from jaxpg.rollout import PolicyCarry
 from jaxpg.validation import validate
+
+prng.unroll_threefry_on_cpu()  # every training program is built from a Context: see jaxpg.prng
 
 
 @struct.dataclass

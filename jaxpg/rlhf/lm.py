@@ -22,6 +22,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxpg import prng
+
+prng.unroll_threefry_on_cpu()  # the RLHF programs' random draws: see jaxpg.prng
+
 
 class LMConfig(NamedTuple):
     """Static architecture choices."""

@@ -81,3 +81,30 @@ def test_every_gymnax_name_is_known():
     import gymnax
 
     assert set(gymnax.registered_envs) == set(envs.GYMNAX_ENVS)
+
+
+_GYMNAX_IMPORT_SCRIPT = """
+import sys
+from jaxpg import envs
+env = envs.make("CartPole-v1")
+stand_ins = [n for n in ("seaborn", "matplotlib.pyplot") if type(sys.modules[n]).__name__ == "_LoadedOnFirstUse"]
+from gymnax.environments.misc import pong
+palette = pong.sns.color_palette("cubehelix", 3)  # gymnax's renderer reads it: the real seaborn loads
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots()
+print(stand_ins, len(palette), type(sys.modules["seaborn"]).__name__, type(fig).__name__)
+"""
+
+
+def test_gymnax_env_loads_gymnaxs_plotting_imports_only_when_used():
+    """Making a gymnax env does not import seaborn or pyplot (2 s of start-up); gymnax's
+    renderers and any later user still get the real modules."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _GYMNAX_IMPORT_SCRIPT], capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["['seaborn',", "'matplotlib.pyplot']", "3", "module", "Figure"]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
+import types
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,6 +22,41 @@ def _float(x) -> jax.Array:
     return jnp.asarray(x, jnp.float32)
 
 
+PLOTTING_ONLY_IMPORTS = ("seaborn", "matplotlib.pyplot")
+"""Modules gymnax imports at import time for its renderers only (Pong, the mazes and
+Catch draw with them), loaded on their first use instead (:func:`import_gymnax`)."""
+
+
+class _LoadedOnFirstUse(types.ModuleType):
+    """Stands in ``sys.modules`` for a module not imported yet: the first attribute read
+    imports the real module (which then takes its place in ``sys.modules``), and every
+    read is answered by the real module."""
+
+    def __getattr__(self, attr: str):
+        real = sys.modules.get(self.__name__)
+        if real is None or real is self:
+            sys.modules.pop(self.__name__, None)
+            real = importlib.import_module(self.__name__)
+        return getattr(real, attr)
+
+
+def import_gymnax():
+    """``import gymnax``, with :data:`PLOTTING_ONLY_IMPORTS` loaded on their first use.
+
+    Why: ``import gymnax`` imports every environment module, and its Pong imports
+    seaborn (and so scipy.stats) and matplotlib's pyplot to render: about 2.2 s on a
+    2-core CPU, paid by every run on any gymnax env before its first step. A module not
+    yet imported is given a stand-in that imports it on its first attribute read, so
+    rendering (gymnax's, or anyone's) still gets the real module.
+    """
+    for name in PLOTTING_ONLY_IMPORTS:
+        if name not in sys.modules and importlib.util.find_spec(name.split(".")[0]) is not None:
+            sys.modules[name] = _LoadedOnFirstUse(name)
+    import gymnax
+
+    return gymnax
+
+
 class GymnaxEnv:
     """Wraps ``gymnax.make(name)``: float observations, flattened unless ``keep_obs_shape``
     (images such as MinAtar's ``[10, 10, C]`` for a CNN), clipped continuous actions."""
@@ -28,9 +68,7 @@ class GymnaxEnv:
         self.name = name
         self._shape = _float if keep_obs_shape else _flat
         if env is None:
-            import gymnax
-
-            env, params = gymnax.make(name)
+            env, params = import_gymnax().make(name)
         self._env = env
         params = env.default_params if params is None else params
         if max_episode_steps is not None:

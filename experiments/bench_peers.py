@@ -245,14 +245,17 @@ def peer_versions(python: str) -> dict:
     return json.loads(subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
-def run_child(python: str, lib: str, seeds: int, total: int, timeout: float, *extra: str) -> dict:
+def run_child(python: str, lib: str, seeds: int, total: int, timeout: float, *extra: str,
+              cpus: set[int] | None = None) -> dict:  # fmt: skip
+    """One worker process; ``cpus``: the CPUs it may run on (all of this process's when None)."""
     env = dict(os.environ, PYTHONPATH="" if lib == "rejax" else ROOT)
+    pin = None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
     cmd = [python, os.path.abspath(__file__), "--worker", lib, "--seeds", str(seeds), "--steps", str(total),
            *extra]  # fmt: skip
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, preexec_fn=pin)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s", "load_before": load0}
     wall = time.perf_counter() - t0
@@ -341,7 +344,8 @@ def to_markdown(out: dict) -> str:
         "",
         f"Hardware: {hw['cpu']} ({hw['cpu_cores']} cores), {hw['platform']}; jaxpg on jax {hw['jax']}, "
         f"rejax venv: {out['peer_versions']}. Load average (1 min) around the runs: "
-        f"{min(out['loads']):.1f} to {max(out['loads']):.1f}. {out['note']}",
+        f"{min(out['loads']):.1f} to {max(out['loads']):.1f}. Workers' CPUs: {out.get('worker_cpus', 'all')}. "
+        f"{out['note']}",
         "",
         f"Setting: {out['setting']}; {out['env_steps']:,} env steps per seed.",
         "",
@@ -399,6 +403,9 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=1800, help="seconds before a run counts as hung")
     p.add_argument("--out", default=None)
     p.add_argument("--note", default="")
+    p.add_argument("--cpus", type=int, default=None,
+                   help="run every worker on the first N of this process's CPUs (XLA then sizes its "
+                   "thread pool to them); default: all of them")
     p.add_argument("--compile-profile", action="store_true",
                    help="instead of timing runs: trace/lower/compile CPU seconds and HLO size of each "
                    "library's program and its pieces (init, update, evaluation); writes <out>_compile_profile")
@@ -429,6 +436,12 @@ def main(argv=None) -> int:
     if len(a.repeats) not in (1, len(a.seeds)):
         print("error: give one --repeats or one per --seeds entry", file=sys.stderr)
         return 2
+    allowed = sorted(os.sched_getaffinity(0))
+    if a.cpus is not None and not 1 <= a.cpus <= len(allowed):
+        print(f"error: --cpus {a.cpus}: this process may use {len(allowed)} CPU(s); give 1 to {len(allowed)}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    cpus = None if a.cpus is None else set(allowed[: a.cpus])
     sys.path.insert(0, ROOT)
     from experiments.bench_brax import hardware
     from common import write_record as write_json
@@ -445,7 +458,8 @@ def main(argv=None) -> int:
     raw: dict = {str(n): {"rejax": [], "jaxpg": []} for n in a.seeds}
     out = {"benchmark": "bench_peers", "setting": SETTING, "env_steps": total, "hardware": hardware(),
            "peer_versions": peer_versions(peer_python), "note": a.note, "runs": raw, "errors": [],
-           "loads": [os.getloadavg()[0]], "time": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
+           "loads": [os.getloadavg()[0]], "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+           "worker_cpus": sorted(cpus) if cpus else "all"}  # fmt: skip
     stem = a.out or os.path.join(RESULTS, f"bench_peers_{out['hardware']['platform']}")
 
     def save():
@@ -455,7 +469,7 @@ def main(argv=None) -> int:
         for rep in range(reps):
             order = ("rejax", "jaxpg") if rep % 2 == 0 else ("jaxpg", "rejax")
             for lib in order:
-                r = run_child(pythons[lib], lib, n, total, a.timeout)
+                r = run_child(pythons[lib], lib, n, total, a.timeout, cpus=cpus)
                 raw[str(n)][lib].append(r)
                 out["loads"] += [x for x in (r.get("load_before"), r.get("load_after")) if x is not None]
                 if "error" in r:

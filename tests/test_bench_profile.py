@@ -28,3 +28,15 @@ def test_count_eqns_includes_the_bodies_of_scans():
         return jax.lax.scan(body, y, None, length=3)[0]  # 1: the scan itself
 
     assert count_eqns(jax.make_jaxpr(f)(1.0).jaxpr) == 4
+
+
+def test_bench_peers_refuses_more_cpus_than_it_may_use(capsys):
+    """``--cpus`` beyond this process's CPUs: exit 2 and one line, before any peer venv is built."""
+    import os
+
+    from experiments.bench_peers import main
+
+    n = len(os.sched_getaffinity(0))
+    assert main(["--cpus", str(n + 1), "--venv", "/nonexistent/venv"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: --cpus {n + 1}: this process may use {n} CPU(s); give 1 to {n}"]

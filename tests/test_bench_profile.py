@@ -40,3 +40,12 @@ def test_bench_peers_refuses_more_cpus_than_it_may_use(capsys):
     assert main(["--cpus", str(n + 1), "--venv", "/nonexistent/venv"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: --cpus {n + 1}: this process may use {n} CPU(s); give 1 to {n}"]
+
+
+def test_ablation_script_names_its_parts_on_a_typo(capsys):
+    from experiments.ablate_peers_program import main
+
+    assert main(["--variants", "nodiag+nodiags"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: unknown part(s) nodiags in --variants nodiag+nodiags; choose from "
+                   "nodiag, nometrics, noflags, nooldsplit, gaeunroll"]

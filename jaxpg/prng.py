@@ -8,8 +8,9 @@ rollout's key split, the action sample, the env's own reset draw), and on XLA's 
 backend each of those loops runs as dozens of small kernels and loop-state copies,
 and is compiled as its own loop body. Emitting the unrolled rounds instead, as on
 the other backends, gives one fused elementwise kernel per hash. Measured at
-``experiments/bench_peers.py``'s setting (PPO, CartPole, 16 envs; 2-core CPU):
-about a sixth less run time and a third less compile time.
+``experiments/bench_peers.py``'s setting (PPO, CartPole, 16 envs; 2-core CPU, medians
+of alternating processes): run 10.6 -> 8.7 s at 1 seed and 70.9 -> 59.0 s at 8 seeds,
+compile 19.2 -> 16.5 and 30.2 -> 20.3 CPU s (``docs/compile-cache.md``).
 
 The hash is the same function either way: every random number, and so every run,
 is bit-for-bit what it was (``tests/test_prng.py`` checks it). The choice is

@@ -24,7 +24,9 @@ Writes ``experiments/results/ablate_peers_program_<platform>.json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
 
@@ -70,10 +72,10 @@ def apply_ablation(parts: set[str]) -> None:
         adv._reverse_scan = lambda step, init, xs: jax.lax.scan(step, init, xs, reverse=True, unroll=16)[1]
 
 
-def compiled_program(seeds: int, steps: int):
+def compiled_program(seeds: int, env_steps: int):
     import bench_peers
 
-    fn, args, _ = bench_peers.build_jaxpg(seeds, bench_peers.steps_for(steps))
+    fn, args, _ = bench_peers.build_jaxpg(seeds, env_steps)
     c0 = time.process_time()
     compiled = fn.lower(*args).compile()
     return compiled, args, time.process_time() - c0
@@ -81,13 +83,14 @@ def compiled_program(seeds: int, steps: int):
 
 def measure(variant: str, seeds: int, steps: int, repeats: int) -> dict:
     """Base and ``variant`` compiled in this process, run alternately; medians and ratio."""
+    import bench_peers
     import jax
     import numpy as np
 
-    parts = set(variant.split("+"))
-    base, args, base_compile = compiled_program(seeds, steps)
-    apply_ablation(parts)
-    ablated, _, ablated_compile = compiled_program(seeds, steps)
+    env_steps = bench_peers.steps_for(steps)  # whole updates, as bench_peers runs them
+    base, args, base_compile = compiled_program(seeds, env_steps)
+    apply_ablation(set(variant.split("+")))
+    ablated, _, ablated_compile = compiled_program(seeds, env_steps)
     finals = [np.asarray(jax.block_until_ready(p(*args))).mean() for p in (base, ablated)]
     times: dict = {"base": [], "ablated": []}
     for _ in range(repeats):
@@ -96,16 +99,10 @@ def measure(variant: str, seeds: int, steps: int, repeats: int) -> dict:
             jax.block_until_ready(program(*args))
             times[name].append(time.perf_counter() - t0)
     med = {k: float(np.median(v)) for k, v in times.items()}
-    return {"variant": variant, "seeds": seeds, "env_steps": bench_peers_steps(steps), "repeats": repeats,
+    return {"variant": variant, "seeds": seeds, "env_steps": env_steps, "repeats": repeats,
             "compile_cpu_s": {"base": base_compile, "ablated": ablated_compile},
             "run_s_each": times, "run_s_median": med, "ratio": med["ablated"] / med["base"],
             "final_return": {"base": float(finals[0]), "ablated": float(finals[1])}}  # fmt: skip
-
-
-def bench_peers_steps(steps: int) -> int:
-    import bench_peers
-
-    return bench_peers.steps_for(steps)
 
 
 def to_markdown(out: dict) -> str:
@@ -140,13 +137,8 @@ def main(argv=None) -> int:
                   f"{', '.join(PARTS)}", file=sys.stderr)  # fmt: skip
             return 2
     if a.variant_worker:  # one variant per process: the replaced functions stay replaced
-        import json
-
         print(json.dumps(measure(a.variant_worker, a.seeds, int(a.steps), a.repeats)))
         return 0
-    import json
-    import subprocess
-
     from bench_brax import hardware
     from common import write_record
 

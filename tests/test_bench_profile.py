@@ -49,3 +49,35 @@ def test_ablation_script_names_its_parts_on_a_typo(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: unknown part(s) nodiags in --variants nodiag+nodiags; choose from "
                    "nodiag, nometrics, noflags, nooldsplit, gaeunroll"]
+
+
+def test_pieces_profile_fits_a_step_cost_line_exactly():
+    """The minibatch step's fixed and per-row cost from its times at several sizes."""
+    from experiments.profile_peers_pieces import fit_line
+
+    by_rows = {"32": {"us": 100.0}, "128": {"us": 292.0}, "512": {"us": 1060.0}}  # 36 + 2 us/row
+    fixed, per_row = fit_line(by_rows)
+    assert abs(fixed - 36.0) < 1e-9 and abs(per_row - 2.0) < 1e-12
+    assert fit_line({"128": {"us": 292.0}}) is None
+
+
+def test_pieces_profile_sorts_kernels_by_what_runs_them():
+    """A dot and an elementwise loop: one ``xla dot`` or ``ynnpack`` kernel, and the
+    bookkeeping instructions (parameters, tuples) not counted."""
+    from experiments.profile_peers_pieces import kernel_kinds
+
+    compiled = jax.jit(lambda a, b: jnp.tanh(a.T @ b) * 2.0).lower(jnp.ones((8, 4)), jnp.ones((8, 3))).compile()
+    kinds = kernel_kinds(compiled)
+    assert kinds and not any(k in ("parameter", "tuple", "get-tuple-element") for k in kinds.values())
+    assert sum(k in ("xla dot", "ynnpack") for k in kinds.values()) >= 1
+
+
+def test_pieces_profile_refuses_bad_input_in_one_line(capsys, tmp_path):
+    from experiments.profile_peers_pieces import main
+
+    assert main(["--rows-sweep", "16", "0"]) == 2
+    assert main(["--venv", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --rows-sweep 0: give 1 or more",
+                   f"error: no rejax virtualenv at {tmp_path / 'none'}: run experiments/bench_peers.py once "
+                   "(it builds one) or pass --venv"]

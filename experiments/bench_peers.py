@@ -269,6 +269,17 @@ def run_child(python: str, lib: str, seeds: int, total: int, timeout: float, *ex
 # --------------------------------------------------------------------------- main
 
 
+def worker_cpus(n: int | None) -> tuple[set[int] | None, str | None]:
+    """``(the first n of this process's CPUs, None)`` (all of them: ``(None, None)``), or
+    ``(None, one-line error)`` when ``n`` is not between 1 and their number."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if n is None:
+        return None, None
+    if not 1 <= n <= len(allowed):
+        return None, f"error: --cpus {n}: this process may use {len(allowed)} CPU(s); give 1 to {len(allowed)}"
+    return set(allowed[:n]), None
+
+
 def compile_profile(pythons, seeds, repeats, total, timeout, stem, note, write_json, log) -> int:
     """Each library's compile profile in fresh processes, alternating; ``stem``.json/.md."""
     from experiments.bench_brax import hardware
@@ -436,12 +447,10 @@ def main(argv=None) -> int:
     if len(a.repeats) not in (1, len(a.seeds)):
         print("error: give one --repeats or one per --seeds entry", file=sys.stderr)
         return 2
-    allowed = sorted(os.sched_getaffinity(0))
-    if a.cpus is not None and not 1 <= a.cpus <= len(allowed):
-        print(f"error: --cpus {a.cpus}: this process may use {len(allowed)} CPU(s); give 1 to {len(allowed)}",
-              file=sys.stderr)  # fmt: skip
+    cpus, error = worker_cpus(a.cpus)
+    if error:
+        print(error, file=sys.stderr)
         return 2
-    cpus = None if a.cpus is None else set(allowed[: a.cpus])
     sys.path.insert(0, ROOT)
     from experiments.bench_brax import hardware
     from common import write_record as write_json

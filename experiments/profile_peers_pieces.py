@@ -419,26 +419,26 @@ def main(argv=None) -> int:
         if value < low:
             print(f"error: {name} {value}: give {low} or more", file=sys.stderr)
             return 2
-    allowed = sorted(os.sched_getaffinity(0))
-    if a.cpus is not None and not 1 <= a.cpus <= len(allowed):
-        print(f"error: --cpus {a.cpus}: this process may use {len(allowed)} CPU(s); give 1 to {len(allowed)}",
-              file=sys.stderr)  # fmt: skip
+    sys.path.insert(0, os.path.join(ROOT, "experiments"))
+    from bench_peers import worker_cpus
+
+    cpus, error = worker_cpus(a.cpus)
+    if error:
+        print(error, file=sys.stderr)
         return 2
     peer_python = os.path.join(a.venv, "bin", "python")
     if not os.path.exists(peer_python):
         print(f"error: no rejax virtualenv at {a.venv}: run experiments/bench_peers.py once (it builds one) "
               "or pass --venv", file=sys.stderr)  # fmt: skip
         return 2
-    cpus = None if a.cpus is None else set(allowed[: a.cpus])
     sys.path.insert(0, ROOT)
-    sys.path.insert(0, os.path.join(ROOT, "experiments"))
     from bench_brax import hardware
     from bench_peers import SETTING
     from common import write_record
 
     pythons = {"rejax": peer_python, "jaxpg": sys.executable}
     res = {"benchmark": "profile_peers_pieces", "setting": SETTING, "seeds": a.seeds, "hardware": hardware(),
-           "worker_cpus": a.cpus or len(allowed), "processes": a.repeats, "note": a.note,
+           "worker_cpus": len(cpus or os.sched_getaffinity(0)), "processes": a.repeats, "note": a.note,
            "runs": {"jaxpg": [], "rejax": []}, "errors": []}  # fmt: skip
     stem = a.out or os.path.join(RESULTS, f"profile_peers_pieces_{res['hardware']['platform']}")
     for rep in range(a.repeats):

@@ -75,9 +75,12 @@ def test_pieces_profile_sorts_kernels_by_what_runs_them():
 def test_pieces_profile_refuses_bad_input_in_one_line(capsys, tmp_path):
     from experiments.profile_peers_pieces import main
 
+    n = len(os.sched_getaffinity(0))
     assert main(["--rows-sweep", "16", "0"]) == 2
+    assert main(["--cpus", str(n + 1)]) == 2
     assert main(["--venv", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --rows-sweep 0: give 1 or more",
+                   f"error: --cpus {n + 1}: this process may use {n} CPU(s); give 1 to {n}",
                    f"error: no rejax virtualenv at {tmp_path / 'none'}: run experiments/bench_peers.py once "
                    "(it builds one) or pass --venv"]

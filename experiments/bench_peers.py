@@ -249,13 +249,15 @@ def run_child(python: str, lib: str, seeds: int, total: int, timeout: float, *ex
               cpus: set[int] | None = None) -> dict:  # fmt: skip
     """One worker process; ``cpus``: the CPUs it may run on (all of this process's when None)."""
     env = dict(os.environ, PYTHONPATH="" if lib == "rejax" else ROOT)
-    pin = None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
+    # The worker pins itself before it imports jax (a preexec_fn would run after a fork
+    # of this process, where jax's threads already run).
+    pin = [] if cpus is None else ["--pin", ",".join(map(str, sorted(cpus)))]
     cmd = [python, os.path.abspath(__file__), "--worker", lib, "--seeds", str(seeds), "--steps", str(total),
-           *extra]  # fmt: skip
+           *pin, *extra]  # fmt: skip
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, preexec_fn=pin)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s", "load_before": load0}
     wall = time.perf_counter() - t0
@@ -267,6 +269,13 @@ def run_child(python: str, lib: str, seeds: int, total: int, timeout: float, *ex
 
 
 # --------------------------------------------------------------------------- main
+
+
+def pin_self(cpus: str | None) -> None:
+    """Run this process on ``cpus`` ("0,1"; None: leave it), before jax starts: XLA sizes
+    its thread pool to the CPUs the process may use."""
+    if cpus:
+        os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
 
 
 def worker_cpus(n: int | None) -> tuple[set[int] | None, str | None]:
@@ -424,6 +433,7 @@ def main(argv=None) -> int:
                    help="with --compile-profile: also profile jaxpg with Gaussian instead of orthogonal "
                    "kernels (sizes the orthogonal initializer's compile time)")
     p.add_argument("--worker", choices=["rejax", "jaxpg", "jaxpg-plain-init"], help=argparse.SUPPRESS)
+    p.add_argument("--pin", default=None, help=argparse.SUPPRESS)  # a worker's CPUs, "0,1"
     p.add_argument("--render", metavar="JSON", help="rewrite JSON's summaries and .md from its runs")
     a = p.parse_args(argv)
     if a.render:
@@ -437,6 +447,7 @@ def main(argv=None) -> int:
         return 0
     total = steps_for(a.steps)
     if a.worker:
+        pin_self(a.pin)
         fn = worker_rejax if a.worker == "rejax" else worker_jaxpg
         if a.compile_profile:
             lib = a.worker.removesuffix("-plain-init")

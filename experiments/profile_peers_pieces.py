@@ -290,11 +290,13 @@ def worker(lib: str, seeds: int, calls: int, rows_sweep=(), trace: bool = False)
 def run_child(python: str, lib: str, seeds: int, calls: int, timeout: float, cpus, rows_sweep=(),
               trace: bool = False) -> dict:  # fmt: skip
     env = dict(os.environ, PYTHONPATH="" if lib == "rejax" else ROOT)
-    pin = None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
-    cmd = [python, os.path.abspath(__file__), "--worker", lib, "--seeds", str(seeds), "--calls", str(calls),
+    # The worker pins itself before it imports jax (a preexec_fn would run after a fork
+    # of this process, where jax's threads already run).
+    pin = [] if cpus is None else ["--pin", ",".join(map(str, sorted(cpus)))]
+    cmd = [python, os.path.abspath(__file__), "--worker", lib, "--seeds", str(seeds), "--calls", str(calls), *pin,
            *(["--kernel-profile"] if trace else []), "--rows-sweep", *map(str, rows_sweep)]
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, preexec_fn=pin)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     if p.returncode != 0:
@@ -410,8 +412,13 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None)
     p.add_argument("--note", default="")
     p.add_argument("--worker", choices=["rejax", "jaxpg"], help=argparse.SUPPRESS)
+    p.add_argument("--pin", default=None, help=argparse.SUPPRESS)  # a worker's CPUs, "0,1"
     a = p.parse_args(argv)
     if a.worker:
+        sys.path.insert(0, os.path.join(ROOT, "experiments"))
+        from bench_peers import pin_self
+
+        pin_self(a.pin)
         print(json.dumps(worker(a.worker, a.seeds, a.calls, a.rows_sweep, a.kernel_profile)))
         return 0
     for name, value, low in (("--seeds", a.seeds, 1), ("--repeats", a.repeats, 1), ("--calls", a.calls, 1),

@@ -84,3 +84,17 @@ def test_pieces_profile_refuses_bad_input_in_one_line(capsys, tmp_path):
                    f"error: --cpus {n + 1}: this process may use {n} CPU(s); give 1 to {n}",
                    f"error: no rejax virtualenv at {tmp_path / 'none'}: run experiments/bench_peers.py once "
                    "(it builds one) or pass --venv"]
+
+
+def test_a_worker_pins_itself_to_the_cpus_it_is_given():
+    """bench_peers' and profile_peers_pieces' workers set their own CPUs (``--pin``) before
+    jax starts, in place of a ``preexec_fn`` that would run in a fork of a process where
+    jax's threads already run."""
+    import subprocess
+
+    first = min(os.sched_getaffinity(0))
+    code = "import os; from experiments.bench_peers import pin_self; pin_self(%r); print(sorted(os.sched_getaffinity(0)))"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code % str(first)], capture_output=True, text=True, check=True,
+                         cwd=root).stdout  # fmt: skip
+    assert out.strip() == f"[{first}]"

@@ -44,6 +44,7 @@ from jaxpg.batch import flatten_time_batch
 from jaxpg.batch import make_batch
 from jaxpg.presets import preset
 from jaxpg import make_trainer
+from experiments.profile_peers_pieces import kernel_count  # jaxpg-free: rejax's venv imports it too
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -56,18 +57,6 @@ def cost(compiled) -> dict:
     c = compiled.cost_analysis()
     c = (c[0] if c else {}) if isinstance(c, list) else (c or {})
     return {"flops": c.get("flops"), "bytes_accessed": c.get("bytes accessed")}
-
-
-_NOT_RUN = ("parameter", "get-tuple-element", "tuple", "constant", "bitcast")
-
-
-def kernel_count(compiled) -> int:
-    """Instructions of the entry computation that XLA runs one by one (fusions, dots,
-    copies, sorts, ...): on a CPU each costs a dispatch, which at minibatch size can
-    outweigh its arithmetic, so this counts where FLOPs do not."""
-    entry = compiled.as_text().split("\nENTRY ", 1)[1].split("\n}\n", 1)[0]
-    ops = re.findall(r"^\s+(?:ROOT )?%\S+ = \S+ ([\w-]+)\(", entry, re.M)
-    return sum(op not in _NOT_RUN for op in ops)
 
 
 def compile_and_time(fn, args: tuple, repeats: int) -> dict:
